@@ -1,0 +1,1 @@
+"""The catalog: database schema, migrations, repository and feed import."""

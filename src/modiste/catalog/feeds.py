@@ -1,0 +1,239 @@
+"""Reading product feeds: CSV/TSV and JSONL with Google-Merchant-style columns, or a folder.
+
+Parsing is separate from storing: :func:`read_feed` yields a :class:`FeedRow` or a
+:class:`RowError` (with its line number) per record, and never stops at a bad one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modiste.errors import FeedError
+
+KNOWN_COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "brand",
+    "gender",
+    "product_type",
+    "price",
+    "currency",
+    "seller",
+    "link",
+    "image_link",
+    "additional_image_link",
+)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+_PRICE = re.compile(r"^\s*([A-Z]{3})?\s*([-+]?[0-9][0-9.,\s]*)\s*([A-Z]{3})?\s*$")
+
+csv.field_size_limit(10 * 1024 * 1024)
+
+
+@dataclass(slots=True)
+class FeedRow:
+    line: int
+    external_id: str
+    title: str
+    description: str = ""
+    brand: str | None = None
+    gender: str | None = None
+    product_type: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    seller: str | None = None
+    link: str | None = None
+    images: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def row_hash(self) -> str:
+        """Stable hash of the content (not the line number): unchanged rows are skipped."""
+        data = asdict(self)
+        data.pop("line")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    reason: str
+    external_id: str | None = None
+
+
+def parse_price(raw: Any) -> tuple[float | None, str | None]:
+    """'15.00 USD', 'EUR 12,50', '1,299.00', 12 -> (value, currency)."""
+    if raw is None or raw == "":
+        return None, None
+    if isinstance(raw, int | float):
+        return float(raw), None
+    m = _PRICE.match(str(raw).strip().upper())
+    if not m:
+        raise ValueError(f"price {raw!r} is not a number")
+    number = m.group(2).replace(" ", "")
+    if "," in number and "." in number:
+        # the last separator is the decimal one: 1,299.00 or 1.299,00
+        if number.rfind(",") > number.rfind("."):
+            number = number.replace(".", "").replace(",", ".")
+        else:
+            number = number.replace(",", "")
+    elif "," in number:
+        head, _, tail = number.rpartition(",")
+        number = f"{head.replace(',', '')}.{tail}" if len(tail) != 3 else number.replace(",", "")
+    value = float(number)
+    if value < 0:
+        raise ValueError(f"price {raw!r} is negative")
+    return value, m.group(1) or m.group(3)
+
+
+def resolve_image_link(link: str, base: Path) -> str:
+    """URLs stay as they are; file paths become absolute (relative to the feed's folder)."""
+    link = link.strip()
+    if "://" in link or link.lower().startswith(("data:", "javascript:")):
+        return link
+    path = Path(link).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _split_links(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, list):
+        return [str(x).strip() for x in raw if str(x).strip()]
+    return [part.strip() for part in str(raw).split(",") if part.strip()]
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | RowError:
+    record = {str(k).strip().lower(): v for k, v in record.items() if k is not None}
+    external_id = _clean(record.get("id"))
+    if not external_id:
+        return RowError(line, "missing id")
+    title = _clean(record.get("title"))
+    if not title:
+        return RowError(line, "missing title", external_id)
+    try:
+        price, currency_in_price = parse_price(record.get("price"))
+    except ValueError as e:
+        return RowError(line, str(e), external_id)
+    links = _split_links(record.get("image_link")) + _split_links(record.get("additional_image_link"))
+    images: list[str] = []
+    for link in links:
+        resolved = resolve_image_link(link, base)
+        if resolved not in images:
+            images.append(resolved)
+    extras = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS and v not in (None, "")}
+    return FeedRow(
+        line=line,
+        external_id=external_id,
+        title=title,
+        description=_clean(record.get("description")) or "",
+        brand=_clean(record.get("brand")),
+        gender=_clean(record.get("gender")),
+        product_type=_clean(record.get("product_type")),
+        price=price,
+        currency=_clean(record.get("currency")) or currency_in_price,
+        seller=_clean(record.get("seller")),
+        link=_clean(record.get("link")),
+        images=images,
+        attributes=extras,
+    )
+
+
+def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        if delimiter is None:
+            sample = fh.read(8192)
+            fh.seek(0)
+            try:
+                delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+            except csv.Error:
+                delimiter = ","
+        reader = csv.DictReader(fh, delimiter=delimiter)
+        if not reader.fieldnames or "id" not in {f.strip().lower() for f in reader.fieldnames if f}:
+            raise FeedError(f"{path}: no 'id' column in the header ({reader.fieldnames})")
+        for record in reader:
+            line = reader.line_num
+            if None in record:
+                yield line, f"{len(record[None]) + len(reader.fieldnames)} fields, header has {len(reader.fieldnames)}"  # type: ignore[arg-type]
+                continue
+            yield line, record
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with path.open(encoding="utf-8-sig") as fh:
+        for line_no, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as e:
+                yield line_no, f"invalid JSON ({e.msg})"
+                continue
+            if not isinstance(record, dict):
+                yield line_no, "a JSON object is expected on each line"
+                continue
+            yield line_no, record
+
+
+def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
+    """Yield each record of a CSV/TSV/JSONL feed, or of a folder of product folders."""
+    path = Path(path)
+    if path.is_dir():
+        yield from read_folder(path)
+        return
+    if not path.is_file():
+        raise FeedError(f"{path}: no such feed file or folder")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            records = _read_jsonl(path)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            records = _read_csv(path, "\t" if suffix == ".tsv" else None)
+        else:
+            raise FeedError(f"{path}: unknown feed type {suffix!r} (use .csv, .tsv or .jsonl)")
+        seen: set[tuple[str | None, str]] = set()
+        for line, record in records:
+            if isinstance(record, str):
+                yield RowError(line, record)
+                continue
+            row = record_to_row(record, line, path.parent)
+            if isinstance(row, FeedRow):
+                key = (row.seller, row.external_id)
+                if key in seen:
+                    yield RowError(line, f"duplicate id {row.external_id!r} in this feed", row.external_id)
+                    continue
+                seen.add(key)
+            yield row
+    except UnicodeDecodeError as e:
+        raise FeedError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+
+
+def read_folder(root: Path) -> Iterator[FeedRow | RowError]:
+    """One sub-folder per product; its image files (sorted by name) are the gallery."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise FeedError(f"{root}: no product sub-folders found")
+    for line, folder in enumerate(folders, start=1):
+        images = sorted(
+            str(p.resolve())
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not images:
+            yield RowError(line, f"folder {folder.name!r} has no images", folder.name)
+            continue
+        title = re.sub(r"[-_]+", " ", folder.name).strip()
+        yield FeedRow(line=line, external_id=folder.name, title=title, images=images)

@@ -1,0 +1,153 @@
+"""Storing feed rows: idempotent upserts keyed by (seller, product id)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from modiste.catalog.db import Database
+from modiste.catalog.feeds import FeedRow, RowError, read_feed
+from modiste.catalog.schema import ImageRow, ProductRow, Seller
+
+log = logging.getLogger(__name__)
+DEFAULT_SELLER = "default"
+_CHUNK = 200
+
+
+@dataclass
+class ImportReport:
+    source: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    images_added: int = 0
+    images_removed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rows_ok(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "images_added": self.images_added,
+            "images_removed": self.images_removed,
+            "errors": [{"line": e.line, "id": e.external_id, "reason": e.reason} for e in self.errors],
+        }
+
+
+def _seller(session: Session, name: str, cache: dict[str, int]) -> int:
+    if name in cache:
+        return cache[name]
+    seller_id = session.scalar(select(Seller.id).where(Seller.name == name))
+    if seller_id is None:
+        seller = Seller(name=name)
+        session.add(seller)
+        session.flush()
+        seller_id = seller.id
+    cache[name] = seller_id
+    return seller_id
+
+
+def _sync_images(product: ProductRow, sources: list[str], report: ImportReport) -> None:
+    existing = {img.source: img for img in product.images}
+    wanted = set(sources)
+    for source, img in existing.items():
+        if source not in wanted:
+            product.images.remove(img)
+            report.images_removed += 1
+    for position, source in enumerate(sources):
+        img = existing.get(source)
+        if img is None:
+            product.images.append(ImageRow(source=source, position=position, status="pending"))
+            report.images_added += 1
+        elif img.position != position:
+            img.position = position
+
+
+def _apply(session: Session, row: FeedRow, seller_id: int, report: ImportReport) -> None:
+    product = session.scalar(
+        select(ProductRow).where(
+            ProductRow.seller_id == seller_id, ProductRow.external_id == row.external_id
+        )
+    )
+    digest = row.row_hash()
+    if product is not None and product.row_hash == digest:
+        report.unchanged += 1
+        return
+    created = product is None
+    if product is None:
+        product = ProductRow(seller_id=seller_id, external_id=row.external_id, attributes={})
+        session.add(product)
+    product.title = row.title
+    product.description = row.description
+    product.brand = row.brand
+    product.gender = row.gender
+    product.gender_confidence = 1.0 if row.gender else None
+    product.product_type = row.product_type
+    product.product_type_confidence = 1.0 if row.product_type else None
+    product.price = row.price
+    product.currency = row.currency
+    product.link = row.link
+    product.attributes = {**(product.attributes or {}), **row.attributes}
+    product.row_hash = digest
+    _sync_images(product, row.images, report)
+    session.flush()
+    if created:
+        report.created += 1
+    else:
+        report.updated += 1
+
+
+def import_rows(
+    db: Database,
+    rows: Iterable[FeedRow | RowError],
+    *,
+    source: str,
+    seller: str | None = None,
+) -> ImportReport:
+    """Upsert rows in chunks; a row that fails is reported with its line and skipped."""
+    report = ImportReport(source=source)
+    sellers: dict[str, int] = {}
+    batch: list[FeedRow] = []
+
+    def flush(batch: list[FeedRow]) -> None:
+        with db.session() as session:
+            for row in batch:
+                try:
+                    with session.begin_nested():  # a savepoint: one bad row can't poison the rest
+                        seller_id = _seller(session, row.seller or seller or DEFAULT_SELLER, sellers)
+                        _apply(session, row, seller_id, report)
+                except SQLAlchemyError as e:
+                    log.warning("line %s: %s", row.line, e)
+                    sellers.clear()
+                    report.errors.append(
+                        RowError(row.line, f"database refused the row: {e.__class__.__name__}", row.external_id)
+                    )
+
+    for row in rows:
+        if isinstance(row, RowError):
+            report.errors.append(row)
+            continue
+        batch.append(row)
+        if len(batch) >= _CHUNK:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    return report
+
+
+def import_feed(db: Database, path: Path, *, seller: str | None = None) -> ImportReport:
+    """Import a feed file (CSV/TSV/JSONL) or a folder of product folders."""
+    return import_rows(db, read_feed(Path(path)), source=str(path), seller=seller)

@@ -1,0 +1,152 @@
+"""Read queries over the catalog used by the CLI, API and services. No business rules here."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from modiste.catalog.schema import ImageRow, ProductRow, Seller, StageState
+from modiste.errors import NotFoundError
+
+_DETAIL = re.compile(r"\s*\(.*\)\s*$")
+
+
+def failure_reason(error: str | None) -> str:
+    """Group errors by reason: drop the leading 'source: ' and trailing '(details)'."""
+    if not error:
+        return "unknown"
+    text = error.split(": ", 1)[1] if ": " in error else error
+    return _DETAIL.sub("", text).strip() or "unknown"
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    seller: str | None = None
+    product_type: str | None = None
+    gender: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    query: str | None = None  # substring of title/brand
+
+
+def catalog_status(session: Session) -> dict[str, Any]:
+    images_by_status = dict(
+        session.execute(select(ImageRow.status, func.count()).group_by(ImageRow.status)).all()
+    )
+    failures = Counter(
+        failure_reason(err)
+        for (err,) in session.execute(select(ImageRow.error).where(ImageRow.status == "failed"))
+    )
+    stages = {
+        f"{stage}:{status}": n
+        for stage, status, n in session.execute(
+            select(StageState.stage, StageState.status, func.count()).group_by(
+                StageState.stage, StageState.status
+            )
+        )
+    }
+    policy = Counter(
+        reason
+        for (reason,) in session.execute(
+            select(ImageRow.policy_reason).where(ImageRow.in_search.is_(False))
+        )
+    )
+    return {
+        "sellers": session.scalar(select(func.count()).select_from(Seller)) or 0,
+        "products": session.scalar(select(func.count()).select_from(ProductRow)) or 0,
+        "images": {
+            "total": sum(images_by_status.values()),
+            **{k: images_by_status.get(k, 0) for k in ("pending", "stored", "failed")},
+        },
+        "failures_by_reason": dict(failures.most_common()),
+        "stages": stages,
+        "kept_out_of_search": dict(policy.most_common()),
+    }
+
+
+def list_products(
+    session: Session, flt: ProductFilter | None = None, *, limit: int = 50, offset: int = 0
+) -> tuple[list[ProductRow], int]:
+    flt = flt or ProductFilter()
+    query = select(ProductRow).join(Seller)
+    if flt.seller:
+        query = query.where(Seller.name == flt.seller)
+    if flt.product_type:
+        query = query.where(ProductRow.product_type.ilike(f"%{flt.product_type}%"))
+    if flt.gender:
+        query = query.where(func.lower(ProductRow.gender) == flt.gender.lower())
+    if flt.min_price is not None:
+        query = query.where(ProductRow.price >= flt.min_price)
+    if flt.max_price is not None:
+        query = query.where(ProductRow.price <= flt.max_price)
+    if flt.query:
+        like = f"%{flt.query}%"
+        query = query.where(or_(ProductRow.title.ilike(like), ProductRow.brand.ilike(like)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(selectinload(ProductRow.images), selectinload(ProductRow.seller))
+        .order_by(ProductRow.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def get_product(session: Session, key: int | str, seller: str | None = None) -> ProductRow:
+    """A product by internal id, or by feed id (optionally within one seller)."""
+    options = (
+        selectinload(ProductRow.images).selectinload(ImageRow.shot),
+        selectinload(ProductRow.seller),
+    )
+    product = None
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        product = session.get(ProductRow, int(key), options=options)
+    if product is None:
+        query = select(ProductRow).join(Seller).where(ProductRow.external_id == str(key))
+        if seller:
+            query = query.where(Seller.name == seller)
+        matches = session.scalars(query.options(*options)).all()
+        if len(matches) > 1:
+            sellers = ", ".join(sorted(m.seller.name for m in matches))
+            raise NotFoundError(f"product id {key!r} exists for several sellers ({sellers}); name one")
+        product = matches[0] if matches else None
+    if product is None:
+        raise NotFoundError(f"no product {key!r}")
+    return product
+
+
+def product_dict(product: ProductRow) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "external_id": product.external_id,
+        "seller": product.seller.name,
+        "title": product.title,
+        "description": product.description,
+        "brand": product.brand,
+        "gender": product.gender,
+        "gender_confidence": product.gender_confidence,
+        "product_type": product.product_type,
+        "product_type_confidence": product.product_type_confidence,
+        "price": product.price,
+        "currency": product.currency,
+        "link": product.link,
+        "attributes": product.attributes or {},
+        "images": [
+            {
+                "id": img.id,
+                "position": img.position,
+                "source": img.source,
+                "status": img.status,
+                "error": img.error,
+                "content_hash": img.content_hash,
+                "width": img.width,
+                "height": img.height,
+            }
+            for img in product.images
+        ],
+    }

@@ -1,0 +1,24 @@
+"""Entry point: imports every command module (which attach to the apps) and runs."""
+
+from __future__ import annotations
+
+import sys
+
+from modiste.cli._apps import app
+from modiste.errors import ModisteError
+
+
+def _load_commands() -> None:
+    # Imported for their side effect of registering commands on the Typer apps.
+    from modiste.cli import catalog  # noqa: F401
+
+
+def main() -> None:
+    _load_commands()
+    try:
+        app()
+    except ModisteError as e:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,68 @@
+"""Settings: one object, built at the entry point (CLI, API, tests) and passed down.
+
+Values come from arguments, then ``MODISTE_*`` environment variables, then defaults. Nothing
+here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob Modiste reads. Derived paths are properties, not settings."""
+
+    model_config = SettingsConfigDict(env_prefix="MODISTE_", env_nested_delimiter="__")
+
+    data_dir: Path = Field(default=Path("modiste-data"), description="Where the catalog lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to SQLite at DATA_DIR/modiste.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+
+    # Image intake
+    max_image_pixels: int = Field(default=40_000_000, description="Decompression-bomb cap.")
+    fetch_timeout_s: float = 15.0
+    fetch_max_bytes: int = 25 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    fetch_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (names or IPs) allowed even when they resolve to private, loopback or "
+        "link-local addresses. Empty: only public addresses are fetched.",
+    )
+    fetch_workers: int = 8
+
+    # Pipeline
+    ingest_chunk_size: int = 32
+
+    # Models
+    backbone: str = "mobilenet_v2"
+    models_dir: Path | None = Field(
+        default=None, description="Extra model files (trained heads, ONNX cache); DATA_DIR/models."
+    )
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def images_dir(self) -> Path:
+        return self.resolved_data_dir / "images"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.resolved_data_dir / "cache"
+
+    @property
+    def model_dir(self) -> Path:
+        return (self.models_dir or self.resolved_data_dir / "models").expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'modiste.db'}"

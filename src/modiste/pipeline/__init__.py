@@ -1,0 +1,1 @@
+"""Ingest: registered, idempotent, resumable stages over catalog images."""

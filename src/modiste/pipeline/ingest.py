@@ -1,0 +1,154 @@
+"""The ingest runner: every registered stage, in order, over the images that still need it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import delete, exists, select, update
+
+from modiste.catalog.db import Database
+from modiste.catalog.schema import ImageRow, StageState, utcnow
+from modiste.config import Settings
+from modiste.imaging.store import ImageStore
+from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
+
+
+class Progress(Protocol):
+    """What the runner reports to; the CLI implements it with a rich progress bar."""
+
+    def start(self, stage: str, total: int) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass
+class StageSummary:
+    name: str
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestSummary:
+    stages: list[StageSummary] = field(default_factory=list)
+    failures: list[tuple[int, str, str]] = field(default_factory=list)  # image id, stage, reason
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "stages": [vars(s) for s in self.stages],
+            "failures": [
+                {"image_id": i, "stage": st, "reason": r} for i, st, r in self.failures
+            ],
+        }
+
+
+def pending_image_ids(db: Database, stage: Stage, *, limit: int | None = None) -> list[int]:
+    """Images with no recorded outcome for ``stage`` whose prerequisite stages are done."""
+    with db.session() as session:
+        query = select(ImageRow.id).where(
+            ~exists().where(StageState.image_id == ImageRow.id, StageState.stage == stage.name)
+        )
+        for prerequisite in stage.after:
+            query = query.where(
+                exists().where(
+                    StageState.image_id == ImageRow.id,
+                    StageState.stage == prerequisite,
+                    StageState.status == "done",
+                )
+            )
+        query = query.order_by(ImageRow.id)
+        if limit:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+def reset_failed(db: Database, stage_names: Sequence[str]) -> int:
+    """Forget failures so the next run retries them."""
+    with db.session() as session:
+        result = session.execute(
+            delete(StageState).where(
+                StageState.stage.in_(list(stage_names)), StageState.status == "failed"
+            )
+        )
+        if "store" in stage_names:
+            session.execute(
+                update(ImageRow).where(ImageRow.status == "failed").values(status="pending", error=None)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _record(db: Database, stage: str, outcomes: dict[int, Outcome]) -> None:
+    with db.session() as session:
+        now = utcnow()
+        for image_id, outcome in outcomes.items():
+            if outcome.status == "skipped" and outcome.error == "image no longer in the catalog":
+                continue
+            session.merge(
+                StageState(
+                    image_id=image_id,
+                    stage=stage,
+                    status=outcome.status,
+                    error=outcome.error,
+                    updated_at=now,
+                )
+            )
+
+
+def run_ingest(
+    settings: Settings,
+    db: Database,
+    *,
+    stages: Sequence[str] | None = None,
+    retry_failed: bool = False,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Run stages in order; commit after each chunk so an interrupted run can resume."""
+    selected = get_stages(stages)
+    if retry_failed:
+        reset_failed(db, [s.name for s in selected])
+    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
+    summary = IngestSummary()
+    for stage in selected:
+        ids = pending_image_ids(db, stage, limit=limit)
+        stage_summary = StageSummary(stage.name)
+        summary.stages.append(stage_summary)
+        if not ids and stage.product_level is None:
+            continue
+        started = time.perf_counter()
+        if progress:
+            progress.start(stage.name, len(ids))
+        chunk = stage.chunk_size or settings.ingest_chunk_size
+        try:
+            if ids and stage.setup:
+                stage.setup(ctx)
+            for i in range(0, len(ids), chunk):
+                part = ids[i : i + chunk]
+                outcomes = stage.run(ctx, part)
+                _record(db, stage.name, outcomes)
+                for image_id, outcome in outcomes.items():
+                    if outcome.status == "done":
+                        stage_summary.done += 1
+                    elif outcome.status == "failed":
+                        stage_summary.failed += 1
+                        summary.failures.append((image_id, stage.name, outcome.error or ""))
+                    else:
+                        stage_summary.skipped += 1
+                if progress:
+                    progress.advance(len(part))
+            if stage.product_level:
+                stage.product_level(ctx)
+        finally:
+            if stage.teardown:
+                stage.teardown(ctx)
+            if progress:
+                progress.finish()
+        stage_summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
