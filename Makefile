@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python -m modiste.demo
+	$(BIN)/modiste demo
 
 test: setup
 	$(BIN)/python -m pytest -q
