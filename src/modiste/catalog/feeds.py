@@ -57,7 +57,9 @@ class FeedRow:
         """Stable hash of the content (not the line number): unchanged rows are skipped."""
         data = asdict(self)
         data.pop("line")
-        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,9 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
         price, currency_in_price = parse_price(record.get("price"))
     except ValueError as e:
         return RowError(line, str(e), external_id)
-    links = _split_links(record.get("image_link")) + _split_links(record.get("additional_image_link"))
+    links = _split_links(record.get("image_link")) + _split_links(
+        record.get("additional_image_link")
+    )
     images: list[str] = []
     for link in links:
         resolved = resolve_image_link(link, base)
@@ -166,8 +170,10 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
             raise FeedError(f"{path}: no 'id' column in the header ({reader.fieldnames})")
         for record in reader:
             line = reader.line_num
-            if None in record:
-                yield line, f"{len(record[None]) + len(reader.fieldnames)} fields, header has {len(reader.fieldnames)}"  # type: ignore[arg-type]
+            if None in record:  # more fields than the header names
+                n_header = len(reader.fieldnames)
+                extra = len(record[None])  # type: ignore[index]
+                yield line, f"{n_header + extra} fields, header has {n_header}"
                 continue
             yield line, record
 
@@ -213,7 +219,9 @@ def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
             if isinstance(row, FeedRow):
                 key = (row.seller, row.external_id)
                 if key in seen:
-                    yield RowError(line, f"duplicate id {row.external_id!r} in this feed", row.external_id)
+                    yield RowError(
+                        line, f"duplicate id {row.external_id!r} in this feed", row.external_id
+                    )
                     continue
                 seen.add(key)
             yield row

@@ -34,24 +34,37 @@ def gallery_to_feed(gallery_csv: Path, out: Path, *, absolute_paths: bool = True
                 if rec.get(key) and key not in item:
                     item[key] = rec[key]
     out.parent.mkdir(parents=True, exist_ok=True)
-    columns = ["id", "title", "gender", "product_type", "brand", "price", "seller", "color",
-               "style_id", "image_link", "additional_image_link"]
+    columns = [
+        "id",
+        "title",
+        "gender",
+        "product_type",
+        "brand",
+        "price",
+        "seller",
+        "color",
+        "style_id",
+        "image_link",
+        "additional_image_link",
+    ]
     with out.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for pid, item in products.items():
             images: list[str] = item["images"]  # type: ignore[assignment]
-            writer.writerow({
-                "id": pid,
-                "title": item.get("title") or pid,
-                "gender": item.get("gender", ""),
-                "product_type": item.get("category", ""),
-                "brand": item.get("brand", ""),
-                "price": item.get("price", ""),
-                "seller": item.get("seller", ""),
-                "color": item.get("color", ""),
-                "style_id": item.get("style_id", ""),
-                "image_link": images[0],
-                "additional_image_link": ",".join(images[1:]),
-            })
+            writer.writerow(
+                {
+                    "id": pid,
+                    "title": item.get("title") or pid,
+                    "gender": item.get("gender", ""),
+                    "product_type": item.get("category", ""),
+                    "brand": item.get("brand", ""),
+                    "price": item.get("price", ""),
+                    "seller": item.get("seller", ""),
+                    "color": item.get("color", ""),
+                    "style_id": item.get("style_id", ""),
+                    "image_link": images[0],
+                    "additional_image_link": ",".join(images[1:]),
+                }
+            )
     return len(products)

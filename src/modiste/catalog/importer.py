@@ -42,7 +42,9 @@ class ImportReport:
             "unchanged": self.unchanged,
             "images_added": self.images_added,
             "images_removed": self.images_removed,
-            "errors": [{"line": e.line, "id": e.external_id, "reason": e.reason} for e in self.errors],
+            "errors": [
+                {"line": e.line, "id": e.external_id, "reason": e.reason} for e in self.errors
+            ],
         }
 
 
@@ -126,13 +128,19 @@ def import_rows(
             for row in batch:
                 try:
                     with session.begin_nested():  # a savepoint: one bad row can't poison the rest
-                        seller_id = _seller(session, row.seller or seller or DEFAULT_SELLER, sellers)
+                        seller_id = _seller(
+                            session, row.seller or seller or DEFAULT_SELLER, sellers
+                        )
                         _apply(session, row, seller_id, report)
                 except SQLAlchemyError as e:
                     log.warning("line %s: %s", row.line, e)
                     sellers.clear()
                     report.errors.append(
-                        RowError(row.line, f"database refused the row: {e.__class__.__name__}", row.external_id)
+                        RowError(
+                            row.line,
+                            f"database refused the row: {e.__class__.__name__}",
+                            row.external_id,
+                        )
                     )
 
     for row in rows:

@@ -113,7 +113,9 @@ def get_product(session: Session, key: int | str, seller: str | None = None) -> 
         matches = session.scalars(query.options(*options)).all()
         if len(matches) > 1:
             sellers = ", ".join(sorted(m.seller.name for m in matches))
-            raise NotFoundError(f"product id {key!r} exists for several sellers ({sellers}); name one")
+            raise NotFoundError(
+                f"product id {key!r} exists for several sellers ({sellers}); name one"
+            )
         product = matches[0] if matches else None
     if product is None:
         raise NotFoundError(f"no product {key!r}")

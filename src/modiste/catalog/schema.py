@@ -28,7 +28,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSON}  # noqa: RUF012
 
 
 class Seller(Base):
@@ -83,7 +83,9 @@ class ImageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(Text)  # URL or absolute path as given by the feed
     content_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of the stored bytes

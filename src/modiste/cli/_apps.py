@@ -37,7 +37,9 @@ class CliState:
 def _root(
     ctx: typer.Context,
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Catalog data folder (env MODISTE_DATA_DIR; default ./modiste-data)."
+        None,
+        "--data-dir",
+        help="Catalog data folder (env MODISTE_DATA_DIR; default ./modiste-data).",
     ),
 ) -> None:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}

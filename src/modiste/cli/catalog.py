@@ -40,7 +40,9 @@ def init(ctx: typer.Context) -> None:
     """Create the data folder and the catalog database (safe to run again)."""
     st = state(ctx)
     open_db(st)
-    st.console.print(f"catalog ready at [bold]{st.settings.resolved_data_dir}[/] ({Database(st.settings).url})")
+    st.console.print(
+        f"catalog ready at [bold]{st.settings.resolved_data_dir}[/] ({Database(st.settings).url})"
+    )
 
 
 def print_import_report(st: CliState, report: ImportReport) -> None:
@@ -80,7 +82,9 @@ def ingest_all(st: CliState, db: Database, **kw: object) -> IngestSummary:
 @app.command("import")
 def import_cmd(
     ctx: typer.Context,
-    feed: Path = typer.Argument(..., help="CSV/TSV/JSONL feed, or a folder with one sub-folder per product."),
+    feed: Path = typer.Argument(
+        ..., help="CSV/TSV/JSONL feed, or a folder with one sub-folder per product."
+    ),
     seller: str | None = typer.Option(None, help="Seller for rows without a 'seller' column."),
     ingest: bool = typer.Option(False, "--ingest/--no-ingest", help="Run ingest right after."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -139,7 +143,9 @@ def status(
             table.add_row(reason, str(n))
         st.console.print(table)
     if data["stages"]:
-        st.console.print("stages: " + ", ".join(f"{k}={v}" for k, v in sorted(data["stages"].items())))
+        st.console.print(
+            "stages: " + ", ".join(f"{k}={v}" for k, v in sorted(data["stages"].items()))
+        )
     if data["kept_out_of_search"]:
         st.console.print(
             "kept out of search: "
@@ -177,8 +183,14 @@ def products_list(
         price = f"{p['price']:.2f} {p['currency'] or ''}" if p["price"] is not None else ""
         stored = sum(1 for i in p["images"] if i["status"] == "stored")
         table.add_row(
-            str(p["id"]), p["seller"], p["external_id"], p["title"][:50], p["product_type"] or "",
-            p["gender"] or "", price, f"{stored}/{len(p['images'])}",
+            str(p["id"]),
+            p["seller"],
+            p["external_id"],
+            p["title"][:50],
+            p["product_type"] or "",
+            p["gender"] or "",
+            price,
+            f"{stored}/{len(p['images'])}",
         )
     st.console.print(table)
 
@@ -198,7 +210,9 @@ def products_show(
     if json_out:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    st.console.print(f"[bold]{data['title']}[/]  (#{data['id']}, {data['seller']}/{data['external_id']})")
+    st.console.print(
+        f"[bold]{data['title']}[/]  (#{data['id']}, {data['seller']}/{data['external_id']})"
+    )
     for key in ("brand", "product_type", "gender", "price", "currency", "link"):
         if data[key] is not None:
             st.console.print(f"  {key}: {data[key]}")
@@ -214,7 +228,9 @@ def products_show(
 @app.command("feed-from-gallery")
 def feed_from_gallery(
     ctx: typer.Context,
-    gallery: Path = typer.Argument(..., help="CSV with product_id, image_path (+ title, gender, category...)."),
+    gallery: Path = typer.Argument(
+        ..., help="CSV with product_id, image_path (+ title, gender, category...)."
+    ),
     out: Path = typer.Option(..., "--out", help="Feed CSV to write."),
 ) -> None:
     """Write a product feed from a labelled gallery CSV (e.g. the Magento evaluation set)."""

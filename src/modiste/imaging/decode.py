@@ -114,7 +114,9 @@ def decode_image(
     data = _read(source, label)
     fmt = sniff_format(data[:16])
     if fmt is None:
-        raise ImageDecodeError(f"{label}: not an allowed image format (JPEG, PNG, WebP, GIF, BMP, TIFF)")
+        raise ImageDecodeError(
+            f"{label}: not an allowed image format (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -157,7 +157,9 @@ class ImageFetcher:
                     for chunk in resp.iter_bytes():
                         total += len(chunk)
                         if total > self.max_bytes:
-                            raise FetchError(f"{url}: body is over the cap of {self.max_bytes:,} bytes")
+                            raise FetchError(
+                                f"{url}: body is over the cap of {self.max_bytes:,} bytes"
+                            )
                         chunks.append(chunk)
                     return b"".join(chunks)
             except httpx.TimeoutException as e:

@@ -43,9 +43,7 @@ class IngestSummary:
     def as_dict(self) -> dict[str, object]:
         return {
             "stages": [vars(s) for s in self.stages],
-            "failures": [
-                {"image_id": i, "stage": st, "reason": r} for i, st, r in self.failures
-            ],
+            "failures": [{"image_id": i, "stage": st, "reason": r} for i, st, r in self.failures],
         }
 
 
@@ -79,7 +77,9 @@ def reset_failed(db: Database, stage_names: Sequence[str]) -> int:
         )
         if "store" in stage_names:
             session.execute(
-                update(ImageRow).where(ImageRow.status == "failed").values(status="pending", error=None)
+                update(ImageRow)
+                .where(ImageRow.status == "failed")
+                .values(status="pending", error=None)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

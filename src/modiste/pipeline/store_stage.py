@@ -28,7 +28,9 @@ def _intake(ctx: StageContext, source: str) -> tuple[bytes, int, int, str]:
     fetcher = ctx.cache["fetcher"]
     assert isinstance(fetcher, ImageFetcher)
     data = fetcher.fetch(source)
-    decoded = decode_image(data, max_pixels=ctx.settings.max_image_pixels, draft_size=64, name=source)
+    decoded = decode_image(
+        data, max_pixels=ctx.settings.max_image_pixels, draft_size=64, name=source
+    )
     return data, decoded.width, decoded.height, decoded.format
 
 
@@ -54,7 +56,7 @@ def store_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
             return image_id, _intake(ctx, source)
         except ModisteError as e:
             return image_id, e
-        except Exception as e:  # noqa: BLE001 - one bad image must never stop the batch
+        except Exception as e:
             return image_id, ModisteError(f"{source}: unexpected {type(e).__name__}: {e}")
 
     workers = max(1, min(ctx.settings.fetch_workers, len(sources)))
