@@ -1,0 +1,1 @@
+"""Search: visual (photo, product) and text (with fashion synonyms)."""

@@ -1,0 +1,155 @@
+"""Keyword search over titles, brands, types and descriptions, with fashion synonyms.
+
+SQLite: FTS5 with the trigram tokenizer (migration 0002), ranked by BM25 with the title weighted
+highest. Terms shorter than three characters (e.g. 靴, "xl") can't be trigram-matched and use
+LIKE instead. PostgreSQL: LIKE over the same expanded terms, ranked by how many concepts match
+in the title (a tsvector index would be the next step there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select, table, text
+from sqlalchemy.orm import Session, selectinload
+
+from modiste.catalog.schema import ProductRow, Seller
+from modiste.search.synonyms import Synonyms
+
+# BM25 column weights: title, brand, product_type, description.
+_WEIGHTS = (10.0, 4.0, 3.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    category: str | None = None  # matched against product_type (substring, case-insensitive)
+    gender: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    seller: str | None = None
+
+
+@dataclass
+class TextHit:
+    product_id: int
+    score: float
+    title: str
+    product: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TextResults:
+    query: str
+    expanded: list[list[str]]
+    total: int
+    page: int
+    per_page: int
+    hits: list[TextHit]
+
+
+def _fts_quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _filter_clauses(flt: SearchFilters) -> list[Any]:
+    clauses: list[Any] = []
+    if flt.category:
+        clauses.append(ProductRow.product_type.ilike(f"%{flt.category}%"))
+    if flt.gender:
+        clauses.append(func.lower(ProductRow.gender) == flt.gender.lower())
+    if flt.min_price is not None:
+        clauses.append(ProductRow.price >= flt.min_price)
+    if flt.max_price is not None:
+        clauses.append(ProductRow.price <= flt.max_price)
+    if flt.seller:
+        clauses.append(ProductRow.seller.has(Seller.name == flt.seller))
+    return clauses
+
+
+def _like_any(terms: frozenset[str]) -> Any:
+    columns = (ProductRow.title, ProductRow.brand, ProductRow.product_type, ProductRow.description)
+    return or_(*(col.ilike(f"%{t}%") for t in terms for col in columns))
+
+
+class TextSearch:
+    """Search products by words; results are products (a product is one hit)."""
+
+    def __init__(self, synonyms: Synonyms) -> None:
+        self.synonyms = synonyms
+
+    def search(
+        self,
+        session: Session,
+        query: str,
+        filters: SearchFilters | None = None,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> TextResults:
+        filters = filters or SearchFilters()
+        page, per_page = max(1, page), max(1, min(per_page, 100))
+        concepts = self.synonyms.concepts(query)
+        expanded = [sorted(c) for c in concepts]
+        if not concepts:
+            return TextResults(query, expanded, 0, page, per_page, [])
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        where = _filter_clauses(filters)
+        score = None
+        fts_parts: list[str] = []
+        for concept in concepts:
+            long_terms = [t for t in concept if len(t) >= 3]
+            short_terms = frozenset(t for t in concept if len(t) < 3)
+            if sqlite and long_terms and not short_terms:
+                fts_parts.append("(" + " OR ".join(_fts_quote(t) for t in sorted(long_terms)) + ")")
+            else:
+                where.append(_like_any(concept))
+        query_stmt = select(ProductRow.id)
+        if fts_parts:
+            weights = ", ".join(str(w) for w in _WEIGHTS)
+            fts = (
+                select(
+                    literal_column("products_fts.rowid").label("pid"),
+                    literal_column(f"bm25(products_fts, {weights})").label("rank"),
+                )
+                .select_from(table("products_fts"))
+                .where(text("products_fts MATCH :match"))
+                .subquery("fts")
+            )
+            query_stmt = select(ProductRow.id, (-fts.c.rank).label("score")).join(
+                fts, fts.c.pid == ProductRow.id
+            )
+            score = fts.c.rank
+        else:
+            # No FTS: rank by how many concepts appear in the title (all must appear somewhere).
+            title_hits = sum(
+                (
+                    case((or_(*(ProductRow.title.ilike(f"%{t}%") for t in c)), 1.0), else_=0.0)
+                    for c in concepts
+                ),
+                literal(1.0),
+            )
+            query_stmt = select(ProductRow.id, title_hits.label("score"))
+        if where:
+            query_stmt = query_stmt.where(and_(*where))
+        params = {"match": " AND ".join(fts_parts)} if fts_parts else {}  # bound, never inlined
+        total = session.scalar(select(func.count()).select_from(query_stmt.subquery()), params) or 0
+        ordered = query_stmt.order_by(score.asc() if score is not None else text("score DESC"))
+        ordered = ordered.order_by(ProductRow.id).limit(per_page).offset((page - 1) * per_page)
+        rows = session.execute(ordered, params).all()
+        products = {
+            p.id: p
+            for p in session.scalars(
+                select(ProductRow)
+                .where(ProductRow.id.in_([r[0] for r in rows]))
+                .options(selectinload(ProductRow.seller), selectinload(ProductRow.images))
+            )
+        }
+        from modiste.catalog.repository import product_dict
+
+        hits = [
+            TextHit(pid, round(float(s), 4), products[pid].title, product_dict(products[pid]))
+            for pid, s in rows
+            if pid in products
+        ]
+        return TextResults(query, expanded, int(total), page, per_page, hits)

@@ -1,0 +1,100 @@
+"""Text search: FTS5 trigram matching, synonyms across English and Japanese, filters, paging."""
+
+from __future__ import annotations
+
+import pytest
+
+from modiste.catalog.db import Database
+from modiste.catalog.feeds import FeedRow
+from modiste.catalog.importer import import_rows
+from modiste.config import Settings
+from modiste.search.synonyms import Synonyms, load_synonyms, normalise
+from modiste.search.text import SearchFilters, TextSearch
+
+ROWS = [
+    ("p1", "Slim black trousers", "Men/Bottoms/Pants", "men", 40.0, "shop-a"),
+    ("p2", "メンズ 長袖 シャツ", "シャツ", "men", 30.0, "shop-a"),
+    ("p3", "レディース ワンピース 花柄", "ワンピース", "women", 55.0, "shop-b"),
+    ("p4", "Denim overalls", "Overalls", "women", 70.0, "shop-b"),
+    ("p5", "Floral summer dress", "Dresses", "women", 35.0, "shop-a"),
+    ("p6", "Running sneakers", "Shoes", "unisex", 90.0, "shop-b"),
+    ("p7", "デニム サロペット", "サロペット", "women", 65.0, "shop-a"),
+]
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    database = Database(settings)
+    database.migrate()
+    rows = [
+        FeedRow(
+            line=i,
+            external_id=pid,
+            title=title,
+            product_type=ptype,
+            gender=g,
+            price=price,
+            seller=seller,
+        )
+        for i, (pid, title, ptype, g, price, seller) in enumerate(ROWS, start=2)
+    ]
+    import_rows(database, rows, source="test")
+    return database
+
+
+def ids(db: Database, query: str, flt: SearchFilters | None = None, **kw: int) -> list[str]:
+    with db.session() as session:
+        res = TextSearch(load_synonyms()).search(session, query, flt, **kw)
+    return [h.product["external_id"] for h in res.hits]
+
+
+def test_japanese_and_english_synonyms_find_each_other(db: Database) -> None:
+    assert ids(db, "パンツ") == ["p1"]
+    assert sorted(ids(db, "dress")) == ["p3", "p5"]
+    assert sorted(ids(db, "ワンピース")) == ["p3", "p5"]
+    assert sorted(ids(db, "overalls")) == ["p4", "p7"]
+    assert sorted(ids(db, "サロペット")) == ["p4", "p7"]
+
+
+def test_concepts_are_anded_and_title_ranks_first(db: Database) -> None:
+    assert sorted(ids(db, "denim overalls")) == ["p4", "p7"]  # デニム サロペット too
+    assert ids(db, "black trousers") == ["p1"]
+    assert ids(db, "red trousers") == []
+
+
+def test_short_cjk_terms_use_like(db: Database) -> None:
+    # 靴 is one character: too short for trigrams; its synonyms still find the sneakers.
+    assert ids(db, "靴") == ["p6"]
+
+
+def test_filters_and_pagination(db: Database) -> None:
+    assert ids(db, "dress", SearchFilters(max_price=40)) == ["p5"]
+    assert ids(db, "dress", SearchFilters(seller="shop-b")) == ["p3"]
+    assert ids(db, "overalls", SearchFilters(gender="WOMEN", min_price=66)) == ["p4"]
+    first = ids(db, "dress", per_page=1, page=1)
+    second = ids(db, "dress", per_page=1, page=2)
+    assert len(first) == len(second) == 1 and first != second
+
+
+def test_index_follows_updates_and_deletes(db: Database) -> None:
+    import_rows(
+        db, [FeedRow(line=2, external_id="p1", title="Wool coat", seller="shop-a")], source="update"
+    )
+    assert ids(db, "trousers") == []
+    assert ids(db, "coat") == ["p1"]
+
+
+def test_empty_and_odd_queries_do_not_crash(db: Database) -> None:
+    assert ids(db, "") == []
+    assert ids(db, '"; DROP TABLE products; --') == []
+    assert ids(db, "ＴＳＨＩＲＴ") == []  # full-width is normalised, nothing matches
+
+
+def test_synonym_groups_merge_and_phrases() -> None:
+    syn = Synonyms()
+    syn.add_group(["tank top", "タンクトップ"])
+    syn.add_group(["tank top", "singlet"])
+    assert syn.expand("singlet") == {"tank top", "タンクトップ", "singlet"}
+    concepts = syn.concepts("red Tank Top")
+    assert concepts[0] == {"red"} and "singlet" in concepts[1]
+    assert normalise("ﾊﾟﾝﾂ") == "パンツ"
