@@ -10,7 +10,7 @@ from modiste.errors import ModisteError
 
 def _load_commands() -> None:
     # Imported for their side effect of registering commands on the Typer apps.
-    from modiste.cli import catalog, demo, search  # noqa: F401
+    from modiste.cli import catalog, demo, search, sort  # noqa: F401
 
 
 def main() -> None:
@@ -20,5 +20,6 @@ def main() -> None:
     except ModisteError as e:
         from rich.console import Console
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        # soft_wrap: one line however long (paths, URLs), even when stderr is not a terminal
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {e}", highlight=False)
         sys.exit(1)

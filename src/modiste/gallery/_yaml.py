@@ -1,0 +1,46 @@
+"""Reading the gallery's YAML files, with errors that name the file and the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modiste.errors import ConfigError
+
+
+def data_path(*parts: str) -> Path:
+    """A file shipped in ``modiste/gallery/data`` (works from a checkout and from a wheel)."""
+    return Path(str(resources.files("modiste.gallery").joinpath("data", *parts)))
+
+
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Parse ``path`` as a YAML mapping, or raise ConfigError naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot read ({e.strerror or e})") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{what} {path}: not valid YAML ({e})") from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{what} {path}: expected a mapping at the top, got {type(data).__name__}"
+        )
+    return data
+
+
+def check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    """Refuse unknown keys: a typo (``max_image``) must not silently do nothing."""
+    allowed = list(allowed)
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(allowed)}"
+        )
