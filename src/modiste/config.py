@@ -45,6 +45,22 @@ class Settings(BaseSettings):
         default=None, description="Extra model files (trained heads, ONNX cache); DATA_DIR/models."
     )
 
+    # Gallery ordering and cleaning
+    regulation: str | None = Field(
+        default=None,
+        description="Regulation used by ingest: a shipped name, a name in DATA_DIR/regulations, "
+        "or a YAML path. Default: the shipped 'default'.",
+    )
+    cleaning_policy: Path | None = Field(
+        default=None, description="YAML merged over the shipped per-shot-class placement policy."
+    )
+
+    # API
+    api_public_read: bool = Field(
+        default=True, description="Read-only routes (search, products) need no API key."
+    )
+    api_max_upload_bytes: int = 15 * 1024 * 1024
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -56,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.resolved_data_dir / "cache"
+
+    @property
+    def regulations_dir(self) -> Path:
+        return self.resolved_data_dir / "regulations"
 
     @property
     def model_dir(self) -> Path:

@@ -1,0 +1,118 @@
+"""The "shots" ingest stage: predictions stored, human labels kept, policy applied, galleries ordered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from modiste.catalog.db import Database
+from modiste.catalog.feeds import FeedRow
+from modiste.catalog.importer import import_rows
+from modiste.catalog.schema import ImageRow, ProductRow
+from modiste.config import Settings
+from modiste.domain import ShotPrediction
+from modiste.pipeline import stages
+from modiste.pipeline.ingest import run_ingest
+
+# The fake classifier reads the label from the image's colour (it never sees file names).
+COLOURS = {
+    "near_back": (200, 0, 0),
+    "wash_tag": (0, 200, 0),
+    "near_front": (0, 0, 200),
+    "near_zoom": (200, 200, 0),
+    "packshot": (0, 200, 200),
+}
+
+
+class FakeClassifier:
+    source = "model"
+
+    def predict(self, images: list[Image.Image]) -> list[ShotPrediction]:
+        out = []
+        for im in images:
+            rgb = im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+            label = min(COLOURS, key=lambda k: sum(abs(a - b) for a, b in zip(COLOURS[k], rgb)))
+            out.append(ShotPrediction(label=label, confidence=0.9, scores={label: 0.9}))
+        return out
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Database:
+    import modiste.gallery.classifier as classifier_module
+
+    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s: FakeClassifier())
+    if "modiste.gallery.stage" not in stages.BUILTIN_STAGE_MODULES:
+        monkeypatch.setattr(
+            stages,
+            "BUILTIN_STAGE_MODULES",
+            [*stages.BUILTIN_STAGE_MODULES, "modiste.gallery.stage"],
+        )
+        monkeypatch.setattr(stages, "_loaded", False)
+    paths = {}
+    for label, colour in COLOURS.items():
+        paths[label] = tmp_path / f"{label}.png"
+        Image.new("RGB", (64, 80), colour).save(paths[label])
+    db = Database(settings)
+    db.migrate()
+    rows = [
+        FeedRow(
+            line=2,
+            external_id="top",
+            title="Top",
+            product_type="Women/Tops",
+            images=[str(paths[k]) for k in ("wash_tag", "near_zoom", "near_back", "near_front")],
+        ),
+        FeedRow(
+            line=3,
+            external_id="bag",
+            title="Bag",
+            product_type="Gear/Bags",
+            images=[str(paths[k]) for k in ("near_zoom", "packshot")],
+        ),
+    ]
+    import_rows(db, rows, source="test")
+    return db
+
+
+def gallery(db: Database, external_id: str) -> list[tuple[int | None, str, bool | None]]:
+    with db.session() as session:
+        product = session.scalar(select(ProductRow).where(ProductRow.external_id == external_id))
+        images = sorted(product.images, key=lambda i: (i.gallery_rank is None, i.gallery_rank or 0))
+        return [(i.gallery_rank, i.shot.label, i.in_search) for i in images]
+
+
+def test_ingest_classifies_applies_policy_and_orders(catalog: Database, settings: Settings) -> None:
+    summary = run_ingest(settings, catalog)
+    assert {s.name: s.done for s in summary.stages} == {"store": 6, "shots": 6}
+    top = gallery(catalog, "top")
+    assert [label for _, label, _ in top] == ["near_front", "near_back", "near_zoom", "wash_tag"]
+    assert [rank for rank, _, _ in top] == [1, 2, 3, 4]
+    # Close-ups and tags stay in the gallery but out of visual search (default policy).
+    assert {label: s for _, label, s in top} == {
+        "near_front": True,
+        "near_back": True,
+        "near_zoom": False,
+        "wash_tag": False,
+    }
+    # Bags: the packshot leads.
+    assert [label for _, label, _ in gallery(catalog, "bag")][0] == "packshot"
+
+
+def test_human_labels_survive_a_rerun(catalog: Database, settings: Settings) -> None:
+    run_ingest(settings, catalog)
+    with catalog.session() as session:
+        row = session.scalars(select(ImageRow).join(ImageRow.shot)).first()
+        row.shot.label, row.shot.source = "size_chart", "human"
+        image_id = row.id
+    from modiste.catalog.schema import StageState
+
+    with catalog.session() as session:  # force the stage to run again on that image
+        session.query(StageState).filter_by(image_id=image_id, stage="shots").delete()
+    run_ingest(settings, catalog)
+    with catalog.session() as session:
+        row = session.get(ImageRow, image_id)
+        assert (row.shot.label, row.shot.source) == ("size_chart", "human")
+        assert row.in_search is False and row.policy_reason == "size chart"
