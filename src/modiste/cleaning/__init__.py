@@ -1,0 +1,1 @@
+"""Catalog cleaning: unwanted images, duplicates, text categorization."""
