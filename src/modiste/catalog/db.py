@@ -66,7 +66,14 @@ class Database:
         """Fail with a clear message if the catalog was never initialised."""
         from sqlalchemy import inspect
 
-        if "products" not in inspect(self.engine).get_table_names():
+        url = self.engine.url
+        missing_file = (
+            url.get_backend_name() == "sqlite"
+            and url.database not in (None, "", ":memory:")
+            and not Path(url.database).exists()  # type: ignore[arg-type]
+        )
+        # checked first: connecting would create an empty database file as a side effect
+        if missing_file or "products" not in inspect(self.engine).get_table_names():
             raise ModisteError(
                 f"no catalog at {self.url}: run `modiste init` (or `modiste import`) first"
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -73,8 +74,13 @@ def parse_price(raw: Any) -> tuple[float | None, str | None]:
     """'15.00 USD', 'EUR 12,50', '1,299.00', 12 -> (value, currency)."""
     if raw is None or raw == "":
         return None, None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"price {raw!r} is not a number")
     if isinstance(raw, int | float):
-        return float(raw), None
+        value = float(raw)
+        if not math.isfinite(value) or value < 0:  # JSON numbers skip the text checks below
+            raise ValueError(f"price {raw!r} is not a valid price")
+        return value, None
     m = _PRICE.match(str(raw).strip().upper())
     if not m:
         raise ValueError(f"price {raw!r} is not a number")
@@ -130,9 +136,13 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
         price, currency_in_price = parse_price(record.get("price"))
     except ValueError as e:
         return RowError(line, str(e), external_id)
-    links = _split_links(record.get("image_link")) + _split_links(
-        record.get("additional_image_link")
-    )
+    # image_link is one URL (CDN URLs may contain commas: w_400,h_400); only the additional
+    # links are a comma-separated list.
+    main_link = record.get("image_link")
+    links = _split_links(main_link) if isinstance(main_link, list) else []
+    if not isinstance(main_link, list) and _clean(main_link):
+        links.append(str(main_link).strip())
+    links += _split_links(record.get("additional_image_link"))
     images: list[str] = []
     for link in links:
         resolved = resolve_image_link(link, base)
@@ -170,10 +180,14 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
             raise FeedError(f"{path}: no 'id' column in the header ({reader.fieldnames})")
         for record in reader:
             line = reader.line_num
+            n_header = len(reader.fieldnames)
             if None in record:  # more fields than the header names
-                n_header = len(reader.fieldnames)
                 extra = len(record[None])  # type: ignore[index]
                 yield line, f"{n_header + extra} fields, header has {n_header}"
+                continue
+            if None in record.values():  # fewer fields: values may have shifted columns
+                n_fields = sum(v is not None for v in record.values())
+                yield line, f"{n_fields} fields, header has {n_header}"
                 continue
             yield line, record
 

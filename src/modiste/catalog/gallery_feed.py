@@ -29,7 +29,7 @@ def gallery_to_feed(gallery_csv: Path, out: Path, *, absolute_paths: bool = True
             if absolute_paths and not path.is_absolute():
                 path = (gallery_csv.parent / path).resolve()
             item = products.setdefault(pid, {"id": pid, "images": []})
-            item["images"].append(str(path))  # type: ignore[union-attr]
+            item["images"].append(str(path))  # type: ignore[attr-defined]
             for key in _CARRY:
                 if rec.get(key) and key not in item:
                     item[key] = rec[key]

@@ -69,12 +69,12 @@ def _sync_images(product: ProductRow, sources: list[str], report: ImportReport) 
             product.images.remove(img)
             report.images_removed += 1
     for position, source in enumerate(sources):
-        img = existing.get(source)
-        if img is None:
+        current = existing.get(source)
+        if current is None:
             product.images.append(ImageRow(source=source, position=position, status="pending"))
             report.images_added += 1
-        elif img.position != position:
-            img.position = position
+        elif current.position != position:
+            current.position = position
 
 
 def _apply(session: Session, row: FeedRow, seller_id: int, report: ImportReport) -> None:

@@ -98,15 +98,20 @@ def list_products(
 
 
 def get_product(session: Session, key: int | str, seller: str | None = None) -> ProductRow:
-    """A product by internal id, or by feed id (optionally within one seller)."""
+    """A product by internal id (an int), or by feed id (a str, optionally within one seller).
+
+    A digit string is tried as a feed id first (feeds often have numeric ids, which would
+    otherwise silently pick whichever product has that internal id), then as an internal id.
+    """
     options = (
         selectinload(ProductRow.images).selectinload(ImageRow.shot),
         selectinload(ProductRow.seller),
     )
     product = None
-    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-        product = session.get(ProductRow, int(key), options=options)
-    if product is None:
+    if isinstance(key, int):
+        # ids are 32-bit: a larger number is "not found", not a database overflow error
+        product = session.get(ProductRow, key, options=options) if 0 < key < 2**31 else None
+    else:
         query = select(ProductRow).join(Seller).where(ProductRow.external_id == str(key))
         if seller:
             query = query.where(Seller.name == seller)
@@ -117,6 +122,10 @@ def get_product(session: Session, key: int | str, seller: str | None = None) -> 
                 f"product id {key!r} exists for several sellers ({sellers}); name one"
             )
         product = matches[0] if matches else None
+        if product is None and key.isdigit() and 0 < int(key) < 2**31:
+            product = session.get(ProductRow, int(key), options=options)
+            if product is not None and seller and product.seller.name != seller:
+                product = None
     if product is None:
         raise NotFoundError(f"no product {key!r}")
     return product

@@ -26,7 +26,8 @@ app.add_typer(products_app, name="products")
 
 
 def open_db(st: CliState, *, migrate: bool = True) -> Database:
-    st.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:  # read-only commands must not create a catalog as a side effect
+        st.settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(st.settings)
     if migrate:
         db.migrate()
@@ -49,11 +50,12 @@ def print_import_report(st: CliState, report: ImportReport) -> None:
     st.console.print(
         f"imported {report.source}: [green]{report.created} new[/], {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.images_added} images added, "
-        f"{report.images_removed} removed, [red]{len(report.errors)} rows skipped[/]"
+        f"{report.images_removed} removed, [red]{len(report.errors)} rows skipped[/]",
+        soft_wrap=True,
     )
     for err in report.errors[:50]:
         ident = f" (id {err.external_id})" if err.external_id else ""
-        st.err.print(f"  line {err.line}{ident}: {err.reason}", highlight=False)
+        st.err.print(f"  line {err.line}{ident}: {err.reason}", highlight=False, soft_wrap=True)
     if len(report.errors) > 50:
         st.err.print(f"  … and {len(report.errors) - 50} more")
 
@@ -66,7 +68,9 @@ def print_ingest_summary(st: CliState, summary: IngestSummary) -> None:
         table.add_row(s.name, str(s.done), str(s.failed), str(s.skipped), f"{s.seconds:.1f}")
     st.console.print(table)
     for image_id, stage, reason in summary.failures[:20]:
-        st.err.print(f"  image {image_id} failed at {stage}: {reason}", highlight=False)
+        st.err.print(
+            f"  image {image_id} failed at {stage}: {reason}", highlight=False, soft_wrap=True
+        )
     if len(summary.failures) > 20:
         st.err.print(f"  … and {len(summary.failures) - 20} more (see `modiste status`)")
 

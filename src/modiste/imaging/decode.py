@@ -72,10 +72,15 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
         arr = np.asarray(im, dtype=np.float64)
         hi = float(arr.max()) if arr.size else 0.0
-        # 16-bit PNGs use the full range; scale by the type's range, not the image's, so that a
-        # dark 16-bit photo stays dark.
-        scale = 255.0 / (65535.0 if hi > 255 else 255.0) if im.mode != "F" else 255.0 / max(hi, 1.0)
-        im = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
+        # Scale by the type's range, not the image's, so that a dark 16-bit photo stays dark.
+        # Only 32-bit "I" (which may hold 8- or 16-bit data) has to be guessed from its values.
+        if im.mode.startswith("I;16"):
+            scale = 255.0 / 65535.0
+        elif im.mode == "I":
+            scale = 255.0 / (65535.0 if hi > 255 else 255.0)
+        else:
+            scale = 255.0 / max(hi, 1.0)
+        im = Image.fromarray(np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8), mode="L")
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in ("LA", "La", "PA"):
@@ -121,7 +126,7 @@ def decode_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
-                im = Image.open(io.BytesIO(data))
+                im: Image.Image = Image.open(io.BytesIO(data))
             except UnidentifiedImageError as e:
                 raise ImageDecodeError(f"{label}: corrupt or unreadable {fmt} file") from e
             if im.format not in ALLOWED_FORMATS:

@@ -24,7 +24,8 @@ def sha256_bytes(data: bytes) -> str:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    # The pid in the name lets a later run tell a killed writer's leftovers from live writes.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -34,6 +35,16 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 class ImageStore:
@@ -53,6 +64,20 @@ class ImageStore:
         if not path.exists():
             atomic_write(path, data)
         return digest
+
+    def sweep_temp(self) -> int:
+        """Delete temp files left by writers that were killed mid-write; returns how many."""
+        removed = 0
+        for root in (self.root, self.thumbs_root):
+            if not root.is_dir():
+                continue
+            for tmp in root.rglob(".tmp-*"):
+                pid = tmp.name.split("-")[1]
+                if pid.isdigit() and _alive(int(pid)):
+                    continue
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def exists(self, content_hash: str) -> bool:
         return self.path_for(content_hash).exists()

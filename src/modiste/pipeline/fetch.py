@@ -94,7 +94,11 @@ class ImageFetcher:
     # -- URLs ---------------------------------------------------------------------------------
     def check_url(self, url: str) -> None:
         """Raise FetchError if ``url`` points somewhere we must not go."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as e:  # bad port or bracketed host
+            raise FetchError(f"{url}: malformed link ({e})") from e
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"{url}: only http and https links are fetched")
         host = (parts.hostname or "").lower()
@@ -105,11 +109,11 @@ class ImageFetcher:
         if host in _METADATA_HOSTS:
             raise FetchError(f"{url}: refused, {host} is a cloud metadata host")
         try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+            infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
         except socket.gaierror as e:
             raise FetchError(f"{url}: cannot resolve host {host} ({e.strerror})") from e
         for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             if str(ip) in self.allowed_hosts:
                 continue
             reason = _refused_reason(ip)

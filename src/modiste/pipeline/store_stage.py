@@ -15,6 +15,7 @@ from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
 
 def _setup(ctx: StageContext) -> None:
+    ctx.store.sweep_temp()  # type: ignore[attr-defined]  # leftovers of a killed run
     ctx.cache["fetcher"] = ImageFetcher(ctx.settings)
 
 

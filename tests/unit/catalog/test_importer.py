@@ -1,0 +1,182 @@
+"""Importing feeds into the catalog: idempotent upserts, changes, sellers, unicode, queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from modiste.catalog.db import Database
+from modiste.catalog.importer import import_feed
+from modiste.catalog.migrate import current_revision
+from modiste.catalog.repository import (
+    ProductFilter,
+    catalog_status,
+    get_product,
+    list_products,
+    product_dict,
+)
+from modiste.catalog.schema import ImageRow, ProductRow, Seller
+from modiste.config import Settings
+from modiste.errors import ModisteError, NotFoundError
+
+JP_TITLE = "「メンズ 長袖 シャツ」"
+FEED = (
+    "id,title,brand,gender,product_type,price,image_link,additional_image_link,color\n"
+    f'1,{JP_TITLE},Kaze,male,Shirts,"1,299.00",img/1a.jpg,"img/1b.jpg,http://cdn.example/1c.jpg",紺\n'
+    "2,Linen trousers,Sora,female,Pants,EUR 12,img/2a.jpg,,beige\n"
+    "3,Wool coat,Kaze,female,Coats,15.00 USD,img/3a.jpg,,\n"
+    ",missing id,,,,,,,\n"
+    "5,Bad price,,,,cheap,,,\n"
+)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    database = Database(settings)
+    database.migrate()
+    yield database  # type: ignore[misc]
+    database.dispose()
+
+
+def counts(db: Database) -> tuple[int, int, int]:
+    with db.session() as s:
+        return tuple(  # type: ignore[return-value]
+            s.scalar(select(func.count()).select_from(t)) for t in (Seller, ProductRow, ImageRow)
+        )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_migrate_is_idempotent_and_at_head(db: Database) -> None:
+    db.migrate()
+    assert current_revision(db.engine) is not None
+    db.ensure_ready()
+
+
+def test_ensure_ready_before_init(settings: Settings) -> None:
+    with pytest.raises(ModisteError, match="modiste init"):
+        Database(settings).ensure_ready()
+
+
+def test_import_then_reimport_is_idempotent(db: Database, tmp_path: Path) -> None:
+    feed = write(tmp_path / "feed.csv", FEED)
+    report = import_feed(db, feed)
+    assert (report.created, report.updated, report.unchanged) == (3, 0, 0)
+    assert report.images_added == 5
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (5, "missing id"),
+        (6, "price 'cheap' is not a number"),
+    ]
+    assert counts(db) == (1, 3, 5)
+    again = import_feed(db, feed)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    assert (again.images_added, again.images_removed) == (0, 0)
+    assert counts(db) == (1, 3, 5)
+
+
+def test_unicode_and_attributes_round_trip(db: Database, tmp_path: Path) -> None:
+    import_feed(db, write(tmp_path / "feed.csv", FEED))
+    with db.session() as s:
+        p = product_dict(get_product(s, "1"))
+    assert p["title"] == JP_TITLE and p["attributes"] == {"color": "紺"}
+    assert (p["price"], p["currency"], p["seller"]) == (1299.0, None, "default")
+    assert p["gender"] == "male" and p["gender_confidence"] == 1.0
+    assert [i["source"] for i in p["images"]] == [
+        str(tmp_path / "img" / "1a.jpg"),
+        str(tmp_path / "img" / "1b.jpg"),
+        "http://cdn.example/1c.jpg",
+    ]
+    assert [i["position"] for i in p["images"]] == [0, 1, 2]
+    assert {i["status"] for i in p["images"]} == {"pending"}
+
+
+def test_changed_rows_update_title_and_images(db: Database, tmp_path: Path) -> None:
+    feed = write(tmp_path / "feed.csv", FEED)
+    import_feed(db, feed)
+    with db.session() as s:
+        kept = s.scalar(select(ImageRow).where(ImageRow.source.endswith("1b.jpg")))
+        kept.status = "stored"  # pretend ingest ran: an image kept in the feed keeps its state
+        kept_id = kept.id
+    changed = FEED.replace(JP_TITLE, "「メンズ 半袖 シャツ」").replace(
+        '"img/1b.jpg,http://cdn.example/1c.jpg"', '"img/1d.jpg,img/1b.jpg"'
+    )
+    report = import_feed(db, write(feed, changed))
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 2)
+    assert (report.images_added, report.images_removed) == (1, 1)
+    with db.session() as s:
+        p = get_product(s, "1")
+        assert p.title == "「メンズ 半袖 シャツ」"
+        assert [(Path(i.source).name, i.position) for i in p.images] == [
+            ("1a.jpg", 0),
+            ("1d.jpg", 1),
+            ("1b.jpg", 2),
+        ]
+        kept = s.get(ImageRow, kept_id)
+        assert kept is not None and kept.status == "stored" and kept.position == 2
+    assert counts(db) == (1, 3, 5)
+
+
+def test_seller_column_wins_over_option(db: Database, tmp_path: Path) -> None:
+    feed = write(tmp_path / "feed.csv", "id,title,seller\n1,Shirt,acme\n2,Scarf,\n")
+    import_feed(db, feed, seller="shop-b")
+    with db.session() as s:
+        sellers = dict(s.execute(select(ProductRow.external_id, Seller.name).join(Seller)).all())
+    assert sellers == {"1": "acme", "2": "shop-b"}
+    # the same feed for another seller is a different catalog: new products, not updates
+    report = import_feed(db, write(tmp_path / "other.csv", "id,title\n1,Shirt\n"), seller="c")
+    assert report.created == 1
+    with db.session() as s:
+        with pytest.raises(NotFoundError, match="several sellers"):
+            get_product(s, "1")
+        assert get_product(s, "1", seller="c").seller.name == "c"
+
+
+def test_folder_import(db: Database, tmp_path: Path) -> None:
+    for name in ("shirt/1.jpg", "shirt/2.jpg", "dress/a.png"):
+        (tmp_path / "cat" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cat" / name).write_bytes(b"x")
+    report = import_feed(db, tmp_path / "cat", seller="folder-shop")
+    assert (report.created, report.images_added) == (2, 3)
+
+
+def test_queries_and_status(db: Database, tmp_path: Path) -> None:
+    import_feed(db, write(tmp_path / "feed.csv", FEED))
+    with db.session() as s:
+        assert catalog_status(s)["images"] == {"total": 5, "pending": 5, "stored": 0, "failed": 0}
+        assert catalog_status(s)["products"] == 3
+        _, total = list_products(s)
+        assert total == 3
+
+        def ids(flt: ProductFilter, **kw: int) -> list[str]:
+            return [p.external_id for p in list_products(s, flt, **kw)[0]]
+
+        assert ids(ProductFilter(gender="FEMALE")) == ["2", "3"]
+        assert ids(ProductFilter(product_type="coat")) == ["3"]
+        assert ids(ProductFilter(min_price=13, max_price=20)) == ["3"]
+        assert ids(ProductFilter(query="長袖")) == ["1"]
+        assert ids(ProductFilter(query="kaze")) == ["1", "3"]
+        assert ids(ProductFilter(seller="nobody")) == []
+        assert ids(ProductFilter(), limit=1, offset=1) == ["2"]
+        internal = get_product(s, "2").id
+        assert get_product(s, internal).external_id == "2"
+        with pytest.raises(NotFoundError, match="no product 'nope'"):
+            get_product(s, "nope")
+
+
+def test_numeric_feed_ids_are_not_shadowed_by_internal_ids(db: Database, tmp_path: Path) -> None:
+    import_feed(db, write(tmp_path / "a.csv", "id,title\n900,First\n901,Second\n"), seller="a")
+    import_feed(db, write(tmp_path / "b.csv", "id,title\n1,Feed id one\n"), seller="b")
+    with db.session() as s:
+        first = get_product(s, "900")
+        assert first.id == 1 and first.title == "First"
+        assert get_product(s, "1").title == "Feed id one"  # feed id wins over internal id 1
+        assert get_product(s, "2").title == "Second"  # no feed id "2": internal id
+        assert get_product(s, 1).title == "First"  # an int is always an internal id
+        for huge in (2**40, "99999999999999999999", 0, -3):
+            with pytest.raises(NotFoundError):
+                get_product(s, huge)

@@ -1,0 +1,168 @@
+"""ImageFetcher: SSRF refusals without any connection, and real fetches from a loopback server.
+
+The ``connections`` fixture fails the test if anything but a loopback address is contacted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import LoopbackServer, Route, jpeg_bytes
+
+from modiste.config import Settings
+from modiste.errors import FetchError
+from modiste.pipeline.fetch import ImageFetcher
+
+HTML = b"<!DOCTYPE html><html><body>Sorry, this page moved</body></html>"
+
+
+def fetcher(tmp_path: Path, **kw: object) -> ImageFetcher:
+    return ImageFetcher(Settings(data_dir=tmp_path, **kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://127.0.0.1/a.jpg", "loopback"),
+        ("http://localhost:8080/a.jpg", "loopback"),
+        ("http://10.1.2.3/a.jpg", "private"),
+        ("http://192.168.0.10/a.jpg", "private"),
+        ("http://172.16.5.4/a.jpg", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata address"),
+        ("http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata address"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata host"),
+        ("http://[::1]/a.jpg", "loopback"),
+        ("http://[::ffff:127.0.0.1]/a.jpg", "loopback"),
+        ("http://[::ffff:10.0.0.1]/a.jpg", "private"),
+        ("http://2130706433/a.jpg", "loopback"),  # 127.0.0.1 written as one number
+        ("http://0.0.0.0/a.jpg", "refused"),
+        ("http://224.0.0.1/a.jpg", "multicast"),
+        ("http://100.64.0.1/a.jpg", "refused"),  # carrier-grade NAT: not public
+        ("https://127.0.0.1:99999/a.jpg", "malformed"),
+        ("ftp://files.example/a.jpg", "unsupported link scheme"),
+        ("gopher://127.0.0.1:70/", "unsupported link scheme"),
+        ("data:image/png;base64,iVBORw0KGgo=", "unsupported link scheme"),
+        ("javascript:alert(1)", "unsupported link scheme"),
+    ],
+)
+def test_refused_without_connecting(
+    tmp_path: Path, connections: list[str], url: str, reason: str
+) -> None:
+    with pytest.raises(FetchError, match=reason):
+        fetcher(tmp_path).fetch(url)
+    assert connections == []
+
+
+def test_check_url_refuses_redirect_targets(tmp_path: Path, connections: list[str]) -> None:
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"])
+    f.check_url("http://127.0.0.1:1/a.jpg")  # allowed: no error
+    with pytest.raises(FetchError, match="only http and https"):
+        f.check_url("file:///etc/passwd")
+    with pytest.raises(FetchError, match="no host"):
+        f.check_url("http:///a.jpg")
+    assert connections == []
+
+
+def test_allowed_loopback_server_is_fetched(
+    tmp_path: Path, http_server: LoopbackServer, connections: list[str]
+) -> None:
+    photo = jpeg_bytes((200, 10, 10))
+    http_server.routes["/a.jpg"] = Route(photo, headers={"Content-Type": "image/jpeg"})
+    with pytest.raises(FetchError, match="loopback"):
+        fetcher(tmp_path).fetch(f"{http_server.base}/a.jpg")
+    assert http_server.hits == []
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"])
+    try:
+        assert f.fetch(f"{http_server.base}/a.jpg") == photo
+        with pytest.raises(FetchError, match="HTTP 404"):
+            f.fetch(f"{http_server.base}/missing.jpg")
+    finally:
+        f.close()
+    assert set(connections) == {"127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/a.jpg", "file:///etc/hostname"],
+)
+def test_redirect_hops_are_rechecked(
+    tmp_path: Path, http_server: LoopbackServer, connections: list[str], target: str
+) -> None:
+    http_server.routes["/go"] = Route(status=302, headers={"Location": target})
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"])
+    with pytest.raises(FetchError, match=r"refused|only http and https"):
+        f.fetch(f"{http_server.base}/go")
+    f.close()
+    assert set(connections) == {"127.0.0.1"}
+    assert http_server.hits == ["/go"]
+
+
+def test_redirects_followed_then_capped(tmp_path: Path, http_server: LoopbackServer) -> None:
+    photo = jpeg_bytes((1, 2, 3))
+    http_server.routes["/old"] = Route(status=301, headers={"Location": "/new.jpg"})
+    http_server.routes["/new.jpg"] = Route(photo)
+    http_server.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
+    http_server.routes["/nowhere"] = Route(status=302)
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"], fetch_max_redirects=3)
+    try:
+        assert f.fetch(f"{http_server.base}/old") == photo
+        with pytest.raises(FetchError, match="more than 3 redirects"):
+            f.fetch(f"{http_server.base}/loop")
+        with pytest.raises(FetchError, match="redirect without a Location header"):
+            f.fetch(f"{http_server.base}/nowhere")
+    finally:
+        f.close()
+    assert http_server.hits.count("/loop") == 4
+
+
+def test_size_cap(tmp_path: Path, http_server: LoopbackServer) -> None:
+    big = jpeg_bytes((5, 5, 5)) + b"\0" * 50_000
+    http_server.routes["/declared.jpg"] = Route(big)
+    http_server.routes["/chunked.jpg"] = Route(big, chunked=True)
+    http_server.routes["/small.jpg"] = Route(big[:10_000], chunked=True)
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"], fetch_max_bytes=20_000)
+    try:
+        with pytest.raises(FetchError, match="bytes is over the cap of 20,000"):
+            f.fetch(f"{http_server.base}/declared.jpg")
+        with pytest.raises(FetchError, match="body is over the cap of 20,000"):
+            f.fetch(f"{http_server.base}/chunked.jpg")
+        assert f.fetch(f"{http_server.base}/small.jpg") == big[:10_000]
+    finally:
+        f.close()
+
+
+def test_timeout(tmp_path: Path, http_server: LoopbackServer) -> None:
+    http_server.routes["/slow.jpg"] = Route(jpeg_bytes((0, 0, 0)), delay=1.0)
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"], fetch_timeout_s=0.2)
+    with pytest.raises(FetchError, match=r"timed out after 0\.2 s"):
+        f.fetch(f"{http_server.base}/slow.jpg")
+    f.close()
+
+
+def test_html_with_image_content_type_is_refused(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    http_server.routes["/a.jpg"] = Route(HTML, headers={"Content-Type": "image/jpeg"})
+    f = fetcher(tmp_path, fetch_allowed_hosts=["127.0.0.1"])
+    with pytest.raises(FetchError, match="not an image"):
+        f.fetch(f"{http_server.base}/a.jpg")
+    f.close()
+
+
+def test_local_files(tmp_path: Path) -> None:
+    photo = jpeg_bytes((9, 9, 9))
+    (tmp_path / "a.jpg").write_bytes(photo)
+    (tmp_path / "page.jpg").write_bytes(HTML)
+    (tmp_path / "big.jpg").write_bytes(photo + b"\0" * 5000)
+    f = fetcher(tmp_path, fetch_max_bytes=len(photo) + 100)
+    assert f.fetch(str(tmp_path / "a.jpg")) == photo
+    assert f.fetch(f"file://{tmp_path / 'a.jpg'}") == photo  # file:// is a local path too
+    with pytest.raises(FetchError, match="not an image"):
+        f.fetch(str(tmp_path / "page.jpg"))
+    with pytest.raises(FetchError, match="file not found"):
+        f.fetch(str(tmp_path / "missing.jpg"))
+    with pytest.raises(FetchError, match="not a regular file"):
+        f.fetch(str(tmp_path))
+    with pytest.raises(FetchError, match="over the cap"):
+        f.fetch(str(tmp_path / "big.jpg"))
