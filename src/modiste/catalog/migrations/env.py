@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import modiste.catalog.api_keys  # noqa: F401  (registers its table on Base.metadata)
 from modiste.catalog.schema import Base
 
 target_metadata = Base.metadata

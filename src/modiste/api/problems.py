@@ -1,0 +1,159 @@
+"""Every error answer is ``application/problem+json`` (RFC 9457): type, title, status, detail.
+
+Library errors are mapped by class, so a route never builds an error response by hand: it lets
+a :class:`~modiste.errors.ModisteError` propagate and the handler picks the status.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from modiste.errors import (
+    ConfigError,
+    FeedError,
+    FetchError,
+    ImageDecodeError,
+    ModelError,
+    ModisteError,
+    NotFoundError,
+    VectorIndexError,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://modiste.dev/problems/"
+
+
+class ApiProblem(ModisteError):
+    """An HTTP-level refusal raised by the API layer itself (auth, size, conflicts...)."""
+
+    status = 400
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.headers = headers or {}
+
+
+class Unauthorized(ApiProblem):
+    status, slug = 401, "unauthorized"
+
+
+class Conflict(ApiProblem):
+    status, slug = 409, "conflict"
+
+
+class PayloadTooLarge(ApiProblem):
+    status, slug = 413, "payload-too-large"
+
+
+class UnsupportedMediaType(ApiProblem):
+    status, slug = 415, "unsupported-media-type"
+
+
+class NotAvailable(ApiProblem):
+    """A feature whose module is not installed or not built yet (e.g. visual search)."""
+
+    status, slug = 503, "not-available"
+
+
+# Most specific first: the first isinstance match wins.
+_MAPPING: tuple[tuple[type[ModisteError], int, str], ...] = (
+    (NotFoundError, 404, "not-found"),
+    (ImageDecodeError, 422, "image-decode"),
+    (ConfigError, 400, "invalid"),
+    (FeedError, 400, "invalid-feed"),
+    (FetchError, 502, "fetch-failed"),
+    (ModelError, 503, "model-unavailable"),
+    (VectorIndexError, 503, "index-unavailable"),
+)
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = {
+        "type": TYPE_BASE + (slug or title.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_for(exc: ModisteError) -> tuple[int, str]:
+    if isinstance(exc, ApiProblem):
+        return exc.status, exc.slug
+    for cls, status, slug in _MAPPING:
+        if isinstance(exc, cls):
+            return status, slug
+    return 500, "internal"
+
+
+def _page_error(request: Request, status: int, detail: str) -> Response | None:
+    """Web pages (not /v1) answer a browser with an HTML error page instead of JSON."""
+    path = request.url.path
+    wants_html = "text/html" in request.headers.get("accept", "")
+    templates = getattr(request.app.state, "templates", None)
+    if path.startswith(("/v1/", "/static/")) or not wants_html or templates is None:
+        return None
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    context = {"page": "error", "title": title, "detail": detail, "version": ""}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+async def _modiste(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModisteError)
+    status, slug = status_for(exc)
+    if status >= 500 and status != 503:
+        log.exception("request failed", exc_info=exc)
+    headers = exc.headers if isinstance(exc, ApiProblem) else None
+    return _page_error(request, status, str(exc)) or problem(
+        status, str(exc), slug=slug, headers=headers
+    )
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return _page_error(request, exc.status_code, detail) or problem(
+        exc.status_code, detail, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    loc, msg = list(first["loc"] or []), str(first["msg"])
+    detail = f"{'.'.join(loc)}: {msg}" if loc else msg
+    return problem(422, detail, slug="validation", errors=errors)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal error; see the server log", slug="internal")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ModisteError, _modiste)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,79 @@
+"""/v1/galleries/sort and /v1/regulations: order uploaded photos; read and save regulations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, UploadFile
+
+from modiste.api.deps import GalleryDep, ReadAccess, SettingsDep, WriteKey
+from modiste.api.problems import PayloadTooLarge
+from modiste.api.schemas import (
+    GallerySortPublic,
+    RegulationIn,
+    RegulationPublic,
+    RegulationSummary,
+    SortedImagePublic,
+)
+from modiste.api.uploads import decode_upload
+
+router = APIRouter(tags=["gallery"])
+MAX_FILES = 40
+_Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+
+
+def _summary(reg: Any) -> RegulationSummary:
+    source = getattr(reg, "source", None)
+    return RegulationSummary(
+        name=reg.name,
+        description=getattr(reg, "description", ""),
+        source=str(source) if source else None,
+    )
+
+
+def _public(reg: Any) -> RegulationPublic:
+    return RegulationPublic(**_summary(reg).model_dump(), rules=reg.to_dict(), yaml=reg.to_yaml())
+
+
+@router.post("/galleries/sort", response_model=GallerySortPublic)
+async def sort_gallery(
+    settings: SettingsDep,
+    gallery: GalleryDep,
+    _: ReadAccess,
+    files: Annotated[list[UploadFile], File(description="The product's photos, in feed order.")],
+    regulation: Annotated[str | None, Form(max_length=100)] = None,
+    category: Annotated[str | None, Form(max_length=200)] = None,
+) -> GallerySortPublic:
+    """Classify each photo's shot type and order them by a regulation, with a reason each."""
+    if len(files) > MAX_FILES:
+        raise PayloadTooLarge(f"at most {MAX_FILES} photos per request (got {len(files)})")
+    keys, images = [], []
+    for i, f in enumerate(files):
+        decoded = await decode_upload(f, settings)
+        keys.append(f.filename or f"image-{i + 1}")
+        images.append(decoded.image)
+    name, items, missing = gallery.sort(keys, images, regulation or None, category or None)
+    return GallerySortPublic(
+        regulation=name,
+        category=category,
+        items=[SortedImagePublic(**vars(i)) for i in items],
+        missing=missing,
+    )
+
+
+@router.get("/regulations", response_model=list[RegulationSummary])
+def list_regulations(gallery: GalleryDep, _: ReadAccess) -> list[RegulationSummary]:
+    return [_summary(r) for r in gallery.all()]
+
+
+@router.get("/regulations/{name}", response_model=RegulationPublic)
+def get_regulation(name: _Name, gallery: GalleryDep, _: ReadAccess) -> RegulationPublic:
+    return _public(gallery.get(name))
+
+
+@router.put("/regulations/{name}", response_model=RegulationPublic)
+def put_regulation(
+    name: _Name, body: RegulationIn, gallery: GalleryDep, _: WriteKey
+) -> RegulationPublic:
+    """Validate a YAML regulation against the taxonomy and save it to DATA_DIR/regulations."""
+    return _public(gallery.save(name, body.yaml))

@@ -1,0 +1,101 @@
+"""/v1/products: list, get, create, update, delete, and the ordered gallery of one product."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from modiste.api.deps import ReadAccess, SessionDep, WriteKey
+from modiste.api.ids import IdPath
+from modiste.api.schemas import (
+    GalleryImagePublic,
+    GalleryOrderIn,
+    ProductCreate,
+    ProductPage,
+    ProductPublic,
+    ProductUpdate,
+    image_public,
+    product_public,
+)
+from modiste.catalog import gallery_edits, service
+from modiste.catalog.repository import ProductFilter, get_product, list_products
+
+router = APIRouter(prefix="/products", tags=["products"])
+
+
+@router.get("", response_model=ProductPage)
+def list_(
+    session: SessionDep,
+    _: ReadAccess,
+    seller: str | None = None,
+    product_type: Annotated[str | None, Query(alias="type")] = None,
+    gender: str | None = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ProductPage:
+    flt = ProductFilter(seller, product_type, gender, min_price, max_price, q)
+    rows, total = list_products(session, flt, limit=limit, offset=offset)
+    return ProductPage(
+        total=total, limit=limit, offset=offset, items=[product_public(p) for p in rows]
+    )
+
+
+@router.get("/{product_id}", response_model=ProductPublic)
+def get(product_id: IdPath, session: SessionDep, _: ReadAccess) -> ProductPublic:
+    return product_public(get_product(session, product_id))
+
+
+@router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
+def create(body: ProductCreate, session: SessionDep, _: WriteKey) -> ProductPublic:
+    fields = body.model_dump(exclude={"seller", "external_id", "images"}, mode="json")
+    row = service.create_product(
+        session, body.seller, body.external_id, fields, [str(u) for u in body.images]
+    )
+    return product_public(row)
+
+
+@router.patch("/{product_id}", response_model=ProductPublic)
+def update(
+    product_id: IdPath, body: ProductUpdate, session: SessionDep, _: WriteKey
+) -> ProductPublic:
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    return product_public(service.update_product(session, product_id, changes))
+
+
+@router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(product_id: IdPath, session: SessionDep, _: WriteKey) -> Response:
+    service.delete_product(session, product_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{product_id}/images", response_model=list[GalleryImagePublic])
+def gallery(product_id: IdPath, session: SessionDep, _: ReadAccess) -> list[GalleryImagePublic]:
+    """The product's photos in regulation order (stored rank, else feed position)."""
+    return [
+        GalleryImagePublic(
+            **image_public(e.image).model_dump(),
+            rank=e.rank,
+            label=e.label,
+            confidence=e.confidence,
+            label_source=e.label_source,
+            reason=e.reason,
+            in_gallery=e.image.in_gallery,
+        )
+        for e in gallery_edits.ordered_gallery(session, product_id)
+    ]
+
+
+@router.put("/{product_id}/images/order", response_model=list[GalleryImagePublic])
+def set_order(
+    product_id: IdPath,
+    body: GalleryOrderIn,
+    session: SessionDep,
+    _: WriteKey,
+) -> list[GalleryImagePublic]:
+    """Store a hand-made order (reason "set by hand")."""
+    gallery_edits.set_manual_order(session, product_id, body.image_ids)
+    return gallery(product_id, session, None)

@@ -1,0 +1,136 @@
+"""/v1/search: by photo (per detected garment), by product (similar), by words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from sqlalchemy.orm import Session
+
+from modiste.api.deps import DbDep, ReadAccess, SearchDep, SessionDep, SettingsDep
+from modiste.api.ids import IdPath
+from modiste.api.schemas import (
+    BoxPublic,
+    HitPublic,
+    ImageSearchPublic,
+    ObjectResultPublic,
+    SimilarPublic,
+    TextSearchPublic,
+    product_summary,
+)
+from modiste.api.uploads import decode_upload
+from modiste.catalog.lookups import products_by_ids
+from modiste.catalog.repository import get_product
+
+router = APIRouter(tags=["search"])
+_K = Annotated[int, Query(ge=1, le=100)]
+
+
+def _filters(
+    search: SearchDep,
+    category: str | None,
+    gender: str | None,
+    min_price: float | None,
+    max_price: float | None,
+    seller: str | None,
+) -> Any:
+    return search.filters(
+        category=category or None,
+        gender=gender or None,
+        min_price=min_price,
+        max_price=max_price,
+        seller=seller or None,
+    )
+
+
+def _hits(session: Session, raw: Iterable[Any]) -> list[HitPublic]:
+    raw = list(raw)
+    products = products_by_ids(session, [int(h.product_id) for h in raw])
+    summaries = {pid: product_summary(p) for pid, p in products.items()}
+    return [
+        HitPublic(
+            product_id=int(h.product_id),
+            score=round(float(h.score), 4),
+            image_id=getattr(h, "image_id", None),
+            product=summaries.get(int(h.product_id)),
+        )
+        for h in raw
+    ]
+
+
+@router.post("/search/image", response_model=ImageSearchPublic)
+async def by_image(
+    settings: SettingsDep,
+    search: SearchDep,
+    db: DbDep,
+    _: ReadAccess,
+    file: Annotated[UploadFile, File(description="A photo: JPEG, PNG, WebP, GIF, BMP or TIFF.")],
+    k: Annotated[int, Form(ge=1, le=100)] = 12,
+    category: Annotated[str | None, Form(max_length=200)] = None,
+    gender: Annotated[str | None, Form(max_length=40)] = None,
+    min_price: Annotated[float | None, Form(ge=0)] = None,
+    max_price: Annotated[float | None, Form(ge=0)] = None,
+    seller: Annotated[str | None, Form(max_length=200)] = None,
+) -> ImageSearchPublic:
+    """Detect the garments in the photo and search the catalog with each one."""
+    decoded = await decode_upload(file, settings)
+    flt = _filters(search, category, gender, min_price, max_price, seller)
+    objects = search.image(decoded.image, flt, k)
+    with db.session() as session:
+        out = [
+            ObjectResultPublic(
+                box=BoxPublic(x1=o.box.x1, y1=o.box.y1, x2=o.box.x2, y2=o.box.y2),
+                label=str(o.label),
+                confidence=getattr(o, "confidence", None),
+                hits=_hits(session, o.hits),
+            )
+            for o in objects
+        ]
+    return ImageSearchPublic(width=decoded.image.width, height=decoded.image.height, objects=out)
+
+
+@router.get("/products/{product_id}/similar", response_model=SimilarPublic, tags=["products"])
+def similar(
+    product_id: IdPath,
+    session: SessionDep,
+    search: SearchDep,
+    _: ReadAccess,
+    k: _K = 12,
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    gender: Annotated[str | None, Query(max_length=40)] = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
+    seller: Annotated[str | None, Query(max_length=200)] = None,
+) -> SimilarPublic:
+    get_product(session, product_id)  # 404 before any search work
+    flt = _filters(search, category, gender, min_price, max_price, seller)
+    return SimilarPublic(
+        product_id=product_id, hits=_hits(session, search.similar(product_id, flt, k))
+    )
+
+
+@router.get("/search/text", response_model=TextSearchPublic)
+def by_text(
+    session: SessionDep,
+    search: SearchDep,
+    _: ReadAccess,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words (EN, JA...).")],
+    category: Annotated[str | None, Query(max_length=200)] = None,
+    gender: Annotated[str | None, Query(max_length=40)] = None,
+    min_price: Annotated[float | None, Query(ge=0)] = None,
+    max_price: Annotated[float | None, Query(ge=0)] = None,
+    seller: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> TextSearchPublic:
+    flt = _filters(search, category, gender, min_price, max_price, seller)
+    res = search.text(q, flt, page, per_page)
+    return TextSearchPublic(
+        query=res.query,
+        expanded=[list(c) for c in res.expanded],
+        total=res.total,
+        page=res.page,
+        per_page=res.per_page,
+        hits=_hits(session, res.hits),
+    )

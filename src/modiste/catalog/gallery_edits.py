@@ -1,0 +1,138 @@
+"""A product's gallery as stored (rank, shot label) and the corrections a person makes to it.
+
+Corrections are the training signal for `modiste shots learn`: a relabelled photo is stored as
+a ``human`` shot prediction and copied to ``DATA_DIR/corrections/<label>/<hash>.jpg`` (one folder
+per class, the layout ``shots learn DIR`` reads). A hand-made order is stored as ``gallery_rank``
+with the reason "set by hand", which later automatic ordering must respect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from modiste.catalog.repository import get_product
+from modiste.catalog.schema import ImageRow, ShotRow
+from modiste.errors import ConfigError, ModisteError, NotFoundError
+from modiste.imaging.decode import decode_image
+from modiste.imaging.store import ImageStore, atomic_write
+
+log = logging.getLogger(__name__)
+SET_BY_HAND = "set by hand"
+HUMAN = "human"
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    image: ImageRow
+    rank: int
+    label: str | None
+    confidence: float | None
+    label_source: str | None
+    reason: str | None
+
+
+def ordered_gallery(session: Session, product_id: int) -> list[GalleryEntry]:
+    """Images in regulation order: ``gallery_rank`` when set, else feed position.
+
+    Images kept out of the gallery (``in_gallery`` false) and images that failed come last.
+    """
+    product = get_product(session, product_id)
+
+    def key(img: ImageRow) -> tuple[int, int, int, int]:
+        hidden = int(img.in_gallery is False or img.status == "failed")
+        ranked = img.gallery_rank if img.gallery_rank is not None else 10_000 + img.position
+        return (hidden, ranked, img.position, img.id)
+
+    out = []
+    for rank, img in enumerate(sorted(product.images, key=key), start=1):
+        shot = img.shot
+        out.append(
+            GalleryEntry(
+                image=img,
+                rank=rank,
+                label=shot.label if shot else None,
+                confidence=shot.confidence if shot else None,
+                label_source=shot.source if shot else None,
+                reason=img.gallery_reason,
+            )
+        )
+    return out
+
+
+def set_manual_order(session: Session, product_id: int, image_ids: Sequence[int]) -> None:
+    """Store a person's order; every image of the product must be named exactly once."""
+    product = get_product(session, product_id)
+    have = {img.id for img in product.images}
+    if len(set(image_ids)) != len(image_ids) or set(image_ids) != have:
+        raise ConfigError(
+            f"the order must list each of the product's {len(have)} images exactly once "
+            f"(got {len(image_ids)} ids)"
+        )
+    by_id = {img.id: img for img in product.images}
+    for rank, image_id in enumerate(image_ids, start=1):
+        by_id[image_id].gallery_rank = rank
+        by_id[image_id].gallery_reason = SET_BY_HAND
+    session.flush()
+
+
+def _image(session: Session, image_id: int) -> ImageRow:
+    img = session.get(ImageRow, image_id, options=(selectinload(ImageRow.shot),))
+    if img is None:
+        raise NotFoundError(f"no image {image_id}")
+    return img
+
+
+def set_shot_label(session: Session, image_id: int, label: str, labels: Sequence[str]) -> ImageRow:
+    """Record a person's shot label (source "human", confidence 1)."""
+    if label not in labels:
+        raise ConfigError(f"unknown shot label {label!r}; valid: {', '.join(labels)}")
+    img = _image(session, image_id)
+    if img.shot is None:
+        img.shot = ShotRow(label=label, confidence=1.0, scores={}, source=HUMAN, model=None)
+    else:
+        img.shot.label, img.shot.confidence, img.shot.source = label, 1.0, HUMAN
+    session.flush()
+    return img
+
+
+def export_correction(store: ImageStore, out_dir: Path, content_hash: str, label: str) -> Path:
+    """Copy one corrected photo to ``out_dir/<label>/<hash>.jpg``; drop it from other labels."""
+    for stale in out_dir.glob(f"*/{content_hash}.jpg"):
+        if stale.parent.name != label:
+            stale.unlink(missing_ok=True)
+    target = out_dir / label / f"{content_hash}.jpg"
+    if target.exists():
+        return target
+    data = store.get(content_hash)
+    decoded = decode_image(data, name=content_hash[:12])
+    if decoded.format != "JPEG":
+        import io
+
+        buf = io.BytesIO()
+        decoded.image.save(buf, format="JPEG", quality=92)
+        data = buf.getvalue()
+    atomic_write(target, data)
+    return target
+
+
+def export_corrections(session: Session, store: ImageStore, out_dir: Path) -> int:
+    """Write every human-labelled, stored photo as a training example; returns how many."""
+    rows = session.execute(
+        select(ImageRow.content_hash, ShotRow.label)
+        .join(ShotRow, ShotRow.image_id == ImageRow.id)
+        .where(ShotRow.source == HUMAN, ImageRow.content_hash.is_not(None))
+    ).all()
+    written = 0
+    for content_hash, label in rows:
+        try:
+            export_correction(store, out_dir, str(content_hash), label)
+            written += 1
+        except (ModisteError, OSError) as e:  # one bad file must not stop the export
+            log.warning("correction %s not exported: %s", str(content_hash)[:12], e)
+    return written

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja) and a little vanilla JS; no build step."""

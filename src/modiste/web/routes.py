@@ -1,0 +1,110 @@
+"""The web UI: shopper search, product page, catalog editor, gallery review, duplicates.
+
+Pages are rendered on the server from the same catalog functions the API uses; the browser
+calls the /v1 API for searches and for every change (sending the API key kept in
+localStorage).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from modiste import __version__
+from modiste.api.deps import GalleryDep, SessionDep
+from modiste.api.ids import IdPath
+from modiste.api.problems import NotAvailable
+from modiste.api.routes.duplicates import groups_public
+from modiste.api.schemas import image_urls, product_public
+from modiste.catalog.gallery_edits import ordered_gallery
+from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
+from modiste.catalog.repository import get_product
+from modiste.catalog.repository_dupes import list_groups
+
+HERE = Path(__file__).resolve().parent
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 30
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates  # type: ignore[no-any-return]
+
+
+def _page(request: Request, name: str, page: str, **context: Any) -> HTMLResponse:
+    return _templates(request).TemplateResponse(
+        request, name, {"page": page, "version": __version__, **context}
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _page(request, "search.html", "search", facets=facets(session))
+
+
+@router.get("/products/{product_id}", response_class=HTMLResponse)
+def product_page(request: Request, product_id: IdPath, session: SessionDep) -> HTMLResponse:
+    product = product_public(get_product(session, product_id))
+    gallery = [
+        {"entry": e, "urls": image_urls(e.image)}
+        for e in ordered_gallery(session, product_id)
+        if e.image.status == "stored" and e.image.in_gallery is not False
+    ]
+    return _page(request, "product.html", "product", product=product, gallery=gallery)
+
+
+@router.get("/catalog", response_class=HTMLResponse)
+def catalog_page(
+    request: Request,
+    session: SessionDep,
+    sort: Annotated[str, Query(pattern="^(type|gender|shot)$")] = "type",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    rows, total = products_by_confidence(
+        session, sort, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+    )
+    items = [{"p": product_public(p), "conf": c} for p, c in rows]
+    pages = max(1, -(-total // PER_PAGE))
+    return _page(
+        request, "catalog.html", "catalog", items=items, sort=sort, sorts=CONFIDENCE_SORTS,
+        page_no=page, pages=pages, total=total,
+    )  # fmt: skip
+
+
+@router.get("/review/{product_id}", response_class=HTMLResponse)
+def review_page(
+    request: Request, product_id: IdPath, session: SessionDep, gallery: GalleryDep
+) -> HTMLResponse:
+    product = product_public(get_product(session, product_id))
+    entries = [
+        {"entry": e, "urls": image_urls(e.image)} for e in ordered_gallery(session, product_id)
+    ]
+    try:
+        labels = gallery.labels()
+    except NotAvailable:
+        labels = []
+    return _page(request, "review.html", "review", product=product, entries=entries, labels=labels)
+
+
+@router.get("/duplicates", response_class=HTMLResponse)
+def duplicates_page(
+    request: Request,
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(open|confirmed|split)$")] = None,
+) -> HTMLResponse:
+    groups, total = list_groups(session, status=status, limit=100)
+    return _page(
+        request, "duplicates.html", "duplicates", groups=groups_public(session, groups),
+        total=total, status=status,
+    )  # fmt: skip
+
+
+def mount_web(app: FastAPI) -> None:
+    """Attach the pages, the templates and /static to ``app``."""
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(router)

@@ -1,0 +1,292 @@
+/* Modiste UI: a few page behaviours over the /v1 API. No framework, no build step. */
+"use strict";
+
+const KEY = "modiste-api-key";
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+function toast(msg, bad = false) {
+  const t = $("#toast");
+  t.textContent = msg;
+  t.classList.toggle("bad", bad);
+  t.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => t.classList.remove("show"), 4000);
+}
+
+/** fetch against the API; sends the stored key; throws {status, detail} on problems. */
+async function api(path, opts = {}) {
+  const headers = new Headers(opts.headers || {});
+  const key = localStorage.getItem(KEY);
+  if (key) headers.set("X-API-Key", key);
+  if (opts.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    opts.body = JSON.stringify(opts.json);
+  }
+  const res = await fetch(path, { ...opts, headers });
+  if (res.status === 204) return null;
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(body.detail || res.statusText);
+    err.status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+function explain(err) {
+  if (err.status === 401) return "This change needs an API key: open “API key” at the top.";
+  if (err.status === 503) return err.message.charAt(0).toUpperCase() + err.message.slice(1) + ".";
+  return err.message || "Something went wrong";
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined) continue;
+    if (k === "class") node.className = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function money(p) {
+  return p.price == null ? "" : `${p.price.toFixed(2)} ${p.currency || ""}`.trim();
+}
+
+function card(hit) {
+  const p = hit.product || { id: hit.product_id, title: `#${hit.product_id}` };
+  const img = p.thumb_url ? el("img", { src: p.thumb_url, alt: "", loading: "lazy" })
+                          : el("span", { class: "noimg" }, "no photo");
+  return el("li", { class: "card" },
+    el("a", { href: `/products/${p.id}` }, img,
+      el("span", { class: "title" }, p.title || `#${p.id}`),
+      el("span", { class: "sub" }, [p.product_type, p.seller].filter(Boolean).join(" · ")),
+      el("span", { class: "price" }, money(p))));
+}
+
+function showHits(list, note, hits, empty) {
+  list.replaceChildren(...hits.map(card));
+  note.textContent = hits.length ? "" : empty;
+}
+
+/* ---- API key form -------------------------------------------------------------------- */
+function initKey() {
+  const state = $("#key-state");
+  const paint = () => { state.textContent = localStorage.getItem(KEY) ? "API key ✓" : "API key"; };
+  paint();
+  $("#key-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = $("#api-key").value.trim();
+    if (v) localStorage.setItem(KEY, v);
+    $("#api-key").value = "";
+    paint();
+    $("#keybox").open = false;
+    toast(v ? "API key saved in this browser" : "No key entered");
+  });
+  $("#key-forget").addEventListener("click", () => {
+    localStorage.removeItem(KEY);
+    paint();
+    toast("API key forgotten");
+  });
+}
+
+/* ---- shopper search ------------------------------------------------------------------ */
+function filterParams() {
+  const data = new FormData($("#filters"));
+  const out = {};
+  for (const [k, v] of data.entries()) if (v !== "") out[k] = v;
+  return out;
+}
+
+function initSearch() {
+  const list = $("#results"), note = $("#results-note"), more = $("#more");
+  let page = 1, lastQuery = "", objects = [];
+
+  async function textSearch(reset) {
+    if (reset) page = 1;
+    const params = new URLSearchParams({ q: lastQuery, page, per_page: 24, ...filterParams() });
+    note.textContent = "Searching…";
+    try {
+      const res = await api(`/v1/search/text?${params}`);
+      if (reset) list.replaceChildren();
+      res.hits.forEach((h) => list.append(card(h)));
+      note.textContent = res.total ? `${res.total} products for “${res.query}”` : `Nothing found for “${res.query}”.`;
+      more.hidden = page * res.per_page >= res.total;
+    } catch (err) {
+      list.replaceChildren();
+      more.hidden = true;
+      note.textContent = explain(err);
+    }
+  }
+  $("#text-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    lastQuery = $("#q").value.trim();
+    if (lastQuery) textSearch(true);
+  });
+  more.addEventListener("click", () => { page += 1; textSearch(false); });
+  $("#filters").addEventListener("change", () => { if (lastQuery) textSearch(true); });
+
+  function pick(i) {
+    $$("#boxes .box").forEach((b, j) => b.setAttribute("aria-pressed", String(i === j)));
+    const o = objects[i];
+    more.hidden = true;
+    showHits(list, note, o.hits, `No products like this ${o.label}.`);
+    if (o.hits.length) note.textContent = `Products like the ${o.label}`;
+  }
+
+  async function photoSearch(file) {
+    if (!file) return;
+    const panel = $("#photo-panel"), preview = $("#photo-preview"), boxes = $("#boxes");
+    preview.src = URL.createObjectURL(file);
+    panel.hidden = false;
+    boxes.replaceChildren();
+    note.textContent = "Looking at your photo…";
+    list.replaceChildren();
+    const form = new FormData();
+    form.append("file", file);
+    for (const [k, v] of Object.entries(filterParams())) form.append(k, v);
+    try {
+      const res = await api("/v1/search/image", { method: "POST", body: form });
+      objects = res.objects;
+      objects.forEach((o, i) => {
+        const b = el("button", {
+          type: "button", class: "box", "aria-pressed": "false",
+          "aria-label": `Search with the ${o.label}`,
+          style: `left:${(100 * o.box.x1) / res.width}%;top:${(100 * o.box.y1) / res.height}%;` +
+                 `width:${(100 * (o.box.x2 - o.box.x1)) / res.width}%;height:${(100 * (o.box.y2 - o.box.y1)) / res.height}%`,
+        }, el("span", {}, o.label));
+        b.addEventListener("click", () => pick(i));
+        boxes.append(b);
+      });
+      if (objects.length) pick(0); else note.textContent = "No garment found in this photo.";
+    } catch (err) {
+      note.textContent = explain(err);
+    }
+  }
+  $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
+  const zone = $("#dropzone");
+  zone.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); $("#photo").click(); } });
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (ev) => { ev.preventDefault(); zone.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
+  zone.addEventListener("drop", (ev) => { ev.preventDefault(); photoSearch(ev.dataTransfer.files[0]); });
+  document.addEventListener("paste", (ev) => {
+    const item = Array.from(ev.clipboardData?.items || []).find((i) => i.type.startsWith("image/"));
+    if (item) photoSearch(item.getAsFile());
+  });
+}
+
+/* ---- product page -------------------------------------------------------------------- */
+async function initProduct() {
+  $$(".thumb").forEach((b) => b.addEventListener("click", () => {
+    $("#hero").src = b.dataset.src;
+    $$(".thumb").forEach((x) => x.removeAttribute("aria-current"));
+    b.setAttribute("aria-current", "true");
+  }));
+  const id = $(".product").dataset.productId;
+  const list = $("#similar"), note = $("#similar-note");
+  try {
+    const res = await api(`/v1/products/${id}/similar?k=8`);
+    showHits(list, note, res.hits, "No similar items.");
+  } catch (err) {
+    note.textContent = explain(err);
+  }
+}
+
+/* ---- catalog editor ------------------------------------------------------------------ */
+function initCatalog() {
+  $$(".edit-form").forEach((form) => form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    // Only the fields a person changed: saving must not mark untouched guesses as checked.
+    const inputs = $$("input[name]", form).filter((i) => i.value !== i.defaultValue);
+    const saved = $(".saved", form);
+    if (!inputs.length) { saved.textContent = "No changes"; return; }
+    const body = {};
+    for (const i of inputs) {
+      const s = i.value.trim();
+      body[i.name] = s === "" ? (i.name === "title" ? "" : null) : (i.name === "price" ? Number(s) : s);
+    }
+    try {
+      await api(`/v1/products/${form.dataset.productId}`, { method: "PATCH", json: body });
+      inputs.forEach((i) => { i.defaultValue = i.value; });
+      saved.textContent = "Saved ✓";
+      toast("Product saved");
+    } catch (err) {
+      saved.textContent = "";
+      toast(explain(err), true);
+    }
+  }));
+}
+
+/* ---- gallery review ------------------------------------------------------------------ */
+function initReview() {
+  const list = $("#review-list");
+  const state = $("#order-state");
+  const renumber = () => $$(".review-item", list).forEach((li, i) => { $(".rank", li).textContent = i + 1; });
+  const changed = () => { renumber(); state.textContent = "Order changed — not saved yet"; };
+
+  list.addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button.up, button.down");
+    if (!btn) return;
+    const li = btn.closest(".review-item");
+    if (btn.classList.contains("up") && li.previousElementSibling) li.previousElementSibling.before(li);
+    else if (btn.classList.contains("down") && li.nextElementSibling) li.nextElementSibling.after(li);
+    else return;
+    btn.focus();
+    changed();
+  });
+  let dragged = null;
+  list.addEventListener("dragstart", (ev) => { dragged = ev.target.closest(".review-item"); dragged?.classList.add("dragging"); });
+  list.addEventListener("dragend", () => { dragged?.classList.remove("dragging"); dragged = null; });
+  list.addEventListener("dragover", (ev) => {
+    ev.preventDefault();
+    const over = ev.target.closest(".review-item");
+    if (!dragged || !over || over === dragged) return;
+    const rect = over.getBoundingClientRect();
+    if (ev.clientY < rect.top + rect.height / 2) over.before(dragged); else over.after(dragged);
+  });
+  list.addEventListener("drop", (ev) => { ev.preventDefault(); changed(); });
+
+  $("#save-order").addEventListener("click", async () => {
+    const ids = $$(".review-item", list).map((li) => Number(li.dataset.imageId));
+    try {
+      await api(`/v1/products/${list.dataset.productId}/images/order`, { method: "PUT", json: { image_ids: ids } });
+      state.textContent = "Order saved ✓";
+      toast("Gallery order saved");
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  });
+  $$(".label-select", list).forEach((sel) => sel.addEventListener("change", async () => {
+    if (!sel.value) return;
+    try {
+      await api(`/v1/images/${sel.dataset.imageId}/shot`, { method: "PUT", json: { label: sel.value } });
+      toast(`Label saved: ${sel.value}`);
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  }));
+}
+
+/* ---- duplicates ---------------------------------------------------------------------- */
+function initDuplicates() {
+  $$(".group").forEach((g) => $$(".verdict", g).forEach((btn) => btn.addEventListener("click", async () => {
+    try {
+      const res = await api(`/v1/duplicates/${g.dataset.groupId}/${btn.dataset.action}`, { method: "POST" });
+      const badge = $(".status", g);
+      badge.textContent = res.status;
+      badge.className = `status s-${res.status}`;
+      toast(`Group ${res.id}: ${res.status}`);
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  })));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initKey();
+  const init = { search: initSearch, product: initProduct, catalog: initCatalog,
+                 review: initReview, duplicates: initDuplicates }[document.body.dataset.page];
+  if (init) init();
+});

@@ -1,0 +1,135 @@
+"""Duplicate review, background ingest jobs, API keys, health, public-read switch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from modiste.api import create_app
+from modiste.api.jobs import JobRegistry
+from modiste.api.problems import Conflict
+from modiste.catalog.api_keys import create_key, list_keys, revoke_key, verify_key
+from modiste.catalog.schema import DuplicateGroup, DuplicateMember
+from modiste.pipeline.ingest import IngestSummary, StageSummary
+
+from .support import assert_problem
+
+
+def _offer_group(client: TestClient) -> int:
+    items = client.get("/v1/products", params={"q": "Stellar", "limit": 5}).json()["items"]
+    assert len(items) >= 2  # the studio jacket and its resale
+    with client.app.state.db.session() as s:  # type: ignore[attr-defined]
+        group = DuplicateGroup(kind="offer", status="open")
+        group.members = [DuplicateMember(product_id=p["id"], score=0.97, reason="same photos")
+                         for p in items[:2]]  # fmt: skip
+        s.add(group)
+        s.flush()
+        return group.id
+
+
+def test_duplicates_list_confirm_split(client: TestClient, auth: dict[str, str]) -> None:
+    gid = _offer_group(client)
+    page = client.get("/v1/duplicates").json()
+    assert page["total"] == 1
+    members = page["items"][0]["members"]
+    assert {m["product"]["seller"] for m in members} == {"Luma Studio", "Second-hand Shop"}
+    assert_problem(client.post(f"/v1/duplicates/{gid}/confirm"), 401)
+    assert (
+        client.post(f"/v1/duplicates/{gid}/confirm", headers=auth).json()["status"] == "confirmed"
+    )
+    assert client.get("/v1/duplicates", params={"status": "open"}).json()["total"] == 0
+    assert client.post(f"/v1/duplicates/{gid}/split", headers=auth).json()["status"] == "split"
+    assert_problem(client.post("/v1/duplicates/999/split", headers=auth), 404)
+    assert_problem(client.get("/v1/duplicates", params={"status": "weird"}), 422)
+
+
+def test_ingest_job_reports_progress(client: TestClient, auth: dict[str, str]) -> None:
+    assert_problem(client.post("/v1/jobs/ingest", json={}), 401)
+    assert_problem(client.post("/v1/jobs/ingest", json={"stages": ["nope"]}, headers=auth), 400)
+    # The demo's photos are stored already; a retry of the store stage finds nothing to do,
+    # so the job is quick and needs no model.
+    started = client.post("/v1/jobs/ingest", json={"stages": ["store"]}, headers=auth)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    for _ in range(100):
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("finished", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "finished", job
+    assert [s["name"] for s in job["stages"]] == ["store"]
+    assert job_id in [j["id"] for j in client.get("/v1/jobs").json()]
+    assert_problem(client.get("/v1/jobs/unknown"), 404)
+
+
+def test_one_job_at_a_time(api_settings) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+
+    def slow_runner(settings, db, *, stages, retry_failed, limit, progress):  # type: ignore[no-untyped-def]
+        progress.start("store", 3)
+        progress.advance(2)
+        release.wait(5)
+        return IngestSummary([StageSummary("store", done=3)])
+
+    registry = JobRegistry(api_settings, db=None)  # type: ignore[arg-type]
+    job = registry.start_ingest(runner=slow_runner)
+    time.sleep(0.05)
+    snap = job.snapshot()
+    assert snap["status"] == "running" and snap["stages"][0]["processed"] == 2
+    with pytest.raises(Conflict):
+        registry.start_ingest(runner=slow_runner)
+    release.set()
+    for _ in range(100):
+        if job.snapshot()["status"] == "finished":
+            break
+        time.sleep(0.02)
+    assert job.snapshot()["stages"][0]["done"] == 3
+
+
+def test_keys_are_hashed_and_revocable(client: TestClient) -> None:
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s:
+        info, key = create_key(s, "shop-admin")
+    with db.session() as s:
+        from modiste.catalog.api_keys import ApiKeyRow
+
+        row = s.get(ApiKeyRow, info.id)
+        assert key not in (row.digest, row.salt) and row.prefix in key
+        assert verify_key(s, key) is not None
+        assert verify_key(s, key + "x") is None and verify_key(s, "garbage") is None
+    headers = {"X-API-Key": key}
+    assert client.post("/v1/corrections/export", headers=headers).status_code == 200
+    with db.session() as s:
+        revoke_key(s, "shop-admin")
+        assert [k.revoked for k in list_keys(s)] == [True]
+    assert_problem(client.post("/v1/corrections/export", headers=headers), 401)
+
+
+def test_keys_cli(api_settings) -> None:  # type: ignore[no-untyped-def]
+    import modiste.cli.serve  # noqa: F401  (registers the commands)
+    from modiste.cli._apps import app
+
+    runner = CliRunner()
+    args = ["--data-dir", str(api_settings.data_dir), "keys"]
+    made = runner.invoke(app, [*args, "create", "ci"])
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("mk_")
+    listed = runner.invoke(app, [*args, "list"])
+    assert "ci" in listed.stdout and key not in listed.stdout
+    assert runner.invoke(app, [*args, "revoke", "ci"]).exit_code == 0
+
+
+def test_health_and_private_reads(api_settings) -> None:  # type: ignore[no-untyped-def]
+    private = api_settings.model_copy(update={"api_public_read": False})
+    with TestClient(create_app(private)) as client:
+        health = client.get("/v1/health").json()
+        assert health["status"] == "ok" and health["counts"]["products"] == 18
+        assert_problem(client.get("/v1/products"), 401)
+        with client.app.state.db.session() as s:  # type: ignore[attr-defined]
+            _, key = create_key(s, "reader")
+        assert client.get("/v1/products", headers={"X-API-Key": key}).status_code == 200

@@ -1,0 +1,107 @@
+"""Photo uploads (size cap, sniffing, decode) and the search routes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from modiste.api import create_app, uploads
+
+from .support import DEMO, assert_problem
+
+
+def _jpeg(size: tuple[int, int] = (64, 80)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (180, 40, 60)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_upload_refusals(client: TestClient) -> None:
+    text = {"file": ("notes.jpg", b"just some text, not a picture", "image/jpeg")}
+    assert (
+        "not a JPEG" in assert_problem(client.post("/v1/search/image", files=text), 415)["detail"]
+    )
+    broken = {"file": ("cut.jpg", _jpeg()[:60], "image/jpeg")}
+    assert_problem(client.post("/v1/search/image", files=broken), 422)
+    assert_problem(client.post("/v1/search/image"), 422)  # no file at all
+    many = [("files", ("a.txt", b"hello", "text/plain"))]
+    assert_problem(client.post("/v1/galleries/sort", files=many), 415)
+
+
+def test_upload_size_cap(api_settings) -> None:  # type: ignore[no-untyped-def]
+    small = api_settings.model_copy(update={"api_max_upload_bytes": 2000})
+    assert uploads.max_upload_bytes(small) == 2000
+    with TestClient(create_app(small)) as client:
+        big = {"file": ("big.jpg", _jpeg((400, 400)) + b"\0" * 3000, "image/jpeg")}
+        assert_problem(client.post("/v1/search/image", files=big), 413)
+        huge = {"file": ("huge.jpg", b"\xff\xd8\xff" + b"\0" * 20_000, "image/jpeg")}
+        assert_problem(client.post("/v1/search/image", files=huge), 413)  # whole body over cap
+
+
+def test_image_search_answers_or_is_not_available(client: TestClient) -> None:
+    photo = (DEMO / "images" / "wj01-red_main.jpg").read_bytes()
+    res = client.post("/v1/search/image", files={"file": ("me.jpg", photo, "image/jpeg")})
+    if res.status_code == 503:  # the visual search module has not landed in this checkout
+        assert "not available yet" in assert_problem(res, 503)["detail"]
+        return
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["width"] > 0 and isinstance(body["objects"], list)
+    for obj in body["objects"]:
+        assert obj["box"]["x2"] > obj["box"]["x1"] and obj["label"]
+
+
+def test_similar_checks_the_product_first(client: TestClient) -> None:
+    assert_problem(client.get("/v1/products/999999/similar"), 404)
+    pid = client.get("/v1/products", params={"limit": 1}).json()["items"][0]["id"]
+    res = client.get(f"/v1/products/{pid}/similar")
+    if res.status_code == 503:
+        assert_problem(res, 503)
+    else:
+        assert res.status_code == 200 and all(h["product_id"] != pid for h in res.json()["hits"])
+
+
+def test_text_search(client: TestClient) -> None:
+    res = client.get("/v1/search/text", params={"q": "jacket"}).json()
+    titles = [h["product"]["title"] for h in res["hits"]]
+    assert "Stellar Solar Jacket" in titles
+    assert res["hits"][0]["product"]["thumb_url"].startswith("/v1/images/")
+    cheap = client.get("/v1/search/text", params={"q": "jacket", "max_price": 50}).json()
+    assert all(h["product"]["price"] <= 50 for h in cheap["hits"])
+    assert_problem(client.get("/v1/search/text"), 422)
+
+
+def test_gallery_sort(client: TestClient) -> None:
+    names = ["wj01-red_back.jpg", "wj01-red_main.jpg", "wj01-red_alt1.jpg"]
+    files = [("files", (n, (DEMO / "images" / n).read_bytes(), "image/jpeg")) for n in names]
+    res = client.post("/v1/galleries/sort", files=files, data={"category": "Women/Tops/Jackets"})
+    if res.status_code == 503:  # no shot classifier yet
+        assert "not available yet" in assert_problem(res, 503)["detail"]
+        return
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert sorted(i["key"] for i in body["items"]) == sorted(names)
+    assert all(i["reason"] for i in body["items"])
+
+
+def test_regulations(client: TestClient, auth: dict[str, str], api_settings) -> None:  # type: ignore[no-untyped-def]
+    names = [r["name"] for r in client.get("/v1/regulations").json()]
+    assert "default" in names
+    default = client.get("/v1/regulations/default").json()
+    assert default["yaml"].startswith("name: default")
+    assert_problem(client.get("/v1/regulations/nope"), 404)
+    mine = "order: [far_front, near_front, back]\ndescription: Fronts first\n"
+    assert_problem(client.put("/v1/regulations/mine", json={"yaml": mine}), 401)
+    saved = client.put("/v1/regulations/mine", json={"yaml": mine}, headers=auth)
+    assert saved.status_code == 200, saved.text
+    assert Path(api_settings.resolved_data_dir / "regulations" / "mine.yaml").is_file()
+    assert "mine" in [r["name"] for r in client.get("/v1/regulations").json()]
+    typo = client.put("/v1/regulations/bad", json={"yaml": "order: [far_frnt]"}, headers=auth)
+    assert "far_frnt" in assert_problem(typo, 400)["detail"]
+    broken = client.put("/v1/regulations/bad", json={"yaml": "order: [a"}, headers=auth)
+    assert_problem(broken, 400)
+    other = client.put("/v1/regulations/x", json={"yaml": "name: y\norder: [back]"}, headers=auth)
+    assert_problem(other, 400)
