@@ -17,7 +17,7 @@ from modiste.config import Settings
 from modiste.errors import ConfigError
 
 # Modules that define built-in stages; imported on first use, not at package import.
-BUILTIN_STAGE_MODULES: list[str] = ["modiste.pipeline.store_stage"]
+BUILTIN_STAGE_MODULES: list[str] = ["modiste.pipeline.store_stage", "modiste.gallery.stage"]
 
 
 @dataclass(frozen=True, slots=True)
