@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -161,6 +162,21 @@ class GarmentRow(Base):
     indexed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     image: Mapped[ImageRow] = relationship(back_populates="garments")
+
+
+class FingerprintRow(Base):
+    """What duplicate detection keeps per image; 64-bit hashes as hex (PostgreSQL has no uint64)."""
+
+    __tablename__ = "image_fingerprints"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    phash: Mapped[str] = mapped_column(String(16))
+    dhash: Mapped[str] = mapped_column(String(16))
+    aspect: Mapped[float] = mapped_column(Float)
+    thumb: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DuplicateGroup(Base):

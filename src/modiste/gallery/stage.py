@@ -1,4 +1,4 @@
-"""Ingest stage "shots": classify every stored image, apply the placement policy, order galleries.
+"""Ingest stages "shots" (classify, apply the placement policy) and "order" (order galleries).
 
 Human labels (source "human", from gallery review) are never overwritten by the model. Ordering
 runs once per product after the images are classified, so its cost stays linear in images.
@@ -43,7 +43,6 @@ def _teardown(ctx: StageContext) -> None:
     description="shot type per image, placement policy",
     setup=_setup,
     teardown=_teardown,
-    product_level=lambda ctx: order_products(ctx),
 )
 def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
     """Predict a shot type for each image and record where the policy places it."""
@@ -82,6 +81,18 @@ def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Out
                 row.policy_reason = None if place.search else place.reason
                 outcomes[row.id] = Outcome.done()
     return outcomes
+
+
+@register_stage(
+    "order",
+    order=90,
+    after=("shots",),
+    description="gallery order per product (last, after cleaning hid copies)",
+    product_level=lambda ctx: order_products(ctx),
+)
+def mark_for_ordering(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
+    """Per image there is nothing to do: ordering is per product and runs after all chunks."""
+    return {i: Outcome.done() for i in image_ids}
 
 
 def order_products(ctx: StageContext, product_ids: Sequence[int] | None = None) -> int:

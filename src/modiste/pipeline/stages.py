@@ -17,7 +17,11 @@ from modiste.config import Settings
 from modiste.errors import ConfigError
 
 # Modules that define built-in stages; imported on first use, not at package import.
-BUILTIN_STAGE_MODULES: list[str] = ["modiste.pipeline.store_stage", "modiste.gallery.stage"]
+BUILTIN_STAGE_MODULES: list[str] = [
+    "modiste.pipeline.store_stage",
+    "modiste.gallery.stage",
+    "modiste.cleaning.stage",
+]
 
 
 @dataclass(frozen=True, slots=True)

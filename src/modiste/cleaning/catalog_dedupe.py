@@ -1,0 +1,210 @@
+"""Duplicates in the catalog: fingerprint stored images, group them, act on the groups.
+
+The engine (:mod:`modiste.cleaning.dedupe`) works on plain items; this module feeds it the
+catalog and writes back what it decides:
+
+- an exact or near copy inside one product is hidden from the gallery and the index;
+- a product a seller listed twice (``relisted``) keeps its row but is flagged and kept out of
+  search, so shoppers don't see it twice;
+- a photo shared by two different products is recorded, and nothing is hidden;
+- the same item sold by several shops becomes an offer group with each shop's price.
+
+Groups a person confirmed or split in review are kept as they are; open ones are recomputed.
+Fingerprints are stored, so a new image costs one decode and everything else is a lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from modiste.catalog.schema import (
+    DuplicateGroup,
+    DuplicateMember,
+    FingerprintRow,
+    ImageRow,
+    ProductRow,
+)
+from modiste.cleaning.dedupe import DedupeConfig, DedupeItem, DuplicateFinder
+from modiste.cleaning.dedupe_types import MatchKind
+from modiste.errors import ModisteError
+from modiste.imaging.hashes import THUMB, ImageFingerprint, fingerprint_file
+
+log = logging.getLogger(__name__)
+# policy_reason prefixes written here, so a rerun can undo what it no longer finds
+DUPLICATE_PREFIX = "duplicate of image "
+RELISTED_PREFIX = "relisted: same item as product "
+
+
+def to_row(image_id: int, fp: ImageFingerprint) -> FingerprintRow:
+    return FingerprintRow(
+        image_id=image_id,
+        sha256=fp.sha256,
+        phash=f"{fp.phash:016x}",
+        dhash=f"{fp.dhash:016x}",
+        aspect=float(fp.aspect),
+        thumb=np.ascontiguousarray(fp.thumb, dtype=np.uint8).tobytes(),
+    )
+
+
+def from_row(row: FingerprintRow) -> ImageFingerprint:
+    thumb = np.frombuffer(row.thumb, dtype=np.uint8).reshape(THUMB, THUMB, 3)
+    return ImageFingerprint(row.sha256, int(row.phash, 16), int(row.dhash, 16), row.aspect, thumb)
+
+
+def fingerprint_images(
+    session: Session, store: object, image_ids: Sequence[int], max_pixels: int
+) -> dict[int, str | None]:
+    """Compute and store fingerprints; returns image id → error (None when done)."""
+    out: dict[int, str | None] = {}
+    for row in session.scalars(select(ImageRow).where(ImageRow.id.in_(list(image_ids)))):
+        if row.status != "stored" or not row.content_hash:
+            out[row.id] = "image not stored"
+            continue
+        try:
+            data = store.get(row.content_hash)  # type: ignore[attr-defined]
+            fp = fingerprint_file(data, max_pixels=max_pixels)
+        except ModisteError as e:
+            out[row.id] = str(e)
+            continue
+        session.merge(to_row(row.id, fp))
+        out[row.id] = None
+    return out
+
+
+@dataclass
+class DedupeReport:
+    images: int = 0
+    groups: dict[str, int] = field(default_factory=dict)
+    hidden_copies: int = 0
+    relisted_products: int = 0
+    offer_groups: list[dict[str, object]] = field(default_factory=list)
+
+
+def _member_key(members: list[DuplicateMember]) -> frozenset[tuple[str, int | None]]:
+    return frozenset(
+        ("p", m.product_id) if m.image_id is None else ("i", m.image_id) for m in members
+    )
+
+
+def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> DedupeReport:
+    """Recompute open duplicate/offer groups and the catalog flags that follow from them."""
+    images = {
+        img.id: img
+        for img in session.scalars(
+            select(ImageRow)
+            .join(FingerprintRow, FingerprintRow.image_id == ImageRow.id)
+            .options(selectinload(ImageRow.product).selectinload(ProductRow.seller))
+        )
+    }
+    fingerprints = {r.image_id: from_row(r) for r in session.scalars(select(FingerprintRow))}
+    finder = DuplicateFinder(config)
+    items = []
+    for image_id in sorted(images):
+        img = images[image_id]
+        items.append(
+            DedupeItem(
+                id=str(image_id),
+                seller=img.product.seller.name,
+                product_id=str(img.product_id),
+                price=img.product.price,
+                fingerprint=fingerprints[image_id],
+            )
+        )
+    finder.add(items)
+    report = DedupeReport(images=len(items))
+
+    kept = session.scalars(
+        select(DuplicateGroup)
+        .where(DuplicateGroup.status != "open")
+        .options(selectinload(DuplicateGroup.members))
+    ).all()
+    decided = {_member_key(g.members): g.status for g in kept}
+    session.execute(delete(DuplicateGroup).where(DuplicateGroup.status == "open"))
+
+    # Undo flags from the previous run; they are re-applied below if still true.
+    for img in images.values():
+        reason = img.policy_reason or ""
+        if reason.startswith((DUPLICATE_PREFIX, RELISTED_PREFIX)):
+            img.in_gallery = True if reason.startswith(DUPLICATE_PREFIX) else img.in_gallery
+            img.in_search, img.policy_reason = True, None
+
+    def add_group(kind: str, members: list[DuplicateMember]) -> None:
+        key = _member_key(members)
+        if decided.get(key) == "split":
+            return  # a person said these are not duplicates
+        if key in decided:
+            return  # confirmed: kept as it was
+        session.add(DuplicateGroup(kind=kind, status="open", members=members))
+        report.groups[kind] = report.groups.get(kind, 0) + 1
+
+    split_pairs = {k for k, status in decided.items() if status == "split"}
+    image_level = (MatchKind.EXACT, MatchKind.NEAR_DUPLICATE, MatchKind.SHARED_PHOTO)
+    for group in finder.groups():
+        kinds = set(group.kinds)
+        kind = next((k for k in image_level if k in kinds), None)
+        if kind is None:
+            continue  # copies across products of one item: the offer group below covers them
+        members = [
+            DuplicateMember(
+                image_id=int(i),
+                product_id=images[int(i)].product_id,
+                reason=", ".join(sorted(kinds)),
+            )
+            for i in group.item_ids
+        ]
+        add_group({"near_duplicate": "near", "shared_photo": "shared"}.get(kind, kind), members)
+
+    for match in finder.matches():
+        a, b = images[int(match.a)], images[int(match.b)]
+        if match.action == "drop":
+            keep, drop = sorted((a, b), key=lambda i: (i.position, i.id))
+            if (
+                _member_key([DuplicateMember(image_id=keep.id), DuplicateMember(image_id=drop.id)])
+                in split_pairs
+            ):
+                continue
+            drop.in_gallery, drop.in_search = False, False
+            drop.policy_reason = f"{DUPLICATE_PREFIX}{keep.id}"
+            report.hidden_copies += 1
+
+    for offer in finder.offer_groups():
+        product_ids = [int(o.product_id) for o in offer.offers]
+        members = [
+            DuplicateMember(
+                product_id=pid, reason=f"{o.seller}: {o.price if o.price is not None else '?'}"
+            )
+            for pid, o in zip(product_ids, offer.offers, strict=True)
+        ]
+        is_offer = MatchKind.SAME_ITEM_OTHER_SELLER in offer.kinds
+        add_group("offer" if is_offer else "relisted", members)
+        report.offer_groups.append(
+            {
+                "kind": "offer" if is_offer else "relisted",
+                "offers": [
+                    {"seller": o.seller, "product_id": int(o.product_id), "price": o.price}
+                    for o in offer.offers
+                ],
+            }
+        )
+        if MatchKind.RELISTED in offer.kinds:
+            by_seller: dict[str, list[int]] = {}
+            for pid, o in zip(product_ids, offer.offers, strict=True):
+                by_seller.setdefault(o.seller, []).append(pid)
+            for pids in by_seller.values():
+                first, *later = sorted(pids)
+                for pid in later:
+                    report.relisted_products += 1
+                    for img in images.values():
+                        if img.product_id == pid:
+                            img.in_search = False
+                            img.policy_reason = f"{RELISTED_PREFIX}{first}"
+                    product = session.get(ProductRow, pid)
+                    if product is not None:
+                        product.attributes = {**(product.attributes or {}), "relisted_of": first}
+    return report

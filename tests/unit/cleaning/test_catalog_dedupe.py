@@ -1,0 +1,183 @@
+"""Duplicates in the catalog: copies hidden, relistings flagged, shared photos kept, offers grouped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from modiste.catalog.db import Database
+from modiste.catalog.feeds import FeedRow
+from modiste.catalog.importer import import_rows
+from modiste.catalog.schema import DuplicateGroup, ImageRow, ProductRow
+from modiste.config import Settings
+from modiste.pipeline.ingest import run_ingest
+
+
+def photo(path: Path, seed: int, *, scale: float = 1.0, quality: int = 92) -> str:
+    """A blocky, colourful picture on white; each seed is a different picture; ``scale`` and
+    ``quality`` make an altered copy of it (resized, recompressed)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 255, size=(6, 5, 3), dtype=np.uint8)
+    body = np.kron(blocks, np.ones((30, 30, 1), dtype=np.uint8))
+    canvas = np.full((240, 200, 3), 255, dtype=np.uint8)
+    canvas[30:210, 25:175] = body
+    im = Image.fromarray(canvas)
+    if scale != 1.0:
+        im = im.resize((int(200 * scale), int(240 * scale)), Image.Resampling.LANCZOS)
+    im.save(path, quality=quality)
+    return str(path)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    database = Database(settings)
+    database.migrate()
+    return database
+
+
+def ingest(settings: Settings, db: Database, rows: list[FeedRow]) -> None:
+    import_rows(db, rows, source="test")
+    run_ingest(settings, db, stages=["store", "dedupe"])
+
+
+def groups(db: Database) -> list[tuple[str, list[tuple[int | None, int | None]]]]:
+    with db.session() as session:
+        out = []
+        for g in session.scalars(select(DuplicateGroup).order_by(DuplicateGroup.id)):
+            out.append((g.kind, sorted((m.product_id, m.image_id) for m in g.members)))
+        return out
+
+
+def flags(db: Database) -> dict[str, list[tuple[bool | None, bool | None, str | None]]]:
+    with db.session() as session:
+        out: dict[str, list[tuple[bool | None, bool | None, str | None]]] = {}
+        for p in session.scalars(select(ProductRow).order_by(ProductRow.id)):
+            out[p.external_id] = [(i.in_gallery, i.in_search, i.policy_reason) for i in p.images]
+        return out
+
+
+def test_copy_inside_a_product_is_hidden(tmp_path: Path, settings: Settings, db: Database) -> None:
+    a = photo(tmp_path / "a.jpg", 1)
+    a_again = photo(tmp_path / "a_resized.jpg", 1, scale=0.8, quality=85)
+    b = photo(tmp_path / "b.jpg", 2)
+    ingest(settings, db, [FeedRow(line=2, external_id="p", title="P", images=[a, b, a_again])])
+    f = flags(db)["p"]
+    assert f[0][:2] == (None, None) and f[1][:2] == (None, None)
+    assert f[2][0] is False and f[2][1] is False and f[2][2].startswith("duplicate of image")
+    assert [kind for kind, _ in groups(db)] == ["near"]
+
+
+def test_relisted_product_is_flagged_and_kept_out_of_search(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (1, 2)]
+    relisted = [photo(tmp_path / f"{i}_again.jpg", i, scale=0.8, quality=85) for i in (1, 2)]
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(line=2, external_id="old", title="Jacket", seller="s", price=50, images=imgs),
+            FeedRow(
+                line=3, external_id="new", title="Jacket!", seller="s", price=45, images=relisted
+            ),
+        ],
+    )
+    f = flags(db)
+    assert all(search is None for _, search, _ in f["old"])
+    assert all(search is False and reason.startswith("relisted") for _, search, reason in f["new"])
+    with db.session() as session:
+        new = session.scalar(select(ProductRow).where(ProductRow.external_id == "new"))
+        old_id = session.scalar(select(ProductRow.id).where(ProductRow.external_id == "old"))
+        assert new.attributes["relisted_of"] == old_id
+    assert [kind for kind, _ in groups(db)] == ["relisted"]
+
+
+def test_shared_photo_is_recognised_not_deleted(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    shared = photo(tmp_path / "outfit.jpg", 7)
+    jacket = photo(tmp_path / "jacket.jpg", 8)
+    skirt = photo(tmp_path / "skirt.jpg", 9)
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(
+                line=2, external_id="jacket", title="Jacket", seller="s", images=[shared, jacket]
+            ),
+            FeedRow(line=3, external_id="skirt", title="Skirt", seller="s", images=[shared, skirt]),
+        ],
+    )
+    assert all(search is None for v in flags(db).values() for _, search, _ in v)
+    kinds = [kind for kind, _ in groups(db)]
+    assert kinds == ["shared"]
+
+
+def test_same_item_at_two_shops_is_one_offer_group_with_prices(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
+    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(line=2, external_id="a", title="Coat", seller="shop-a", price=120, images=imgs),
+            FeedRow(
+                line=3, external_id="b", title="Coat", seller="shop-b", price=89, images=copies
+            ),
+            FeedRow(
+                line=4,
+                external_id="c",
+                title="Other",
+                seller="shop-b",
+                price=10,
+                images=[photo(tmp_path / "other.jpg", 5)],
+            ),
+        ],
+    )
+    offer = [(kind, members) for kind, members in groups(db) if kind == "offer"]
+    assert len(offer) == 1 and [pid for pid, _ in offer[0][1]] == [1, 2]
+    with db.session() as session:
+        reasons = sorted(
+            m.reason for g in session.scalars(select(DuplicateGroup)) for m in g.members
+        )
+    assert reasons == ["shop-a: 120.0", "shop-b: 89.0"]
+    # Nothing is hidden for an offer group: both shops stay searchable.
+    assert all(search is None for v in flags(db).values() for _, search, _ in v)
+
+
+def test_rerun_is_stable_and_a_split_group_stays_split(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
+    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(line=2, external_id="a", title="Coat", seller="shop-a", images=imgs),
+            FeedRow(line=3, external_id="b", title="Coat", seller="shop-b", images=copies),
+        ],
+    )
+    first = groups(db)
+    run_ingest(settings, db, stages=["dedupe"])
+    assert groups(db) == first
+    with db.session() as session:
+        session.scalars(select(DuplicateGroup)).one().status = "split"
+    run_ingest(settings, db, stages=["dedupe"])  # nothing new to fingerprint, regroup only
+    with db.session() as session:
+        assert [g.status for g in session.scalars(select(DuplicateGroup))] == ["split"]
+
+
+def test_bad_stored_image_fails_the_stage_not_the_batch(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    good = photo(tmp_path / "good.jpg", 1)
+    ingest(settings, db, [FeedRow(line=2, external_id="p", title="P", images=[good])])
+    with db.session() as session:
+        assert session.scalars(select(ImageRow)).one().status == "stored"
