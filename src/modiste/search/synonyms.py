@@ -16,7 +16,11 @@ _SPLIT = re.compile(r"[\s,;/]+")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width → half-width, ﾊﾟﾝﾂ → パンツ), lower case, single spaces."""
+    """NFKC (full-width → half-width, ﾊﾟﾝﾂ → パンツ), lower case, single spaces.
+
+    Control characters are dropped: FTS5 can't take a NUL inside a quoted term.
+    """
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 

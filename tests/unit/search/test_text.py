@@ -88,6 +88,7 @@ def test_empty_and_odd_queries_do_not_crash(db: Database) -> None:
     assert ids(db, "") == []
     assert ids(db, '"; DROP TABLE products; --') == []
     assert ids(db, "ＴＳＨＩＲＴ") == []  # full-width is normalised, nothing matches
+    assert ids(db, "dr\x00ess\x1f°") == []  # control characters never reach FTS5
 
 
 def test_synonym_groups_merge_and_phrases() -> None:
