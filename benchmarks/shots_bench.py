@@ -1,0 +1,111 @@
+"""Shot classification throughput: ONNX Runtime vs PyTorch, same backbone, same images.
+
+Run: ``flock /tmp/modiste-heavy.lock python -m benchmarks.shots_bench [--threads 2]``.
+Measures (1) backbone+pooling on pre-decoded 224 px images, per runtime, and (2) the full shot
+classifier (features + cues + head) end to end from JPEG files, decode included. Images are real
+Magento photos when ../shared/datasets exists, otherwise seeded random images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def _images(n: int) -> tuple[list, list[Path]]:
+    from PIL import Image
+
+    from modiste.imaging import decode_image
+
+    paths = sorted((DATASETS / "magento_luma" / "images").glob("*.jpg"))[:n]
+    if paths:
+        return [decode_image(p, draft_size=448).image for p in paths], paths
+    rng = np.random.default_rng(0)
+    return [
+        Image.fromarray(rng.integers(0, 255, (512, 410, 3), dtype=np.uint8)) for _ in range(n)
+    ], []
+
+
+def _rate(fn, n: int, repeats: int) -> float:
+    fn()  # warm-up (ONNX export / session creation, allocator)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backbone", default="mobilenet_v2")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    os.environ["MODISTE_INFERENCE_THREADS"] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from modiste.config import Settings
+    from modiste.gallery.classifier import create_shot_classifier
+    from modiste.models.embedder import Embedder
+
+    settings = Settings(data_dir=Path("/tmp/modiste-cache/bench-data"))
+    images, paths = _images(args.n)
+    n = len(images)
+    res: dict[str, object] = {
+        "threads": args.threads,
+        "images": n,
+        "size": 224,
+        "batch": args.batch,
+        "backbone": args.backbone,
+        "real_images": bool(paths),
+    }
+    for runtime in ("torch", "onnx"):
+        emb = Embedder.from_settings(
+            settings,
+            args.backbone,
+            pooling="avgmax",
+            runtime=runtime,
+            threads=args.threads,
+            batch_size=args.batch,
+        )
+        res[f"backbone_{runtime}_img_s"] = round(
+            _rate(lambda e=emb: e.predict(images), n, args.repeats), 1
+        )
+    from modiste.models.cues import CueExtractor
+
+    for faces in (False, True):
+        ext = CueExtractor(faces=faces)
+        key = "cues_with_faces_img_s" if faces else "cues_layout_img_s"
+        res[key] = round(_rate(lambda e=ext: e.predict(images), n, args.repeats), 1)
+    try:
+        clf = create_shot_classifier(settings, runtime="onnx")
+        clf.embedder.batch_size = args.batch
+        res["classifier_onnx_img_s"] = round(_rate(lambda: clf.predict(images), n, args.repeats), 1)
+        if paths:
+            res["classifier_onnx_from_jpeg_img_s"] = round(
+                _rate(lambda: clf.predict_paths(paths), n, args.repeats), 1
+            )
+        res["classifier_cues"] = clf.spec.cues
+        res["classifier_tta"] = clf.spec.tta
+    except Exception as e:  # no shipped head yet: report the backbone figures alone
+        res["classifier_error"] = str(e)
+    print(json.dumps(res, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Shot-type commands: ``train shots``, ``eval shots``, ``shots predict``, ``shots learn``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from modiste.cli._apps import app, eval_app, state, train_app
+from modiste.errors import FeedError, ImageDecodeError
+
+shots_app = typer.Typer(help="Classify shot types and teach new ones.", no_args_is_help=True)
+app.add_typer(shots_app, name="shots")
+
+DEFAULT_DATASETS = Path("../shared/datasets")
+
+
+def _bar(console: object) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,  # type: ignore[arg-type]
+    )
+
+
+@train_app.command("shots")
+def train_shots_cmd(
+    ctx: typer.Context,
+    datasets: Path = typer.Option(
+        DEFAULT_DATASETS, help="Folder holding magento_luma/, ccp_street/, clothing_dataset/."
+    ),
+    out: Path | None = typer.Option(
+        None, help="Head file to write (default DATA_DIR/models/shots_<backbone>.npz)."
+    ),
+    no_save: bool = typer.Option(False, "--no-save", help="Only cross-validate; write no head."),
+    cv: int = typer.Option(5, help="Grouped CV folds for the held-out report (0: skip)."),
+    report: Path | None = typer.Option(None, "--report", help="Write the CV report JSON here."),
+    backbone: str | None = typer.Option(None, help="Backbone (default: settings)."),
+    pooling: str = typer.Option("avgmax", help="avg | max | gem | avgmax."),
+    size: int = typer.Option(224, help="Input side in pixels."),
+    cues: bool = typer.Option(True, help="Append face/layout cues to the features."),
+    cue_set: str = typer.Option("layout", help="layout | all (adds Haar face cues; slower)."),
+    cue_weight: float = typer.Option(
+        1.0, help="Boost of the standardised cue columns in the head."
+    ),
+    flip_aug: bool = typer.Option(True, help="Train on mirrored copies too."),
+    tta: bool = typer.Option(False, help="Average original and mirrored logits at prediction."),
+    c: float = typer.Option(1.0, "-C", help="Inverse L2 strength of the logistic head."),
+    threshold: float = typer.Option(0.5, help="Confidence below which a prediction is 'unknown'."),
+    n_flat: int = typer.Option(300, help="clothing_dataset photos sampled as flat_front."),
+    n_far: int = typer.Option(300, help="ccp_street photos sampled as far_front."),
+    include_tags: bool = typer.Option(
+        False, help="Also train on tags_fabrics (its README: evaluation only)."
+    ),
+    cache_dir: Path | None = typer.Option(
+        Path("/tmp/modiste-cache/shots"), help="Feature cache ('' to disable)."
+    ),
+) -> None:
+    """Train the shot head on real photos; with --cv, report held-out figures first."""
+    from modiste.gallery.classifier import user_head_path
+    from modiste.training.shot_run import train_shots
+    from modiste.training.shots import FeatureSpec
+
+    st = state(ctx)
+    bb = backbone or st.settings.backbone
+    spec = FeatureSpec(bb, pooling, size, cues, cue_set, tta, cue_weight)
+    target = None if no_save else (out or user_head_path(st.settings, bb))
+    with _bar(st.err) as bar:
+
+        def progress(stage: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(stage, total=total)
+            return lambda n: bar.advance(task, n)
+
+        rep, _ = train_shots(
+            st.settings,
+            datasets,
+            spec,
+            folds=cv,
+            c=c,
+            flip_aug=flip_aug,
+            threshold=threshold,
+            n_flat=n_flat,
+            n_far=n_far,
+            include_tags=include_tags,
+            out=target,
+            cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
+            progress=progress,
+        )
+    if rep:
+        if report:
+            from modiste.evaluation.report import plot_confusion, write_json
+
+            write_json(rep, report)
+            for part in ("all", "magento"):
+                conf = rep[part]["confusion"]
+                plot_confusion(
+                    conf["labels"],
+                    conf["matrix"],
+                    report.with_name(f"{report.stem}_{part}_confusion.png"),
+                    f"shots CV ({part})",
+                )
+        a, m = rep["all"], rep["magento"]
+        st.console.print(
+            f"CV all: acc {a['accuracy']:.3f} macro-F1 {a['macro_f1']:.3f} | Magento: acc "
+            f"{m['accuracy']:.3f}, order exact {m['order_exact_match']:.3f}, "
+            f"tau {m['kendall_tau']:.3f} "
+            f"| T={rep['temperature']:.2f}"
+        )
+    if target is not None:
+        st.console.print(f"head written to [bold]{target}[/]")
+
+
+@eval_app.command("shots")
+def eval_shots_cmd(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., "--data", help="Gallery CSV: product_id, image_path, shot [, category]."
+    ),
+    regulation: Path | None = typer.Option(
+        None, help="Regulation YAML (default: shipped default)."
+    ),
+    json_out: Path = typer.Option(
+        Path("shots_eval.json"), "--json", help="Report JSON path (PNG beside it)."
+    ),
+    runtime: str = typer.Option("onnx", help="onnx | torch."),
+) -> None:
+    """Classify every image of a gallery CSV, and score labels and per-product order."""
+    from modiste.evaluation.report import write_report
+    from modiste.evaluation.shots import shot_report
+    from modiste.gallery.classifier import create_shot_classifier
+    from modiste.gallery.regulation import load_regulation
+    from modiste.imaging import decode_image
+
+    st = state(ctx)
+    if not data.is_file():
+        raise FeedError(f"gallery CSV not found: {data}")
+    with data.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"product_id", "image_path", "shot"} - set(rows[0] if rows else {})
+    if missing:
+        raise FeedError(f"{data}: missing columns {', '.join(sorted(missing))}")
+    reg = load_regulation(regulation)
+    clf = create_shot_classifier(st.settings, runtime=runtime)
+    preds, kept = [], []
+    with _bar(st.err) as bar:
+        task = bar.add_task("classify", total=len(rows))
+        for i in range(0, len(rows), 16):
+            chunk = rows[i : i + 16]
+            ims, ok = [], []
+            for r in chunk:
+                try:
+                    ims.append(
+                        decode_image(
+                            data.parent / r["image_path"], draft_size=clf.spec.size * 2
+                        ).image
+                    )
+                    ok.append(r)
+                except ImageDecodeError as e:
+                    st.err.print(f"skipping {r['image_path']}: {e}", highlight=False)
+            preds += clf.predict(ims)
+            kept += ok
+            bar.advance(task, len(chunk))
+    rep = shot_report(
+        [r["product_id"] for r in kept],
+        [r["shot"] for r in kept],
+        [p.label for p in preds],
+        reg,
+        [r.get("category") for r in kept],
+        [p.confidence for p in preds],
+    )
+    rep.update(
+        {
+            "data": str(data),
+            "backbone": clf.spec.backbone,
+            "head_source": clf.source,
+            "n_skipped": len(rows) - len(kept),
+        }
+    )
+    _, png = write_report(rep, json_out, f"shots: {data.name}")
+    st.console.print(
+        f"accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, order exact "
+        f"{rep['order_exact_match'] if rep['order_exact_match'] is not None else float('nan'):.3f} "
+        f"over {rep['n_images']} images / {rep['n_products']} products → {json_out} ({png})"
+    )
+
+
+@shots_app.command("predict")
+def predict_cmd(
+    ctx: typer.Context,
+    images: list[Path] = typer.Argument(..., help="Image files."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
+) -> None:
+    """Print the shot type of each image."""
+    from modiste.gallery.classifier import create_shot_classifier
+
+    st = state(ctx)
+    clf = create_shot_classifier(st.settings)
+    for path, p in zip(images, clf.predict_paths(images), strict=True):
+        if as_json:
+            st.console.print_json(
+                json.dumps(
+                    {
+                        "image": str(path),
+                        "label": p.label,
+                        "confidence": p.confidence,
+                        "scores": p.scores,
+                        "source": p.source,
+                    }
+                )
+            )
+        else:
+            st.console.print(f"{path}\t{p.label}\t{p.confidence:.3f}", highlight=False)
+
+
+@shots_app.command("learn")
+def learn_cmd(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="One sub-folder per class, a handful of images each."),
+) -> None:
+    """Add or sharpen shot classes from examples (the backbone is not retrained)."""
+    from modiste.gallery.classifier import learn_shots
+
+    st = state(ctx)
+    path, counts = learn_shots(st.settings, folder)
+    st.console.print(
+        "learned " + ", ".join(f"{k} ({v})" for k, v in counts.items()) + f" → [bold]{path}[/]"
+    )

@@ -1,0 +1,1 @@
+"""Metrics and report writers used by `modiste eval ...`."""

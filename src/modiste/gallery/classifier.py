@@ -1,0 +1,212 @@
+"""Shot-type classifier: backbone features + layout/face cues → calibrated linear head.
+
+The shipped head (``modiste/models/weights/shots_<backbone>.npz``, made by ``modiste train
+shots``) is used unless a user head exists in DATA_DIR/models (written by ``modiste train shots
+--out`` there or by ``modiste shots learn``), which then wins.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modiste.domain import ShotPrediction
+from modiste.errors import ModelError, NotFoundError
+from modiste.imaging import decode_image
+from modiste.models.heads import LinearHead
+from modiste.training.shots import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from modiste.config import Settings
+    from modiste.models.embedder import Embedder
+
+log = logging.getLogger(__name__)
+UNKNOWN = "unknown"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def shipped_head_path(backbone: str) -> Path:
+    """Where the committed head for ``backbone`` lives inside the package."""
+    return Path(
+        str(importlib.resources.files("modiste.models").joinpath(f"weights/shots_{backbone}.npz"))
+    )
+
+
+def user_head_path(settings: Settings, backbone: str | None = None) -> Path:
+    """The user-trained / few-shot head that overrides the shipped one."""
+    return settings.model_dir / f"shots_{backbone or settings.backbone}.npz"
+
+
+def load_shot_head(settings: Settings, backbone: str | None = None) -> tuple[LinearHead, str]:
+    """The head to use and its origin (``"user"`` or ``"shipped"``)."""
+    bb = backbone or settings.backbone
+    for path, origin in (
+        (user_head_path(settings, bb), "user"),
+        (shipped_head_path(bb), "shipped"),
+    ):
+        if path.is_file():
+            return LinearHead.load(path), origin
+    raise NotFoundError(
+        f"no shot head for backbone {bb!r}: run `modiste train shots` or `modiste shots learn`"
+    )
+
+
+class ShotClassifier:
+    """``predict(images) -> list[ShotPrediction]``; ``unknown`` below the head's threshold.
+
+    The embedder must match the head's spec (pooling, size, ``flip=spec.tta``):
+    :func:`create_shot_classifier` builds it so.
+    """
+
+    def __init__(
+        self,
+        head: LinearHead,
+        embedder: Embedder,
+        threshold: float | None = None,
+        source: str = "model",
+    ) -> None:
+        self.head = head
+        self.embedder = embedder
+        self.spec: FeatureSpec = spec_from_meta(head.meta)
+        self.threshold = float(head.meta.get("threshold", 0.5) if threshold is None else threshold)
+        self.source = source
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.head.labels)
+
+    def rows(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Head input rows; with TTA the embedder's graph averages image and mirror features."""
+        cues = _cues(images, self.spec) if self.spec.cues else None
+        return combine(self.embedder.predict(images), cues, self.spec)
+
+    def proba(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Calibrated class probabilities (N, K) in :attr:`labels` order."""
+        return self.head.proba(self.rows(images))
+
+    def predict(self, images: Sequence[Image.Image]) -> list[ShotPrediction]:
+        """One prediction per image, in order."""
+        if not images:
+            return []
+        out = []
+        for row in self.proba(images):
+            k = int(np.argmax(row))
+            conf = float(row[k])
+            scores = {lab: round(float(p), 4) for lab, p in zip(self.head.labels, row, strict=True)}
+            label = self.head.labels[k] if conf >= self.threshold else UNKNOWN
+            out.append(ShotPrediction(label, conf, scores, self.source))
+        return out
+
+    def predict_paths(self, paths: Sequence[str | Path]) -> list[ShotPrediction]:
+        """Decode safely (JPEG draft downscaling) and predict."""
+        draft = self.spec.size * 2
+        return self.predict([decode_image(p, draft_size=draft).image for p in paths])
+
+    def learn(
+        self, examples: Mapping[str, Sequence[Image.Image]], c: float | None = None
+    ) -> LinearHead:
+        """Refit the head on its stored training rows plus these examples (and their mirrors).
+
+        The backbone is untouched; new labels become new classes, known labels get sharper.
+        """
+        from PIL import ImageOps
+
+        if self.head.memory_x is None or self.head.memory_y is None:
+            raise ModelError("this head stores no training features, so it cannot be refitted")
+        new_x: list[np.ndarray] = []
+        new_y: list[str] = []
+        for label, ims in examples.items():
+            new_x.append(self.rows(list(ims)))
+            new_y += [label] * len(ims)
+        if not new_y:
+            raise ModelError("no example images to learn from")
+        x_new = np.concatenate(new_x)
+        x_mirror = np.concatenate(
+            [self.rows([ImageOps.mirror(im) for im in ims]) for ims in examples.values() if ims]
+        )
+        x = np.concatenate([self.head.memory_x, x_new, x_mirror])
+        y = [*map(str, self.head.memory_y), *new_y, *new_y]
+        head = fit_head(
+            x,
+            y,
+            sorted(set(y)),
+            c=c if c is not None else float(self.head.meta.get("c", 1.0)),
+            boost_last=n_cues(self.spec),
+            boost=self.spec.cue_weight,
+        )
+        head.temperature = self.head.temperature
+        learned = sorted(set(self.head.meta.get("few_shot_classes", [])) | set(examples))
+        head.meta = {**self.head.meta, "few_shot_classes": learned}
+        # Remember the new originals (not mirrors) so that the next learn builds on this one.
+        head.memory_x = np.concatenate([self.head.memory_x, x_new])
+        head.memory_y = np.concatenate([self.head.memory_y.astype(str), np.asarray(new_y)])
+        n_mem = len(self.head.memory_x)
+        log.info("refitted shot head on %d stored + %d new rows", n_mem, len(x) - n_mem)
+        self.head = head
+        self.source = "few_shot"
+        return head
+
+
+def _cues(images: Sequence[Image.Image], spec: FeatureSpec) -> np.ndarray:
+    from modiste.models.cues import CueExtractor
+
+    return CueExtractor(faces=spec.cue_set == "all").predict(images)
+
+
+def create_shot_classifier(settings: Settings, runtime: str = "onnx", **kw: Any) -> ShotClassifier:
+    """The classifier for ``settings.backbone``: the user head if present, else the shipped one."""
+    from modiste.models.embedder import Embedder
+
+    head, origin = load_shot_head(settings)
+    spec = spec_from_meta(head.meta)
+    embedder = Embedder.from_settings(
+        settings, spec.backbone, pooling=spec.pooling, flip=spec.tta, runtime=runtime
+    )
+    if spec.size != embedder.cfg.image_size:
+        embedder.cfg = embedder.cfg.with_size(spec.size)
+    source = (
+        "few_shot"
+        if head.meta.get("few_shot_classes")
+        else ("model" if origin == "shipped" else "user_model")
+    )
+    return ShotClassifier(head, embedder, source=source, **kw)
+
+
+def read_example_folder(folder: Path) -> dict[str, list[Image.Image]]:
+    """``folder/<class>/*.jpg`` → images per class (unreadable files are skipped with a warning)."""
+    from modiste.errors import ImageDecodeError
+
+    if not folder.is_dir():
+        raise NotFoundError(f"not a folder: {folder}")
+    out: dict[str, list[Image.Image]] = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        ims = []
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                ims.append(decode_image(f, draft_size=512).image)
+            except ImageDecodeError as e:
+                log.warning("skipping %s: %s", f, e)
+        if ims:
+            out[sub.name] = ims
+    if not out:
+        raise NotFoundError(f"no class sub-folders with images in {folder}")
+    return out
+
+
+def learn_shots(settings: Settings, folder: Path) -> tuple[Path, dict[str, int]]:
+    """``modiste shots learn``: refit from example folders and save the user head."""
+    clf = create_shot_classifier(settings)
+    examples = read_example_folder(folder)
+    head = clf.learn(examples)
+    path = user_head_path(settings, clf.spec.backbone)
+    head.save(path)
+    return path, {k: len(v) for k, v in examples.items()}

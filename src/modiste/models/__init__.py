@@ -1,0 +1,1 @@
+"""Models: backbones, weights, embedders, heads, detector, OCR. Heavy imports stay inside."""

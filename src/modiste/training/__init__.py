@@ -1,0 +1,1 @@
+"""Training code, one module per trainable model."""

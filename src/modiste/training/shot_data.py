@@ -1,0 +1,121 @@
+"""Real photos for the shot head, and a feature cache so heads can be iterated on cheaply.
+
+Sources (see ../shared/datasets/README.md): Magento Luma galleries (near_front, near_back,
+near_zoom, packshot, far_front), CCP street photos (far_front), clothing-dataset consumer photos
+(flat_front). tags_fabrics is evaluation-only by its README, so it is used only when asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from modiste.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+FLAT_EXCLUDE = {"Shoes", "Hat", "Not sure", "Other", "Skip"}  # not garment flat-lays
+
+
+@dataclass(frozen=True, slots=True)
+class ShotSample:
+    """One labelled photo; ``group`` keeps photos of one style/contributor in one CV fold."""
+
+    path: Path
+    label: str
+    group: str
+    product_id: str
+    source: str
+
+
+def _rows(csv_path: Path) -> list[dict[str, str]]:
+    if not csv_path.is_file():
+        raise NotFoundError(f"data set file not found: {csv_path}")
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def gallery_samples(csv_path: Path, source: str = "gallery") -> list[ShotSample]:
+    """A gallery CSV (``product_id, image_path, shot`` [, ``style_id``])."""
+    out = []
+    for r in _rows(csv_path):
+        group = r.get("style_id") or r["product_id"]
+        out.append(
+            ShotSample(csv_path.parent / r["image_path"], r["shot"], group, r["product_id"], source)
+        )
+    return out
+
+
+def load_shot_dataset(
+    datasets_dir: Path,
+    n_flat: int = 300,
+    n_far: int = 300,
+    include_tags: bool = False,
+    seed: int = 0,
+) -> list[ShotSample]:
+    """The training set: all of Magento plus seeded subsamples of CCP and clothing-dataset."""
+    rng = random.Random(seed)
+    samples = gallery_samples(datasets_dir / "magento_luma" / "gallery.csv", "magento")
+    ccp = datasets_dir / "ccp_street" / "images.csv"
+    rows = _rows(ccp)
+    for r in rng.sample(rows, min(n_far, len(rows))):
+        samples.append(
+            ShotSample(
+                ccp.parent / r["image_path"],
+                "far_front",
+                "ccp" + r["image_id"],
+                r["image_id"],
+                "ccp",
+            )
+        )
+    cloth = datasets_dir / "clothing_dataset" / "labels.csv"
+    rows = [r for r in _rows(cloth) if r["label"] not in FLAT_EXCLUDE and r["kids"] != "True"]
+    for r in rng.sample(rows, min(n_flat, len(rows))):
+        pid = Path(r["image_path"]).stem
+        samples.append(
+            ShotSample(
+                cloth.parent / r["image_path"],
+                "flat_front",
+                "sender" + r["sender_id"],
+                pid,
+                "clothing",
+            )
+        )
+    if include_tags:
+        samples += gallery_samples(datasets_dir / "tags_fabrics" / "gallery.csv", "tags_fabrics")
+    return samples
+
+
+class FeatureCache:
+    """Per-image feature rows in one ``.npz`` per (feature kind, sample list) for fast reruns."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(
+        self,
+        kind: str,
+        paths: Sequence[Path],
+        compute: Callable[[Sequence[Path]], np.ndarray],
+    ) -> np.ndarray:
+        """Rows for ``paths`` from the cache, computing (and storing) only what is missing."""
+        # Keyed by resolved paths, so relative and absolute spellings share one entry.
+        names = "\n".join(str(Path(p).resolve()) for p in paths)
+        key = hashlib.sha256(names.encode()).hexdigest()[:16]
+        file = self.root / f"{kind}-{key}.npz"
+        if file.is_file():
+            with np.load(file) as z:
+                return np.asarray(z["x"])
+        x = compute(paths)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, x=x)
+        tmp.replace(file)
+        log.info("cached %s features for %d images at %s", kind, len(paths), file)
+        return x

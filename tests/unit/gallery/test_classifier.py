@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from modiste.config import Settings
+from modiste.domain import ShotPrediction
+from modiste.gallery.classifier import (
+    ShotClassifier,
+    create_shot_classifier,
+    learn_shots,
+    load_shot_head,
+    user_head_path,
+)
+from modiste.models.embedder import Embedder
+from modiste.models.heads import LinearHead
+from modiste.models.registry import create_backbone
+from modiste.training.shots import FeatureSpec, combine, fit_head, n_cues
+
+
+def _solid(color: tuple[int, int, int], seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    arr = np.clip(np.array(color) + rng.integers(-20, 20, (48, 40, 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+def _chart(seed: int) -> Image.Image:
+    im = Image.new("RGB", (40, 48), "white")
+    d = ImageDraw.Draw(im)
+    for k in range(0, 48, 6 + seed % 2):
+        d.line([0, k, 40, k], fill="black")
+    return im
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    torch.manual_seed(0)
+    bb = create_backbone("timm:test_efficientnet", pretrained=False)
+    bb.cfg = bb.cfg.with_size(64)
+    return Embedder(bb, pooling="avg", runtime="torch")
+
+
+@pytest.fixture(scope="module")
+def base_head(embedder: Embedder) -> LinearHead:
+    spec = FeatureSpec(backbone="timm:test_efficientnet", pooling="avg", size=64, cues=True)
+    ims = [_solid((200, 30, 30), i) for i in range(6)] + [
+        _solid((30, 30, 200), i) for i in range(6)
+    ]
+    y = ["near_front"] * 6 + ["packshot"] * 6
+    from modiste.models.cues import CueExtractor
+
+    x = combine(embedder.predict(ims), CueExtractor().predict(ims), spec)
+    head = fit_head(x, y, ["near_front", "packshot"])
+    head.meta = {**spec.as_meta(), "threshold": 0.5}
+    head.memory_x, head.memory_y = x, np.array(y)
+    return head
+
+
+@pytest.fixture
+def clf(base_head: LinearHead, embedder: Embedder) -> ShotClassifier:
+    return ShotClassifier(copy.deepcopy(base_head), embedder)
+
+
+def test_predict_returns_shot_predictions(clf: ShotClassifier) -> None:
+    preds = clf.predict([_solid((200, 30, 30), 99), _solid((30, 30, 200), 98)])
+    assert all(isinstance(p, ShotPrediction) for p in preds)
+    assert [p.label for p in preds] == ["near_front", "packshot"]
+    assert set(preds[0].scores) == {"near_front", "packshot"}
+    assert abs(sum(preds[0].scores.values()) - 1.0) < 1e-3
+    assert clf.predict([]) == []
+
+
+def test_threshold_gives_unknown(clf: ShotClassifier) -> None:
+    clf.threshold = 1.01
+    assert clf.predict([_solid((200, 30, 30), 5)])[0].label == "unknown"
+
+
+def test_learn_adds_a_class_without_touching_the_backbone(clf: ShotClassifier) -> None:
+    before = [p.clone() for p in clf.embedder.backbone.module.parameters()]
+    clf.learn({"size_chart": [_chart(i) for i in range(4)]})
+    assert "size_chart" in clf.labels and clf.source == "few_shot"
+    assert clf.predict([_chart(7)])[0].label == "size_chart"
+    assert clf.predict([_solid((30, 30, 200), 50)])[0].label == "packshot"
+    after = list(clf.embedder.backbone.module.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert clf.head.meta["few_shot_classes"] == ["size_chart"]
+
+
+def test_user_head_overrides_and_learn_cli_path(clf: ShotClassifier, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", backbone="mobilenet_v2")
+    # A user head for mobilenet_v2 (random, 1280-d avg features + cues) in DATA_DIR/models.
+    spec = FeatureSpec(backbone="mobilenet_v2", pooling="avg", size=64)
+    dim = 1280 + n_cues(spec)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, dim)).astype(np.float32)
+    head = fit_head(x, ["near_front", "near_back"] * 4, ["near_back", "near_front"])
+    head.meta = {**spec.as_meta(), "threshold": 0.0}
+    head.memory_x, head.memory_y = x, np.array(["near_front", "near_back"] * 4)
+    head.save(user_head_path(settings))
+    loaded, origin = load_shot_head(settings)
+    assert origin == "user" and loaded.labels == ["near_back", "near_front"]
+
+    real = create_shot_classifier(settings, runtime="torch")
+    assert real.predict([_solid((10, 10, 10), 1)])[0].label in {"near_back", "near_front"}
+
+    ex = tmp_path / "examples" / "wash_tag"
+    ex.mkdir(parents=True)
+    for i in range(3):
+        _chart(i).save(ex / f"{i}.png")
+    (ex / "notes.txt").write_text("ignored")
+    path, counts = learn_shots(settings, tmp_path / "examples")
+    assert counts == {"wash_tag": 3} and path == user_head_path(settings)
+    assert "wash_tag" in load_shot_head(settings)[0].labels
+
+
+def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from modiste.cli import shots  # noqa: F401  (registers the commands)
+    from modiste.cli._apps import app
+
+    data = tmp_path / "set"
+    (data / "img").mkdir(parents=True)
+    rows = []
+    for pid in ("p1", "p2"):
+        for j, shot in enumerate(["near_front", "near_back"]):
+            _solid((40 * j, 90, 90), j).save(data / "img" / f"{pid}{j}.jpg")
+            rows.append({"product_id": pid, "image_path": f"img/{pid}{j}.jpg", "shot": shot})
+    with (data / "g.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, ["product_id", "image_path", "shot"])
+        w.writeheader()
+        w.writerows(rows)
+    settings = Settings(data_dir=tmp_path / "d")
+    x = np.random.default_rng(1).normal(size=(6, 2560 + n_cues(FeatureSpec()))).astype(np.float32)
+    head = fit_head(x, ["near_front", "near_back"] * 3, ["near_back", "near_front"])
+    head.meta = {**FeatureSpec(size=64).as_meta(), "threshold": 0.0}
+    head.save(user_head_path(settings))
+    out = tmp_path / "r" / "eval.json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "eval",
+            "shots",
+            "--data",
+            str(data / "g.csv"),
+            "--json",
+            str(out),
+            "--runtime",
+            "torch",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rep = json.loads(out.read_text())
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "per_class",
+        "confusion",
+        "order_exact_match",
+        "kendall_tau",
+    ):
+        assert key in rep
+    assert rep["n_images"] == 4 and rep["n_products"] == 2
+    assert out.with_name("eval_confusion.png").is_file()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from modiste.domain import Box
+from modiste.models.cues import CUE_NAMES, CueExtractor
+from modiste.models.ocr import OcrLine, OcrReader, text_cues
+
+
+def _cue(im: Image.Image) -> dict[str, float]:
+    return dict(zip(CUE_NAMES, CueExtractor().predict([im])[0].tolist(), strict=True))
+
+
+def test_layout_cues_of_a_packshot_like_image() -> None:
+    im = Image.new("RGB", (200, 300), "white")
+    ImageDraw.Draw(im).rectangle([50, 100, 149, 199], fill=(20, 40, 160))
+    c = _cue(im)
+    assert c["border_white"] == 1.0
+    assert abs(c["fg_coverage"] - (100 * 100) / (200 * 300)) < 0.02
+    assert abs(c["fg_top"] - 100 / 300) < 0.02 and c["face_frontal"] == 0.0
+
+
+def test_full_bleed_image_has_no_white_border() -> None:
+    rng = np.random.default_rng(1)
+    c = _cue(Image.fromarray(rng.integers(0, 120, (120, 90, 3), dtype=np.uint8)))
+    assert c["border_white"] == 0.0 and c["fg_coverage"] > 0.95
+
+
+def test_cue_batch_shape() -> None:
+    assert CueExtractor().predict([]).shape == (0, len(CUE_NAMES))
+
+
+def test_text_cues_table_rows() -> None:
+    lines = [
+        OcrLine(t, Box(10 + 40 * j, 20 * i, 40 + 40 * j, 20 * i + 12), 0.9)
+        for i in range(4)
+        for j, t in enumerate(["S", "36", "92"])
+    ]
+    c = text_cues(lines, 200, 100)
+    assert c["ocr_lines"] == 12 and c["ocr_table_rows"] == 4 and c["ocr_digit_share"] > 0.5
+
+
+def test_ocr_reader_is_lazy_and_unpacks() -> None:
+    reader = OcrReader()
+    assert reader._engine is None
+    text, _, score = OcrLine("WASH 30", Box(0, 0, 1, 1), 0.9)
+    assert text == "WASH 30" and score == 0.9
