@@ -1,0 +1,138 @@
+"""`modiste train text`, `modiste eval text` and `modiste labels read`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from modiste.cli._apps import app, eval_app, state, train_app
+
+labels_app = typer.Typer(
+    help="Read care labels (fibre composition, care instructions).", no_args_is_help=True
+)
+app.add_typer(labels_app, name="labels")
+
+
+@train_app.command("text")
+def train_text(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="CSV of texts."),
+    text_column: str = typer.Option(..., "--text-column", help="Column with the title."),
+    label_column: str = typer.Option(..., "--label-column", help="Column with the label."),
+    out: Path = typer.Option(..., "--out", help="Folder to write model.json + model.npz."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the held-out split."),
+    test_size: float = typer.Option(0.2, "--test-size", help="Held-out share (0: train on all)."),
+    grouped: bool = typer.Option(False, "--grouped", help="Keep copies of a title on one side."),
+    c: float = typer.Option(0.5, "--c", help="SVM regularisation C."),
+    keep_weights: float = typer.Option(
+        1.0, "--keep-weights", help="Share of weights kept (prunes the rest; smaller files)."
+    ),
+    max_char_features: int | None = typer.Option(
+        None, "--max-char-features", help="Cap on character n-gram vocabulary."
+    ),
+    extra_columns: str = typer.Option(
+        "",
+        "--extra-columns",
+        help="Comma-separated extra input columns (e.g. usage,gender) appended to the text. "
+        "Only for feeds that carry them; never the label column.",
+    ),
+    max_word_features: int | None = typer.Option(
+        None, "--max-word-features", help="Cap on word n-gram vocabulary."
+    ),
+) -> None:
+    """Train a title categorizer (TF-IDF word+char n-grams, linear SVM, calibrated)."""
+    from modiste.cleaning.text import CategorizerConfig
+    from modiste.cleaning.text_features import FeatureConfig
+    from modiste.training.text import SplitSpec, train_text_model
+
+    st = state(ctx)
+    config = CategorizerConfig(
+        features=FeatureConfig(
+            max_word_features=max_word_features, max_char_features=max_char_features
+        ),
+        c=c,
+        keep_weights=keep_weights,
+    )
+    with st.console.status("training text categorizer..."):
+        extra = [col.strip() for col in extra_columns.split(",") if col.strip()]
+        split = SplitSpec(split_seed, test_size, grouped)
+        model = train_text_model(data, text_column, label_column, out, config, split, extra)
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    st.console.print(
+        f"trained on {model.info['n_train']} rows ({len(model.classes)} classes, "
+        f"{model.info['n_features']} features), held out {model.info['n_test_held_out']}; "
+        f"wrote {out} ({size / 1e6:.2f} MB)"
+    )
+
+
+@eval_app.command("text")
+def eval_text(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., "--model", exists=True, file_okay=False, help="Model folder."),
+    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="CSV of texts."),
+    text_column: str = typer.Option(..., "--text-column"),
+    label_column: str = typer.Option(..., "--label-column"),
+    json_out: Path = typer.Option(..., "--json", help="Where to write the JSON report."),
+    split_seed: int | None = typer.Option(
+        None, "--split-seed", help="Override the split stored in the model."
+    ),
+    test_size: float | None = typer.Option(
+        None, "--test-size", help="Override the held-out share (0: score every row)."
+    ),
+    grouped: bool | None = typer.Option(None, "--grouped/--no-grouped"),
+    png: Path | None = typer.Option(
+        None, "--png", help="Confusion PNG of the most confused classes (default: beside JSON)."
+    ),
+) -> None:
+    """Score a text model on the rows its training split held out (or on all rows)."""
+    from modiste.cleaning.text import TextCategorizer
+    from modiste.evaluation.report import write_json
+    from modiste.training.text import SplitSpec, evaluate_text_csv
+
+    st = state(ctx)
+    split = None
+    if split_seed is not None or test_size is not None or grouped is not None:
+        stored = SplitSpec(**TextCategorizer.load(model).info.get("split", {}))
+        split = SplitSpec(
+            stored.seed if split_seed is None else split_seed,
+            stored.test_size if test_size is None else test_size,
+            stored.grouped if grouped is None else grouped,
+        )
+    png = png or json_out.with_suffix(".png")
+    report = evaluate_text_csv(model, data, text_column, label_column, split, png)
+    write_json(report, json_out)
+    if not report["split_is_training_holdout"]:
+        st.err.print(
+            "[yellow]warning:[/] these rows are not the model's held-out split; "
+            "some may have been trained on"
+        )
+    st.console.print(
+        f"accuracy {report['accuracy']:.4f}  macro F1 {report['macro_f1']:.4f}  n {report['n']}"
+    )
+    for cf in report["top_confusions"][:8]:
+        st.console.print(f"  {cf['count']:4d}  {cf['true']} -> {cf['predicted']}", highlight=False)
+    st.console.print(f"wrote {json_out}")
+
+
+@labels_app.command("read")
+def labels_read(
+    ctx: typer.Context,
+    image: Path = typer.Argument(..., exists=True, dir_okay=False, help="Care-label photo."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """OCR a care label and print its fibre composition and care instructions."""
+    from modiste.cleaning.care_labels import read_care_label
+
+    st = state(ctx)
+    info = read_care_label(image)
+    if as_json:
+        typer.echo(json.dumps(info.to_dict(), ensure_ascii=False, indent=2))
+        return
+    comp = ", ".join(
+        f"{s.percent:g}% {s.fibre}" + (f" ({s.part})" if s.part else "") for s in info.composition
+    )
+    st.console.print(f"composition: {comp or '-'}", highlight=False)
+    st.console.print(f"care: {'; '.join(info.care) or '-'}", highlight=False)
+    st.console.print(f"text: {info.raw_text!r}", highlight=False)

@@ -1,0 +1,228 @@
+"""Train and evaluate text categorizers from a CSV (`modiste train text`, `modiste eval text`).
+
+The split is part of the result: deterministic (seed + test share), stratified by label, and
+written into the model and the report, so `eval` scores exactly the rows `train` never saw.
+Catalogues repeat titles (one product in several colours or sizes), so ``grouped=True`` keeps every
+copy of a title on one side; the plain split is the realistic one for a live catalogue (new rows
+often repeat old titles), the grouped one says how the model does on titles it has never seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modiste.cleaning.text import CategorizerConfig, TextCategorizer
+from modiste.cleaning.text_features import normalize_text
+from modiste.errors import FeedError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """A reproducible train/test split; ``test_size`` 0 means train on everything."""
+
+    seed: int = 0
+    test_size: float = 0.2
+    grouped: bool = False
+
+
+def read_text_csv(
+    path: Path, text_column: str, label_column: str, extra_columns: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Texts and labels from a CSV; rows with an empty text or label are skipped.
+
+    ``extra_columns`` (an explicit option, e.g. ``usage``) are appended to the text as
+    ``column=value`` words, for users whose feeds carry them; never pass the label column itself.
+    """
+    if label_column in extra_columns:
+        raise FeedError(f"{label_column!r} is the label; it cannot also be an input column")
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            cols = reader.fieldnames or []
+            for col in (text_column, label_column, *extra_columns):
+                if col not in cols:
+                    raise FeedError(f"{path}: no column {col!r} (columns: {', '.join(cols)})")
+            rows = [(_text(r, text_column, extra_columns), r[label_column] or "") for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise FeedError(f"cannot read {path}: {e}") from e
+    kept = [(t.strip(), lab.strip()) for t, lab in rows if t.strip() and lab.strip()]
+    if len(kept) < len(rows):
+        log.info("%s: skipped %d rows with an empty text or label", path, len(rows) - len(kept))
+    return [t for t, _ in kept], [lab for _, lab in kept]
+
+
+def _text(row: dict[str, str], column: str, extra: Sequence[str]) -> str:
+    text = row[column] or ""
+    if not text.strip():
+        return ""
+    tags = [f"{c.lower()}={(row[c] or '').strip().lower().replace(' ', '_')}" for c in extra]
+    return " ".join([text, *tags])
+
+
+def split_indices(
+    texts: Sequence[str], labels: Sequence[str], spec: SplitSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, test rows), stratified by label; grouped by normalised title if asked.
+
+    Each label's groups (single rows, or all rows sharing a title) are shuffled with the seed and
+    the     first ``test_size`` share goes to test; labels with one group stay in training.
+    """
+    n = len(texts)
+    if spec.test_size <= 0:
+        return np.arange(n), np.zeros(0, dtype=int)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(texts):
+        groups[normalize_text(t) if spec.grouped else str(i)].append(i)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for key, rows in groups.items():
+        by_label[Counter(labels[i] for i in rows).most_common(1)[0][0]].append(key)
+    rng = np.random.default_rng(spec.seed)
+    test: list[int] = []
+    for label in sorted(by_label):
+        keys = sorted(by_label[label])
+        if len(keys) < 2:
+            continue
+        order = rng.permutation(len(keys))
+        k = max(1, round(len(keys) * spec.test_size))
+        for j in order[:k]:
+            test.extend(groups[keys[j]])
+    is_test = np.zeros(n, dtype=bool)
+    is_test[test] = True
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def train_text_model(
+    data: Path,
+    text_column: str,
+    label_column: str,
+    out: Path,
+    config: CategorizerConfig | None = None,
+    split: SplitSpec | None = None,
+    extra_columns: Sequence[str] = (),
+) -> TextCategorizer:
+    """Fit on the training side of ``split`` and save to ``out`` (with the split recorded)."""
+    split = split or SplitSpec()
+    texts, labels = read_text_csv(data, text_column, label_column, extra_columns)
+    tr, te = split_indices(texts, labels, split)
+    model = TextCategorizer(config).fit([texts[i] for i in tr], [labels[i] for i in tr])
+    model.info.update(
+        {
+            "data": Path(data).name,
+            "text_column": text_column,
+            "label_column": label_column,
+            "extra_columns": list(extra_columns),
+            "split": asdict(split),
+            "n_test_held_out": len(te),
+        }
+    )
+    model.save(out)
+    return model
+
+
+def top_confusions(
+    texts: Sequence[str],
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    k: int = 15,
+    examples: int = 3,
+) -> list[dict[str, Any]]:
+    """The k most frequent (true, predicted) mistakes with a few example texts each."""
+    pairs: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for t, a, b in zip(texts, y_true, y_pred, strict=True):
+        if a != b:
+            pairs[(a, b)].append(t)
+    ranked = sorted(pairs.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:k]
+    return [
+        {"true": a, "predicted": b, "count": len(v), "examples": v[:examples]}
+        for (a, b), v in ranked
+    ]
+
+
+def evaluate_text_model(
+    model: TextCategorizer, texts: Sequence[str], labels: Sequence[str], png: Path | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro F1, per-class scores, top confusions, confidence coverage."""
+    from modiste.evaluation.metrics import accuracy, confusion, macro_f1, per_class
+
+    preds = model.predict(texts)
+    y_pred = [p for p, _ in preds]
+    conf = np.array([c for _, c in preds])
+    correct = np.array([a == b for a, b in zip(labels, y_pred, strict=True)])
+    coverage = {}
+    for thr in (0.5, 0.8, 0.9):
+        sel = conf >= thr
+        coverage[str(thr)] = {
+            "share": float(sel.mean()) if len(sel) else 0.0,
+            "accuracy": float(correct[sel].mean()) if sel.any() else 0.0,
+        }
+    unseen = sorted(set(labels) - set(model.classes))
+    report: dict[str, Any] = {
+        "accuracy": accuracy(labels, y_pred),
+        "macro_f1": macro_f1(labels, y_pred),
+        "n": len(labels),
+        "n_classes": len(set(labels)),
+        "labels_unknown_to_model": unseen,
+        "confidence_coverage": coverage,
+        "top_confusions": top_confusions(texts, labels, y_pred),
+        "per_class": per_class(labels, y_pred),
+    }
+    if png is not None and report["top_confusions"]:
+        from modiste.evaluation.report import plot_confusion
+
+        involved: list[str] = []
+        for c in report["top_confusions"]:
+            for lab in (c["true"], c["predicted"]):
+                if lab not in involved:
+                    involved.append(lab)
+        involved = involved[:16]
+        keep = [i for i, a in enumerate(labels) if a in involved]
+        labs, m = confusion([labels[i] for i in keep], [y_pred[i] for i in keep], involved)
+        plot_confusion(labs, m.tolist(), png, title="Most confused classes (rows: true)")
+        report["confusion_png"] = str(png)
+    return report
+
+
+def evaluate_text_csv(
+    model_dir: Path,
+    data: Path,
+    text_column: str,
+    label_column: str,
+    split: SplitSpec | None = None,
+    png: Path | None = None,
+) -> dict[str, Any]:
+    """Score the test side of ``split`` (default: the model's stored split; test_size 0: all)."""
+    model = TextCategorizer.load(model_dir)
+    trained = SplitSpec(**model.info["split"]) if "split" in model.info else None
+    if split is None:
+        split = trained or SplitSpec(test_size=0.0)
+    if split != trained:
+        log.warning(
+            "scoring a split other than the model's training split: test rows may "
+            "have been trained on (scores can be optimistic)"
+        )
+    extra = model.info.get("extra_columns", [])
+    texts, labels = read_text_csv(data, text_column, label_column, extra)
+    _, te = split_indices(texts, labels, split)
+    if split.test_size <= 0:
+        te = np.arange(len(texts))
+    report = evaluate_text_model(model, [texts[i] for i in te], [labels[i] for i in te], png)
+    report = {
+        "model": str(model_dir),
+        "data": str(data),
+        "text_column": text_column,
+        "label_column": label_column,
+        "split": asdict(split),
+        "split_is_training_holdout": split == trained and split.test_size > 0,
+        **report,
+    }
+    return report
