@@ -21,7 +21,7 @@ from modiste.config import Settings
 from modiste.errors import ConfigError, ModelError, NotFoundError
 
 SHOT_CLASSIFIER_MODULE = "modiste.gallery.classifier"
-SEARCH_SERVICE_MODULE = "modiste.search.service"
+SEARCH_SERVICE_MODULE = "modiste.search.visual"
 
 
 def optional_module(name: str, feature: str) -> ModuleType:

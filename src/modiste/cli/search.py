@@ -72,3 +72,80 @@ def search_text(
             price,
         )
     st.console.print(table)
+
+
+def _print_hits(st: object, hits: list, indent: str = "") -> None:
+    table = Table()
+    for col in ("score", "product", "image", "crop", "type", "price"):
+        table.add_column(col)
+    for h in hits:
+        p = h.payload
+        table.add_row(
+            f"{h.score:.3f}",
+            str(h.product_id),
+            str(h.image_id or ""),
+            str(h.label or ""),
+            str(p.get("product_type", "")),
+            f"{p['price']:.2f}" if p.get("price") is not None else "",
+        )
+    st.console.print(table)  # type: ignore[attr-defined]
+
+
+@search_app.command("image")
+def search_image_cmd(
+    ctx: typer.Context,
+    photo: Path = typer.Argument(..., help="A photo (JPEG, PNG, WebP...)."),
+    object_index: int | None = typer.Option(None, "--object", help="Search only object N."),
+    k: int = 12,
+    category: str | None = typer.Option(None, help="Product type contains this, or crop class."),
+    gender: str | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    seller: str | None = None,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Find catalog products that look like each garment in a photo."""
+    from modiste.imaging import decode_image
+    from modiste.search.visual import create_search_service
+
+    st = state(ctx)
+    service = create_search_service(st.settings, open_db(st, migrate=False))
+    image = decode_image(photo, max_pixels=st.settings.max_image_pixels).image
+    flt = filters_option(category, gender, min_price, max_price, seller)
+    objects = service.search_image(image, flt, k, object_index)
+    if json_out:
+        typer.echo(json.dumps([asdict(o) for o in objects], indent=2, default=str))
+        return
+    for i, o in enumerate(objects):
+        b = o.box
+        st.console.print(
+            f"[bold]object {i}[/]: {o.label} ({o.confidence:.2f}) "
+            f"box {b.x1:.0f},{b.y1:.0f},{b.x2:.0f},{b.y2:.0f}",
+            highlight=False,
+        )
+        _print_hits(st, o.hits)
+
+
+@search_app.command("product")
+def search_product_cmd(
+    ctx: typer.Context,
+    product_id: int = typer.Argument(..., help="Catalog product id."),
+    k: int = 12,
+    category: str | None = typer.Option(None, help="Product type contains this, or crop class."),
+    gender: str | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    seller: str | None = None,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """More like this: products that look like PRODUCT_ID (not itself, not its duplicates)."""
+    from modiste.search.visual import create_search_service
+
+    st = state(ctx)
+    service = create_search_service(st.settings, open_db(st, migrate=False))
+    flt = filters_option(category, gender, min_price, max_price, seller)
+    hits = service.similar_products(product_id, flt, k)
+    if json_out:
+        typer.echo(json.dumps([asdict(h) for h in hits], indent=2, default=str))
+        return
+    _print_hits(st, hits)

@@ -1,0 +1,153 @@
+"""`modiste train embedder`, `modiste eval retrieval` and `modiste index rebuild`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from modiste.cli._apps import app, eval_app, state, train_app
+from modiste.cli.progress import RichProgress
+from modiste.errors import ConfigError
+
+index_app = typer.Typer(help="The visual search index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+def _embedder(st: Any, projection: str | None, colour_weight: float | None, runtime: str) -> Any:
+    from modiste.models.crop_embedder import create_crop_embedder
+
+    proj = None if projection in (None, "none") else projection
+    emb = create_crop_embedder(st.settings, projection=proj, runtime=runtime)
+    if colour_weight is not None:
+        emb = emb.with_recipe(colour_weight=colour_weight)
+    return emb
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    ctx: typer.Context,
+    data: Path | None = typer.Option(None, help="Same-item CSV: product_id, image_path."),
+    queries: Path | None = typer.Option(
+        None, help="Cross-domain queries: image_path, label[, x1..y2]."
+    ),
+    gallery: Path | None = typer.Option(None, help="Cross-domain gallery: image_path, label."),
+    json_out: Path = typer.Option(..., "--json", help="Where the JSON report goes."),
+    projection: str = typer.Option(
+        "default", help="'default' (shipped/trained file), a .npz path, or 'none'."
+    ),
+    heldout: bool = typer.Option(
+        False, help="Same-item: score only styles the projection was never trained on."
+    ),
+    colour_weight: float | None = typer.Option(None, help="Override the recipe's colour weight."),
+    runtime: str = typer.Option("onnx", help="onnx or torch."),
+) -> None:
+    """Retrieval quality: same-item (--data) or street → catalog (--queries with --gallery)."""
+    from modiste.evaluation.report import write_json
+    from modiste.evaluation.retrieval import (
+        crossdomain_metrics,
+        embed_items,
+        load_items,
+        same_item_metrics,
+    )
+
+    st = state(ctx)
+    if (data is None) == (queries is None or gallery is None):
+        raise ConfigError("give either --data, or both --queries and --gallery")
+    emb = _embedder(st, projection, colour_weight, runtime)
+    progress = RichProgress(st.err)
+    report: dict[str, Any] = {"embedder": emb.name, "recipe": json.loads(emb.recipe.to_json())}
+    try:
+        if data is not None:
+            items = load_items(data)
+            if heldout:
+                trained = set(
+                    (emb.projection.meta if emb.projection else {}).get("trained_groups", [])
+                )
+                items = [it for it in items if it.group not in trained]
+                report["heldout_groups"] = len({it.group for it in items})
+            progress.start("embed", len(items))
+            vecs = embed_items(emb.embed, items, advance=progress.advance)
+            report.update(protocol="same_item", data=str(data))
+            report.update(same_item_metrics(vecs, [it.label for it in items]))
+        else:
+            assert queries is not None and gallery is not None
+            q, g = load_items(queries, "label"), load_items(gallery, "label")
+            progress.start("embed", len(q) + len(g))
+            qv = embed_items(emb.embed, q, advance=progress.advance)
+            gv = embed_items(emb.embed, g, advance=progress.advance)
+            report.update(protocol="crossdomain", queries=str(queries), gallery=str(gallery))
+            report.update(crossdomain_metrics(qv, [i.label for i in q], gv, [i.label for i in g]))
+    finally:
+        progress.close()
+    write_json(report, json_out)
+    shown = {k: v for k, v in report.items() if isinstance(v, int | float)}
+    st.console.print_json(json.dumps(shown))
+
+
+@train_app.command("embedder")
+def train_embedder_cmd(
+    ctx: typer.Context,
+    magento: Path = typer.Option(
+        ..., help="Same-item CSV with style_id (magento_luma/gallery.csv)."
+    ),
+    crossdomain: Path | None = typer.Option(
+        None, help="Folder from `python -m modiste.evaluation.build_sets crossdomain`."
+    ),
+    out: Path | None = typer.Option(None, help="Output .npz (default DATA_DIR/models/...)."),
+    report: Path | None = typer.Option(None, help="JSON report of held-out metrics."),
+    cache_dir: Path | None = typer.Option(None, help="Cache backbone features here."),
+    steps: int = 600,
+    out_dim: int = 256,
+    seed: int = 0,
+) -> None:
+    """Learn the projection of backbone features (metric learning; see docs/decisions)."""
+    from modiste.evaluation.report import write_json
+    from modiste.models.crop_embedder import create_crop_embedder, projection_name
+    from modiste.training.embedder import EmbedderTrainConfig, train_embedder
+
+    st = state(ctx)
+    base = create_crop_embedder(st.settings, projection=None, runtime="onnx")
+    cfg = EmbedderTrainConfig(magento, crossdomain, seed=seed, steps=steps, out_dim=out_dim)
+    progress = RichProgress(st.err)
+    progress.start("features", None)  # type: ignore[arg-type]  # unknown total
+    try:
+        proj, rep = train_embedder(base, cfg, cache_dir, advance=progress.advance)
+    finally:
+        progress.close()
+    path = out or st.settings.model_dir / projection_name(st.settings.backbone)
+    proj.save(path)
+    rep["file"] = str(path)
+    rep["bytes"] = path.stat().st_size
+    if report:
+        write_json(rep, report)
+    st.console.print_json(json.dumps(rep, default=str))
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    ctx: typer.Context,
+    redetect: bool = typer.Option(False, help="Run the detector again instead of reusing boxes."),
+) -> None:
+    """Rebuild the visual index from the catalog (after changing backbone or embedder)."""
+    from modiste.cli.catalog import open_db
+    from modiste.search.indexing import eligible_image_ids, rebuild_index
+    from modiste.search.visual import load_detector
+
+    st = state(ctx)
+    db = open_db(st, migrate=False)
+    progress = RichProgress(st.err)
+    progress.start("index", len(eligible_image_ids(db)))
+    try:
+        counts = rebuild_index(
+            st.settings,
+            db,
+            detector=load_detector(st.settings),
+            redetect=redetect,
+            advance=progress.advance,
+        )
+    finally:
+        progress.close()
+    st.console.print_json(json.dumps(counts))

@@ -1,0 +1,236 @@
+"""Crop → vector for visual search: backbone features and foreground colour, in one unit vector.
+
+The vector is ``[a * l2(P · l2(cnn)), b * colour]`` re-normalised, where ``P`` is an optional
+learned linear projection (``modiste train embedder``) and ``colour`` the Hellinger colour
+histogram. Because both blocks are unit vectors, a dot product is ``a² cos_cnn + b² cos_colour``
+(up to the shared norm), so the weights read as the share each signal gets. Why this recipe and
+these weights: docs/decisions/embeddings.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modiste.errors import ModelError
+from modiste.models.colour import ColourConfig, colour_histograms, crop_foreground
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from modiste.config import Settings
+    from modiste.models.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CropRecipe:
+    """Everything that changes the numbers of a crop vector (stored beside a projection).
+
+    Attributes:
+        backbone: Registry name of the feature backbone.
+        pooling: How its last feature map is pooled (see :mod:`modiste.models.pooling`).
+        crop: Cut studio photos to their foreground box before the CNN (the garment fills the
+            input instead of white margin).
+        square: Pad to a square with white before resizing (the preprocess squashes otherwise).
+        colour: Colour histogram settings.
+        cnn_weight, colour_weight: Block weights of the concatenation.
+    """
+
+    backbone: str = "mobilenet_v2"
+    pooling: str = "gem"
+    crop: bool = True
+    square: bool = True
+    colour: ColourConfig = field(default_factory=ColourConfig)
+    cnn_weight: float = 1.0
+    colour_weight: float = 1.5
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CropRecipe:
+        data = json.loads(text)
+        data["colour"] = ColourConfig(**data.get("colour", {}))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A linear map of L2-normalised backbone features, learned with metric learning."""
+
+    weight: np.ndarray  # (in_dim, out_dim)
+    recipe: CropRecipe
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.weight.shape[1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32) @ self.weight.astype(np.float32)
+
+    def save(self, path: Path) -> Path:
+        """float16 ``.npz`` (small enough to ship in the package)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            np.savez_compressed(
+                f,
+                weight=self.weight.astype(np.float16),
+                recipe=np.asarray(self.recipe.to_json()),
+                meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Projection:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(
+                    weight=np.asarray(z["weight"], dtype=np.float32),
+                    recipe=CropRecipe.from_json(str(z["recipe"])),
+                    meta=json.loads(str(z["meta"])),
+                )
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise ModelError(f"cannot load embedder projection {path}: {e}") from e
+
+
+def l2n(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def pad_square(image: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Centre ``image`` on a square canvas so resizing keeps the garment's shape."""
+    from PIL import Image as PILImage
+
+    side = max(image.width, image.height)
+    if image.width == image.height:
+        return image
+    canvas = PILImage.new("RGB", (side, side), fill)
+    canvas.paste(image.convert("RGB"), ((side - image.width) // 2, (side - image.height) // 2))
+    return canvas
+
+
+class CropEmbedder:
+    """Unit vectors for garment crops (or whole photos), comparable by dot product."""
+
+    def __init__(
+        self,
+        features: Embedder,
+        recipe: CropRecipe | None = None,
+        projection: Projection | None = None,
+    ) -> None:
+        self.features = features
+        self.recipe = recipe or (projection.recipe if projection else CropRecipe())
+        self.projection = projection
+        if projection is not None and projection.weight.shape[0] != features.dim:
+            raise ModelError(
+                f"projection expects {projection.weight.shape[0]} features, "
+                f"{features.backbone.name} gives {features.dim}"
+            )
+
+    @property
+    def cnn_dim(self) -> int:
+        return self.projection.out_dim if self.projection else self.features.dim
+
+    @property
+    def dim(self) -> int:
+        return self.cnn_dim + self.recipe.colour.dim
+
+    @property
+    def name(self) -> str:
+        """Identifies the embedding space (what an index built with it is valid for)."""
+        proj = self.projection.meta.get("sha", "trained") if self.projection else "none"
+        return f"{self.features.key}|{self.recipe.to_json()}|proj={proj}"
+
+    def prepare(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        """The CNN's view of each image: foreground crop and square padding per the recipe."""
+        out = []
+        for im in images:
+            im = im.convert("RGB") if im.mode != "RGB" else im
+            if self.recipe.crop:
+                im = crop_foreground(im, self.recipe.colour.white)
+            out.append(pad_square(im) if self.recipe.square else im)
+        return out
+
+    def cnn_features(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Raw pooled backbone features (before normalisation and projection)."""
+        return self.features.predict(self.prepare(images))
+
+    def colour_features(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return colour_histograms(list(images), self.recipe.colour)
+
+    def combine(
+        self, cnn: np.ndarray, colour: np.ndarray, colour_weight: float | None = None
+    ) -> np.ndarray:
+        """Final vectors from cached parts; ``colour_weight`` overrides the recipe's."""
+        z = l2n(cnn)
+        if self.projection is not None:
+            z = l2n(self.projection(z))
+        cw = self.recipe.colour_weight if colour_weight is None else colour_weight
+        return l2n(np.hstack([self.recipe.cnn_weight * z, cw * l2n(colour)]))
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """(N, dim) float32 unit vectors."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.combine(self.cnn_features(images), self.colour_features(images))
+
+    def with_recipe(self, **changes: Any) -> CropEmbedder:
+        """The same backbone with some recipe fields changed (ablations, query-time weights)."""
+        return CropEmbedder(self.features, replace(self.recipe, **changes), self.projection)
+
+
+def projection_name(backbone: str) -> str:
+    safe = backbone.replace(":", "_").replace("/", "_").replace("@", "_")
+    return f"embedder_{safe}.npz"
+
+
+def default_projection_path(settings: Settings) -> Path | None:
+    """DATA_DIR/models first (a user's own training), then the file shipped in the package."""
+    name = projection_name(settings.backbone)
+    local = settings.model_dir / name
+    if local.is_file():
+        return local
+    packaged = Path(__file__).resolve().parent / "weights" / name
+    return packaged if packaged.is_file() else None
+
+
+def create_crop_embedder(
+    settings: Settings,
+    projection: Path | str | None = "default",
+    recipe: CropRecipe | None = None,
+    runtime: str = "onnx",
+) -> CropEmbedder:
+    """The crop embedder for ``settings.backbone``.
+
+    Args:
+        settings: Backbone name, model and cache folders.
+        projection: ``"default"`` (trained file if one exists), a ``.npz`` path, or None (none).
+        recipe: Overrides the recipe (else the projection's, else the default).
+        runtime: ``"onnx"`` (fast inference) or ``"torch"``.
+
+    Raises:
+        ModelError: Missing backbone weights or an unreadable or mismatched projection.
+    """
+    from modiste.models.embedder import Embedder
+
+    path = default_projection_path(settings) if projection == "default" else projection
+    proj = Projection.load(Path(path)) if path else None
+    rec = recipe or (proj.recipe if proj else CropRecipe(backbone=settings.backbone))
+    if proj is not None and proj.recipe.backbone != rec.backbone:
+        raise ModelError(f"projection {path} was trained on {proj.recipe.backbone}")
+    features = Embedder.from_settings(
+        settings, backbone=rec.backbone, pooling=rec.pooling, runtime=runtime
+    )
+    log.info("crop embedder %s (projection: %s)", rec.backbone, path or "none")
+    return CropEmbedder(features, rec, proj)

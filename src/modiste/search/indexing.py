@@ -1,0 +1,250 @@
+"""Catalog images → garment crops → vectors in the visual index (used by ingest and rebuild).
+
+One index entry per garment crop, keyed by its ``garments.id`` row, so a hit leads back to the
+crop, its image and its product. The payload carries what search filters on (label, product
+type, gender, price, seller). Images the cleaning policy keeps out of search
+(``in_search is False``) are removed; ``None`` (policy not run) counts as "index it".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow
+from modiste.errors import ModisteError, VectorIndexError
+from modiste.search.crops import WHOLE_IMAGE, crop_garments
+
+if TYPE_CHECKING:
+    from modiste.config import Settings
+    from modiste.imaging.store import ImageStore
+    from modiste.index.base import VectorIndex
+    from modiste.models.crop_embedder import CropEmbedder
+    from modiste.models.detector import GarmentDetector
+
+log = logging.getLogger(__name__)
+BACKEND = "faiss"
+
+# Product-type words → detector classes, to keep the crop that is the product (a model's jeans in
+# a T-shirt photo are someone else's product).
+_TYPE_WORDS = {
+    "top": r"t-?shirt|tee|shirt|top|tank|bra|blouse|polo|sweater|jumper|pullover|longsleeve|body",
+    "outerwear": r"jacket|coat|hoodie|sweatshirt|blazer|outerwear|parka|vest|cardigan|anorak",
+    "bottom": r"pant|trouser|jean|short|skirt|legging|bottom|capri|jogger",
+    "dress": r"dress|gown|jumpsuit",
+    "footwear": r"shoe|sneaker|boot|sandal|footwear|heel|trainer",
+    "bag": r"\bbags?\b|backpack|tote|handbag",
+}
+
+
+def product_class(product_type: str | None, title: str | None = None) -> str | None:
+    """The detector class a product is, from its type (then title) words; None if unclear."""
+    for text in (product_type or "", title or ""):
+        low = text.lower()
+        for cls in ("dress", "outerwear", "footwear", "bag", "bottom", "top"):
+            if re.search(_TYPE_WORDS[cls], low):
+                return cls
+    return None
+
+
+def index_dir(settings: Settings) -> Path:
+    return settings.resolved_data_dir / "index" / "visual"
+
+
+def _space_file(settings: Settings) -> Path:
+    return settings.resolved_data_dir / "index" / "visual.json"
+
+
+def open_visual_index(
+    settings: Settings, embedder: CropEmbedder, *, fresh: bool = False
+) -> VectorIndex:
+    """The catalog's index, checked to hold vectors of ``embedder``'s space.
+
+    Raises:
+        VectorIndexError: The index was built with another embedder (run `modiste index rebuild`).
+    """
+    from modiste.index import create_index
+
+    space = _space_file(settings)
+    if not fresh and space.is_file():
+        built = json.loads(space.read_text()).get("space")
+        if built != embedder.name:
+            raise VectorIndexError(
+                "the visual index was built with another embedder; run `modiste index rebuild`"
+            )
+    path = index_dir(settings)
+    if fresh and path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    index = create_index(BACKEND, embedder.dim, path)
+    space.parent.mkdir(parents=True, exist_ok=True)
+    space.write_text(json.dumps({"space": embedder.name, "dim": embedder.dim}) + "\n")
+    return index
+
+
+def payload(product: ProductRow, image: ImageRow, garment: GarmentRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "product_id": product.id,
+        "image_id": image.id,
+        "label": garment.label,
+        "product_type": (product.product_type or "").lower(),
+        "gender": (product.gender or "").lower(),
+        "seller": product.seller.name if product.seller else "",
+    }
+    if product.price is not None:
+        out["price"] = float(product.price)
+    return out
+
+
+class CatalogIndexer:
+    """Detect, crop, store crops, embed and index catalog images; idempotent per image."""
+
+    def __init__(
+        self,
+        db: Any,
+        store: ImageStore,
+        index: VectorIndex,
+        embedder: CropEmbedder,
+        detector: GarmentDetector | None = None,
+    ) -> None:
+        self.db, self.store, self.index = db, store, index
+        self.embedder, self.detector = embedder, detector
+
+    def index_images(
+        self, image_ids: Sequence[int], *, redetect: bool = True
+    ) -> dict[int, str | None]:
+        """Index each image; returns image id → None (indexed), "skipped: why" or "failed: why"."""
+        from modiste.imaging import decode_image
+
+        out: dict[int, str | None] = {}
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(ImageRow)
+                .where(ImageRow.id.in_(list(image_ids)))
+                .options(
+                    selectinload(ImageRow.garments),
+                    selectinload(ImageRow.product).selectinload(ProductRow.seller),
+                )
+            ).all()
+            for row in rows:
+                old = [g.id for g in row.garments]
+                if row.in_search is False or not row.content_hash or row.status != "stored":
+                    self._drop(session, row, old)
+                    out[row.id] = "skipped: " + (
+                        row.policy_reason or "kept out of search"
+                        if row.in_search is False
+                        else "image not stored"
+                    )
+                    continue
+                try:
+                    image = decode_image(self.store.get(row.content_hash), draft_size=1024).image
+                    self._index_one(session, row, image, old, redetect)
+                    out[row.id] = None
+                except ModisteError as e:
+                    out[row.id] = f"failed: {e}"
+        return out
+
+    def _drop(self, session: Any, row: ImageRow, old: list[int]) -> None:
+        if old:
+            self.index.remove(old, missing_ok=True)
+            session.execute(delete(GarmentRow).where(GarmentRow.id.in_(old)))
+            row.garments.clear()
+
+    def _index_one(
+        self, session: Any, row: ImageRow, image: Any, old: list[int], redetect: bool
+    ) -> None:
+        from modiste.domain import Box, Garment
+        from modiste.search.crops import encode_jpeg
+
+        if not redetect and row.garments:
+            found = [
+                Garment(g.label, g.confidence, Box(g.x1, g.y1, g.x2, g.y2))
+                for g in row.garments
+                if g.label != WHOLE_IMAGE
+            ]
+        else:
+            found = self.detector.predict([image])[0] if self.detector is not None else []
+        wanted = product_class(row.product.product_type, row.product.title)
+        matching = [g for g in found if g.label == wanted]
+        crops = crop_garments(image, matching or found, margin=0.0)
+        self._drop(session, row, old)
+        garments = []
+        for c in crops:
+            g = GarmentRow(
+                image_id=row.id,
+                label=c.garment.label,
+                confidence=c.garment.confidence,
+                x1=c.box.x1,
+                y1=c.box.y1,
+                x2=c.box.x2,
+                y2=c.box.y2,
+                crop_hash=self.store.put(encode_jpeg(c.image)),
+                indexed=True,
+            )
+            session.add(g)
+            garments.append(g)
+        session.flush()  # assigns the ids the index is keyed by
+        from modiste.search.crops import pad_box
+
+        views = []
+        for c in crops:  # the embedder sees the padded crop, like a query does
+            b = pad_box(c.box, image.width, image.height, 0.1)
+            views.append(image.crop((round(b.x1), round(b.y1), round(b.x2), round(b.y2))))
+        vectors = self.embedder.embed(views)
+        self.index.add(
+            [g.id for g in garments], vectors, [payload(row.product, row, g) for g in garments]
+        )
+
+
+def eligible_image_ids(db: Any) -> list[int]:
+    """Stored images the cleaning policy has not kept out of search."""
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(ImageRow.id)
+                .where(ImageRow.status == "stored", ImageRow.in_search.is_not(False))
+                .order_by(ImageRow.id)
+            )
+        )
+
+
+def rebuild_index(
+    settings: Settings,
+    db: Any,
+    embedder: CropEmbedder | None = None,
+    detector: GarmentDetector | None = None,
+    *,
+    redetect: bool = False,
+    advance: Callable[[int], None] | None = None,
+    chunk: int = 32,
+) -> dict[str, int]:
+    """Build the visual index from the catalog from scratch.
+
+    Garment boxes already in the catalog are reused unless ``redetect``; images without boxes go
+    through the detector (when one is given) or are indexed whole.
+    """
+    from modiste.imaging.store import ImageStore
+    from modiste.models.crop_embedder import create_crop_embedder
+
+    embedder = embedder or create_crop_embedder(settings)
+    index = open_visual_index(settings, embedder, fresh=True)
+    indexer = CatalogIndexer(db, ImageStore(settings.images_dir), index, embedder, detector)
+    ids = eligible_image_ids(db)
+    counts = {"images": 0, "failed": 0, "skipped": 0}
+    for i in range(0, len(ids), chunk):
+        for result in indexer.index_images(ids[i : i + chunk], redetect=redetect).values():
+            key = "images" if result is None else result.split(":", 1)[0]
+            counts[key] = counts.get(key, 0) + 1
+        if advance:
+            advance(len(ids[i : i + chunk]))
+    index.save()
+    counts["vectors"] = index.count()
+    return counts

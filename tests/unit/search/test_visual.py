@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from sqlalchemy import select, update
+
+from modiste.catalog.db import Database
+from modiste.catalog.schema import (
+    DuplicateGroup,
+    DuplicateMember,
+    GarmentRow,
+    ImageRow,
+    ProductRow,
+    Seller,
+)
+from modiste.config import Settings
+from modiste.domain import Box, Garment
+from modiste.errors import NotFoundError
+from modiste.imaging.store import ImageStore
+from modiste.index import create_index
+from modiste.models.colour import ColourConfig
+from modiste.models.crop_embedder import CropEmbedder, CropRecipe
+from modiste.models.embedder import Embedder
+from modiste.models.registry import create_backbone
+from modiste.search.crops import WHOLE_IMAGE
+from modiste.search.indexing import CatalogIndexer, product_class
+from modiste.search.text import SearchFilters
+from modiste.search.visual import SearchService
+
+COLOURS = {
+    "red": (200, 20, 20),
+    "blue": (20, 20, 200),
+    "green": (20, 160, 20),
+    "yellow": (230, 210, 20),
+}
+
+
+class HalfDetector:
+    """Finds a 'top' in the upper half and a 'bottom' in the lower half of portrait images."""
+
+    classes = ("top", "bottom")
+
+    def predict(self, images: Sequence[Image.Image]) -> list[list[Garment]]:
+        out = []
+        for im in images:
+            w, h = im.width, im.height
+            if h >= w:
+                out.append(
+                    [
+                        Garment("top", 0.9, Box(0, 0, w, h / 2)),
+                        Garment("bottom", 0.8, Box(0, h / 2, w, h)),
+                    ]
+                )
+            else:
+                out.append([])
+        return out
+
+
+@pytest.fixture(scope="module")
+def embedder() -> CropEmbedder:
+    torch.manual_seed(0)
+    bb = create_backbone("timm:test_efficientnet", pretrained=False)
+    bb.cfg = bb.cfg.with_size(48)
+    recipe = CropRecipe(
+        backbone=bb.name, colour=ColourConfig(h_bins=12, s_bins=2, v_bins=2), colour_weight=2.0
+    )
+    return CropEmbedder(Embedder(bb, pooling="gem", runtime="torch"), recipe)
+
+
+def _photo(colour: tuple[int, int, int]) -> bytes:
+    im = Image.new("RGB", (60, 100), (255, 255, 255))
+    ImageDraw.Draw(im).rectangle((10, 5, 50, 95), fill=colour)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def catalog(settings: Settings, embedder: CropEmbedder):
+    db = Database(settings)
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    db.migrate()
+    store = ImageStore(settings.images_dir)
+    ids: dict[str, int] = {}
+    with db.session() as s:
+        shop, other = Seller(name="shop"), Seller(name="other")
+        s.add_all([shop, other])
+        for i, (name, colour) in enumerate(COLOURS.items()):
+            for copy in ("a", "b"):
+                p = ProductRow(
+                    seller=shop if copy == "a" else other,
+                    external_id=f"{name}-{copy}",
+                    title=f"{name} tee",
+                    product_type="Tops > T-Shirts",
+                    gender="women",
+                    price=10.0 * (i + 1),
+                )
+                s.add(p)
+                s.flush()
+                for pos in range(2):
+                    s.add(
+                        ImageRow(
+                            product_id=p.id,
+                            position=pos,
+                            source=f"x/{name}{copy}{pos}.png",
+                            content_hash=store.put(_photo(colour)),
+                            status="stored",
+                        )
+                    )
+                ids[f"{name}-{copy}"] = p.id
+        s.execute(
+            update(ImageRow).where(ImageRow.source == "x/greena1.png").values(in_search=False)
+        )
+    index = create_index("faiss", embedder.dim, None)
+    indexer = CatalogIndexer(db, store, index, embedder, HalfDetector())
+    with db.session() as s:
+        all_ids = list(s.scalars(select(ImageRow.id)))
+    results = indexer.index_images(all_ids)
+    return db, index, ids, results
+
+
+def test_indexing_keeps_the_product_crop_and_skips_hidden(catalog) -> None:
+    db, index, _ids, results = catalog
+    assert sum(r is None for r in results.values()) == 15
+    assert sum(str(r).startswith("skipped") for r in results.values()) == 1
+    with db.session() as s:
+        labels = set(s.scalars(select(GarmentRow.label)))
+        assert labels == {"top"}  # the product is a tee: the 'bottom' crop is someone else's
+    assert index.count() == 15
+
+
+def test_search_image_finds_same_colour(catalog, settings, embedder) -> None:
+    db, index, ids, _ = catalog
+    service = SearchService(settings, db, index, embedder, HalfDetector())
+    query = Image.open(io.BytesIO(_photo(COLOURS["blue"])))
+    objects = service.search_image(query, None, k=3)
+    assert [o.label for o in objects] == ["top", "bottom"]
+    top = objects[0].hits
+    assert {top[0].product_id, top[1].product_id} == {ids["blue-a"], ids["blue-b"]}
+    assert len({h.product_id for h in top}) == len(top)  # one hit per product
+    only = service.search_image(query, None, k=3, object_index=1)
+    assert len(only) == 1 and only[0].label == "bottom"
+    with pytest.raises(NotFoundError):
+        service.search_image(query, None, k=3, object_index=5)
+
+
+def test_filters(catalog, settings, embedder) -> None:
+    db, index, ids, _ = catalog
+    service = SearchService(settings, db, index, embedder, None)
+    query = Image.open(io.BytesIO(_photo(COLOURS["red"])))
+    by_seller = service.search_image(query, SearchFilters(seller="other"), k=10)[0].hits
+    assert by_seller and all(h.payload["seller"] == "other" for h in by_seller)
+    cheap = service.search_image(query, SearchFilters(max_price=20), k=10)[0].hits
+    assert {h.product_id for h in cheap} <= {
+        ids["red-a"],
+        ids["red-b"],
+        ids["blue-a"],
+        ids["blue-b"],
+    }
+    assert not service.search_image(query, SearchFilters(category="dress"), k=10)[0].hits
+    assert service.search_image(query, SearchFilters(category="t-shirt", gender="Women"), k=10)[
+        0
+    ].hits
+
+
+def test_similar_products_excludes_itself_and_its_group(catalog, settings, embedder) -> None:
+    db, index, ids, _ = catalog
+    service = SearchService(settings, db, index, embedder, HalfDetector())
+    hits = service.similar_products(ids["yellow-a"], None, k=5)
+    assert hits and ids["yellow-a"] not in {h.product_id for h in hits}
+    assert hits[0].product_id == ids["yellow-b"]
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
+    with db.session() as s:
+        g = DuplicateGroup(kind="offer")
+        g.members = [
+            DuplicateMember(product_id=ids["yellow-a"]),
+            DuplicateMember(product_id=ids["yellow-b"]),
+        ]
+        s.add(g)
+    assert ids["yellow-b"] not in {
+        h.product_id for h in service.similar_products(ids["yellow-a"], None, 5)
+    }
+    with pytest.raises(NotFoundError):
+        service.similar_products(999_999, None, 5)
+
+
+def test_awkward_query_images_do_not_crash(catalog, settings, embedder) -> None:
+    db, index, _, _ = catalog
+    service = SearchService(settings, db, index, embedder, HalfDetector())
+    drawing = Image.new("RGB", (300, 400), "white")
+    d = ImageDraw.Draw(drawing)
+    d.line((20, 20, 280, 380), fill="black", width=2)
+    d.ellipse((100, 50, 200, 150), outline="black")
+    for im in (
+        drawing,
+        Image.new("RGB", (200, 200), (120, 80, 200)),
+        Image.new("RGB", (8, 8), "red"),
+        Image.new("RGB", (2000, 50), "navy"),
+        Image.new("RGBA", (40, 40), (0, 0, 0, 0)),
+        Image.new("L", (64, 64), 255),
+    ):
+        objects = service.search_image(im, None, k=4)
+        assert objects and all(np.isfinite(h.score) for o in objects for h in o.hits)
+    flat = service.search_image(Image.new("RGB", (2000, 50), "navy"), None, k=4)
+    assert flat[0].label == WHOLE_IMAGE
+
+
+def test_product_class_words() -> None:
+    assert product_class("Women/Tops/Jackets") == "outerwear"
+    assert product_class("Men/Bottoms/Pants") == "bottom"
+    assert product_class(None, "Voyage Yoga Bag") == "bag"
+    assert product_class("Gear", "Fitness kit") is None
+
+
+def test_embed_stage_records_outcomes_and_saves(catalog, settings, embedder, tmp_path) -> None:
+    from modiste.pipeline.stages import StageContext
+    from modiste.search import stage
+
+    db, _, _, _ = catalog
+    index = create_index("faiss", embedder.dim, tmp_path / "idx")
+    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
+    ctx.cache["embed.indexer"] = CatalogIndexer(db, ctx.store, index, embedder, None)
+    with db.session() as s:
+        ids = list(s.scalars(select(ImageRow.id)))
+    outcomes = stage.embed_images(ctx, [*ids, 10_000])
+    statuses = [o.status for o in outcomes.values()]
+    assert statuses.count("done") == 15 and statuses.count("skipped") == 2
+    assert create_index("faiss", embedder.dim, tmp_path / "idx").count() == 15
+    stage._teardown(ctx)
+    assert "embed.indexer" not in ctx.cache
