@@ -21,6 +21,8 @@ BUILTIN_STAGE_MODULES: list[str] = [
     "modiste.pipeline.store_stage",
     "modiste.gallery.stage",
     "modiste.cleaning.stage",
+    "modiste.cleaning.enrich_stage",
+    "modiste.search.stage",
 ]
 
 
