@@ -187,8 +187,10 @@ def _print_result(st: CliState, result: ProductResult) -> None:
 @app.command("sort")
 def sort_command(
     ctx: typer.Context,
-    path: Path = typer.Argument(
-        ..., help="A product folder of images, or a folder of product folders."
+    path: Path | None = typer.Argument(
+        None,
+        help="A product folder of images, or a folder of product folders. "
+        "Without it, the catalog is sorted (and its stored order updated).",
     ),
     regulation: str | None = typer.Option(
         None, "--regulation", "-r", help="Regulation file, or a shipped name (default: default)."
@@ -202,6 +204,9 @@ def sort_command(
     taxonomy: Path | None = typer.Option(None, "--taxonomy", help="User taxonomy YAML to merge."),
 ) -> None:
     """Classify each product's images and order its gallery by a regulation, with reasons."""
+    if path is None:
+        sort_catalog(state(ctx), regulation, json_out)
+        return
     run_sort(
         state(ctx), path, regulation_ref=regulation, category=category, json_out=json_out,
         taxonomy_path=taxonomy,
@@ -273,3 +278,63 @@ def regulations_taxonomy(
             origin = "study" if c.study else ("added" if c.origin == "default" else "user")
             table.add_row(group, label, origin, c.description)
     st.console.print(table)
+
+
+def sort_catalog(st: CliState, regulation: str | None, json_out: Path | None) -> None:
+    """Classify what is new in the catalog, then re-order every product and store the order."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from modiste.catalog.schema import ImageRow, ProductRow
+    from modiste.cli.catalog import ingest_all, open_db
+    from modiste.gallery.stage import order_products
+    from modiste.imaging.store import ImageStore
+    from modiste.pipeline.stages import StageContext
+
+    settings = (
+        st.settings.model_copy(update={"regulation": regulation}) if regulation else st.settings
+    )
+    sorted_state = CliState(settings=settings, console=st.console, err=st.err)
+    db = open_db(sorted_state, migrate=False)
+    ingest_all(sorted_state, db, stages=["store", "shots"])
+    order_products(StageContext(settings, db, ImageStore(settings.images_dir)))
+    out = []
+    with db.session() as session:
+        products = session.scalars(
+            select(ProductRow)
+            .options(selectinload(ProductRow.images).selectinload(ImageRow.shot))
+            .order_by(ProductRow.id)
+        )
+        for product in products:
+            ranked = sorted(
+                (i for i in product.images if i.gallery_rank is not None),
+                key=lambda i: i.gallery_rank,
+            )
+            out.append(
+                {
+                    "product_id": product.id,
+                    "external_id": product.external_id,
+                    "order": [
+                        {
+                            "image_id": i.id,
+                            "rank": i.gallery_rank,
+                            "shot": i.shot.label if i.shot else None,
+                            "source": i.source,
+                            "reason": i.gallery_reason,
+                        }
+                        for i in ranked
+                    ],
+                    "missing": (product.attributes or {}).get("missing_shots", []),
+                }
+            )
+    table = Table(title=f"catalog sorted by {settings.regulation or 'default'}")
+    for col in ("product", "shots in order", "missing"):
+        table.add_column(col)
+    for p in out:
+        shots = " → ".join(o["shot"] or "?" for o in p["order"])
+        table.add_row(p["external_id"], shots, "; ".join(p["missing"]))
+    st.console.print(table)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
+        st.console.print(f"-> {json_out}")

@@ -97,7 +97,10 @@ def mark_for_ordering(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, 
 
 def order_products(ctx: StageContext, product_ids: Sequence[int] | None = None) -> int:
     """Write gallery_rank/gallery_reason for every product (or the ones given)."""
-    regulation = resolve_regulation(ctx.settings.regulation, [ctx.settings.regulations_dir])
+    user_dir = ctx.settings.regulations_dir
+    regulation = resolve_regulation(
+        ctx.settings.regulation, [user_dir] if user_dir.is_dir() else []
+    )
     n = 0
     with ctx.db.session() as session:  # type: ignore[attr-defined]
         query = select(ProductRow).options(

@@ -117,3 +117,33 @@ def test_human_labels_survive_a_rerun(catalog: Database, settings: Settings) -> 
         row = session.get(ImageRow, image_id)
         assert (row.shot.label, row.shot.source) == ("size_chart", "human")
         assert row.in_search is False and row.policy_reason == "size chart"
+
+
+def test_sort_command_reorders_the_catalog_by_another_regulation(
+    catalog: Database, settings: Settings, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import modiste.cli.sort  # noqa: F401  (registers the command)
+    from modiste.cli._apps import app
+
+    out = tmp_path / "sorted.json"
+    args = [
+        "--data-dir",
+        str(settings.data_dir),
+        "sort",
+        "-r",
+        "marketplace-strict",
+        "--json",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    by_product = {p["external_id"]: p for p in json.loads(out.read_text())}
+    assert [o["shot"] for o in by_product["top"]["order"]][0] == "near_front"
+    assert by_product["top"]["missing"] == []  # it has its wash tag
+    assert by_product["bag"]["order"][0]["shot"] == "packshot"
+    # The stored order follows the new regulation too.
+    assert gallery(catalog, "top")[0][1] == "near_front"
