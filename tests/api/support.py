@@ -15,13 +15,13 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-catalog"
 
 
 def build_demo(data_dir: Path) -> None:
-    """Import both demo feeds and store their photos (the 'store' stage only: no models)."""
+    """Import both demo feeds and run the whole ingest (shots, dedupe, index...) once."""
     settings = Settings(data_dir=data_dir)
     db = Database(settings)
     db.migrate()
     for feed in ("luma-studio.csv", "second-hand-shop.csv"):
         import_feed(db, DEMO / feed)
-    run_ingest(settings, db, stages=["store"])
+    run_ingest(settings, db)
     db.dispose()
 
 

@@ -19,7 +19,7 @@ import pytest
 from api.support import build_demo
 from modiste.catalog.api_keys import create_key
 from modiste.catalog.db import Database
-from modiste.catalog.schema import DuplicateGroup, DuplicateMember, ProductRow
+from modiste.catalog.schema import DuplicateGroup
 from modiste.config import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,17 +47,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _seed_offer_group(settings: Settings) -> int:
-    """The resale of the studio jacket, grouped as cleaning would (the review needs a group)."""
+def _offer_group(settings: Settings) -> int:
+    """The offer group ingest found: the studio jacket and its resale (same photos)."""
     db = Database(settings)
     with db.session() as s:
-        ids = [p.id for p in s.query(ProductRow).filter(ProductRow.title.like("%Stellar%"))][:2]
-        group = DuplicateGroup(kind="offer", status="open")
-        group.members = [
-            DuplicateMember(product_id=i, score=0.97, reason="same photos") for i in ids
-        ]
-        s.add(group)
-        s.flush()
+        group = s.query(DuplicateGroup).filter(DuplicateGroup.kind == "offer").one()
+        titles = {m.product_id for m in group.members}
+        assert len(titles) == 2
         gid = group.id
     db.dispose()
     return gid
@@ -76,7 +72,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data = tmp_path_factory.mktemp("e2e") / "data"
     build_demo(data)
     settings = Settings(data_dir=data)
-    group_id = _seed_offer_group(settings)
+    group_id = _offer_group(settings)
     app = create_app(settings)
     with app.state.db.session() as s:
         _, key = create_key(s, "e2e")
