@@ -129,7 +129,8 @@ def search_image_cmd(
 @search_app.command("product")
 def search_product_cmd(
     ctx: typer.Context,
-    product_id: int = typer.Argument(..., help="Catalog product id."),
+    product: str = typer.Argument(..., help="Feed id or internal id of a catalog product."),
+    of_seller: str | None = typer.Option(None, "--of-seller", help="Seller of that feed id."),
     k: int = 12,
     category: str | None = typer.Option(None, help="Product type contains this, or crop class."),
     gender: str | None = None,
@@ -138,11 +139,15 @@ def search_product_cmd(
     seller: str | None = None,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """More like this: products that look like PRODUCT_ID (not itself, not its duplicates)."""
+    """More like this: products that look like PRODUCT (not itself, not its duplicates)."""
+    from modiste.catalog.repository import get_product
     from modiste.search.visual import create_search_service
 
     st = state(ctx)
-    service = create_search_service(st.settings, open_db(st, migrate=False))
+    db = open_db(st, migrate=False)
+    with db.session() as session:
+        product_id = get_product(session, product, of_seller).id
+    service = create_search_service(st.settings, db)
     flt = filters_option(category, gender, min_price, max_price, seller)
     hits = service.similar_products(product_id, flt, k)
     if json_out:
