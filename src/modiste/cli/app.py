@@ -10,7 +10,18 @@ from modiste.errors import ModisteError
 
 def _load_commands() -> None:
     # Imported for their side effect of registering commands on the Typer apps.
-    from modiste.cli import catalog, dedupe, demo, search, serve, shots, sort, text, visual  # noqa: F401
+    from modiste.cli import (  # noqa: F401
+        catalog,
+        dedupe,
+        demo,
+        detect,
+        search,
+        serve,
+        shots,
+        sort,
+        text,
+        visual,
+    )
 
 
 def main() -> None:

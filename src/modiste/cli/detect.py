@@ -1,0 +1,140 @@
+"""Garment detection commands: ``train detector``, ``eval detect`` and ``detect``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from modiste.cli._apps import app, eval_app, state, train_app
+
+CCP = Path("../shared/datasets/ccp_street")
+
+
+def _bar(console: object) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console,  # type: ignore[arg-type]
+    )
+
+
+@train_app.command("detector")
+def train_detector_cmd(
+    ctx: typer.Context,
+    images: Path = typer.Option(CCP / "images.csv", help="images.csv (image_path, annotated)."),
+    boxes: Path = typer.Option(CCP / "boxes.csv", help="boxes.csv (image_path, label, x1..y2)."),
+    label_column: str = typer.Option("label", help="Box label column (mapped to the classes)."),
+    holdout_fraction: float = typer.Option(0.3, help="Share of annotated images held out."),
+    seed: int = typer.Option(0, help="Seed of the train/held-out split and of training."),
+    epochs: int = typer.Option(60),
+    lr: float = typer.Option(2e-3),
+    batch_size: int = typer.Option(32),
+    width: int = typer.Option(128, help="Channels of the head."),
+    shift_cells: int = typer.Option(0, help="Random shift augmentation, stride-32 cells."),
+    feature_dropout: float = typer.Option(0.1, help="Channel dropout on cached features."),
+    out: Path | None = typer.Option(
+        None, help="Head file (default DATA_DIR/models/detector_<backbone>.npz)."
+    ),
+    holdout_csv: Path | None = typer.Option(None, help="Write the held-out image list here."),
+    report: Path | None = typer.Option(None, help="Write the training report JSON here."),
+    cache_dir: Path | None = typer.Option(
+        None, help="Feature cache (default DATA_DIR/cache/detector)."
+    ),
+) -> None:
+    """Train the detector head on a frozen backbone; report held-out mAP50."""
+    from modiste.evaluation.report import write_json
+    from modiste.training.detector import DetectorTrainConfig, train_detector
+
+    st = state(ctx)
+    tc = DetectorTrainConfig(
+        label_column=label_column, holdout_fraction=holdout_fraction, seed=seed, epochs=epochs,
+        lr=lr, batch_size=batch_size, width=width, shift_cells=shift_cells,
+        feature_dropout=feature_dropout,
+    )
+    target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
+    with _bar(st.err) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
+
+        result = train_detector(
+            st.settings, images, boxes, target, holdout_csv, tc,
+            cache_dir or st.settings.cache_dir / "detector", progress,
+        )
+    held = result.get("held_out")
+    if held:
+        st.console.print(f"held-out mAP50 {held['map50']:.3f}  recall50 {held['recall50']:.3f}  "
+                         f"({held['n_images']} images)")
+        for cls, ap in held["per_class"].items():
+            st.console.print(f"  {cls:<10} AP50 {ap:.3f}")
+    st.console.print(f"wrote {target} ({result['weights_bytes'] / 1e6:.2f} MB)")
+    if report:
+        write_json(result, report)
+
+
+@eval_app.command("detect")
+def eval_detect_cmd(
+    ctx: typer.Context,
+    images: Path = typer.Option(..., help="images.csv (image_path, optional annotated)."),
+    boxes: Path = typer.Option(..., help="boxes.csv (image_path, label column, x1,y1,x2,y2)."),
+    label_column: str = typer.Option("label", help="Box label column, mapped to the classes."),
+    json_path: Path = typer.Option(..., "--json", help="Report JSON; a PNG sample goes beside it."),
+    detector: str = typer.Option("default", help="'default', a .npz head or a YOLO .onnx file."),
+    classes: Path | None = typer.Option(None, help="Class names for an ONNX detector."),
+    min_score: float = typer.Option(0.01, help="Keep detections above this score (AP needs low)."),
+    sample: int = typer.Option(12, help="Images drawn into the PNG grid (0: none)."),
+) -> None:
+    """Score a detector: VOC AP50 per class, mAP50 over classes present, recall50."""
+    from modiste.evaluation.detection import read_detection_set, run_detection_eval
+    from modiste.evaluation.report import write_json
+    from modiste.imaging import decode_image
+    from modiste.models.detector import create_detector
+
+    st = state(ctx)
+    det = create_detector(st.settings, detector, classes_path=classes, min_score=min_score)
+    items = read_detection_set(images, boxes, label_column, det.classes)
+    with _bar(st.err) as bar:
+        task = bar.add_task("detect", total=len(items))
+        result = run_detection_eval(
+            det.predict, items, det.classes,
+            load=lambda p: decode_image(p, max_pixels=st.settings.max_image_pixels).image,
+            sample=sample, png_path=json_path.with_suffix(".png"),
+            on_batch=lambda n: bar.advance(task, n),
+        )
+    result["detector"] = detector
+    write_json(result, json_path)
+    st.console.print(f"mAP50 {result['map50']:.3f}  recall50 {result['recall50']:.3f}  "
+                     f"({result['n_images']} images) -> {json_path}")
+    for cls, ap in result["per_class"].items():
+        st.console.print(f"  {cls:<10} AP50 {ap:.3f}")
+
+
+@app.command("detect")
+def detect_cmd(
+    ctx: typer.Context,
+    images: list[Path] = typer.Argument(..., help="Image files."),
+    detector: str = typer.Option("default", help="'default', a .npz head or a YOLO .onnx file."),
+    classes: Path | None = typer.Option(None, help="Class names for an ONNX detector."),
+    min_score: float | None = typer.Option(None, help="Confidence threshold."),
+) -> None:
+    """Print the garments found in each image as JSON lines (whole image when none)."""
+    from modiste.imaging import decode_image
+    from modiste.models.detector import create_detector
+    from modiste.search.crops import garments_or_whole
+
+    st = state(ctx)
+    det = create_detector(st.settings, detector, classes_path=classes, min_score=min_score)
+    for path in images:
+        im = decode_image(path, max_pixels=st.settings.max_image_pixels).image
+        found = garments_or_whole(im, det.predict([im])[0])
+        rows = [
+            {"label": g.label, "confidence": round(g.confidence, 4),
+             "box": [round(v, 1) for v in (g.box.x1, g.box.y1, g.box.x2, g.box.y2)]}
+            for g in found
+        ]
+        st.console.print_json(json.dumps({"image": str(path), "garments": rows}))

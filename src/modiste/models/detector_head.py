@@ -1,0 +1,279 @@
+"""The shipped garment detector: a CenterNet-style head over a frozen MobileNetV2.
+
+Why this design: street photos carry about one box per garment class, so a per-class centre
+heatmap with a box size and sub-cell offset at each centre is enough, and with the backbone frozen
+its features are computed once and only the small head (about 1 MB) is trained. Coordinate
+channels let the head learn layout priors (hats high, shoes low).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modiste.domain import Garment
+from modiste.errors import ModelError
+from modiste.models.detector import DEFAULT_CLASSES, letterbox, nms_per_class, to_garments
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from modiste.config import Settings
+    from modiste.models.registry import Backbone
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+# MobileNetV2 ``features`` split points: blocks [0, 14) end at stride 16 (96 channels), blocks
+# [14, 18) at stride 32 (320 channels). The 1x1 expansion to 1280 is skipped: it is linear in the
+# 320-channel map, so a trainable 1x1 in the head covers it at a quarter of the cache size.
+SPLITS = {"mobilenet_v2": (14, 18, 96, 320)}
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Everything needed to rebuild the head and feed it; stored inside the weights file."""
+
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    backbone: str = "mobilenet_v2"
+    input_width: int = 320
+    input_height: int = 480
+    stride: int = 16
+    width: int = 128
+    extra: dict[str, Any] = field(default_factory=dict)  # training provenance
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(height, width) of the stride-16 output grid."""
+        return self.input_height // self.stride, self.input_width // self.stride
+
+
+def feature_net(backbone: Backbone) -> torch.nn.Module:
+    """The frozen backbone as a module returning (stride-16, stride-32) feature maps."""
+    import torch
+
+    if backbone.name not in SPLITS:
+        raise ModelError(
+            f"the detector head supports backbones {sorted(SPLITS)}, not {backbone.name}"
+        )
+    a, b, _, _ = SPLITS[backbone.name]
+    blocks = list(backbone.module.children())
+
+    class TwoScales(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.low = torch.nn.Sequential(*blocks[:a])
+            self.high = torch.nn.Sequential(*blocks[a:b])
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            low = self.low(x)
+            return low, self.high(low)
+
+    net = TwoScales().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+@cache
+def _head_class() -> type:
+    import torch
+    from torch import nn
+
+    def sep(ch: int, dilation: int) -> nn.Module:
+        # Depthwise-separable: the head trains on 2 CPU cores in minutes.
+        return nn.Sequential(
+            nn.Conv2d(ch, ch, 3, padding=dilation, dilation=dilation, groups=ch, bias=False),
+            nn.Conv2d(ch, ch, 1, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(inplace=True),
+        )
+
+    class CenterHead(nn.Module):
+        """(f16, f32) -> heat logits (N,C,H,W), log size and offset (N,C,2,H,W) in cells."""
+
+        def __init__(self, c16: int, c32: int, num_classes: int, width: int) -> None:
+            super().__init__()
+            self.reduce32 = nn.Sequential(nn.Conv2d(c32, width, 1), nn.ReLU(inplace=True))
+            self.reduce16 = nn.Sequential(nn.Conv2d(c16, width // 2, 1), nn.ReLU(inplace=True))
+            self.fuse = nn.Sequential(
+                nn.Conv2d(width + width // 2 + 2, width, 1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            )
+            self.body = nn.Sequential(sep(width, 1), sep(width, 2), sep(width, 4), sep(width, 1))
+            self.heat = nn.Conv2d(width, num_classes, 1)
+            # Per-class size and offset: a top and the coat over it often share a centre cell.
+            self.size = nn.Conv2d(width, 2 * num_classes, 1)
+            self.offset = nn.Conv2d(width, 2 * num_classes, 1)
+            nn.init.constant_(self.heat.bias, -2.19)  # type: ignore[arg-type]  # prior 0.1: stable focal-loss start
+
+        def forward(
+            self, f16: torch.Tensor, f32: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            n, _, h, w = f16.shape
+            up = nn.functional.interpolate(
+                self.reduce32(f32.float()), size=(h, w), mode="bilinear", align_corners=False
+            )
+            ys = torch.linspace(-1, 1, h, device=f16.device).view(1, 1, h, 1).expand(n, 1, h, w)
+            xs = torch.linspace(-1, 1, w, device=f16.device).view(1, 1, 1, w).expand(n, 1, h, w)
+            x = self.fuse(torch.cat([self.reduce16(f16.float()), up, xs, ys], dim=1))
+            x = self.body(x)
+            c = self.heat.out_channels
+            return (
+                self.heat(x),
+                self.size(x).view(n, c, 2, h, w),
+                self.offset(x).view(n, c, 2, h, w),
+            )
+
+    return CenterHead
+
+
+def build_head(cfg: HeadConfig) -> torch.nn.Module:
+    """A randomly initialised head for ``cfg``."""
+    if cfg.backbone not in SPLITS:
+        raise ModelError(f"the detector head supports backbones {sorted(SPLITS)}")
+    _, _, c16, c32 = SPLITS[cfg.backbone]
+    module: torch.nn.Module = _head_class()(c16, c32, len(cfg.classes), cfg.width)
+    return module
+
+
+def decode(
+    heat: torch.Tensor,
+    size: torch.Tensor,
+    offset: torch.Tensor,
+    stride: int,
+    min_score: float = 0.3,
+    per_class: int = 3,
+    iou: float = 0.6,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Peaks of each class heatmap as boxes (input pixels), scores, labels; one tuple per image.
+
+    A peak is a cell no lower than its 3x3 neighbours; ``per_class`` peaks are kept per class
+    (CCP has one instance per class, catalogs may show more), then class-wise NMS.
+    """
+    import torch
+
+    prob = heat.sigmoid()
+    peaks = prob * (torch.nn.functional.max_pool2d(prob, 3, 1, 1) == prob)
+    n, c, h, w = prob.shape
+    k = min(per_class, h * w)
+    scores, idx = peaks.view(n, c, -1).topk(k, dim=2)
+    out = []
+    for i in range(n):
+        sc, ix = scores[i].reshape(-1), idx[i].reshape(-1)
+        labels = torch.arange(c).repeat_interleave(k)
+        sel = sc >= min_score
+        sc, ix, labels = sc[sel], ix[sel], labels[sel]
+        gy, gx = (ix // w).float(), (ix % w).float()
+        off, sz = offset[i].reshape(c, 2, -1), size[i].reshape(c, 2, -1)
+        cx = (gx + off[labels, 0, ix]) * stride
+        cy = (gy + off[labels, 1, ix]) * stride
+        bw = sz[labels, 0, ix].exp() * stride
+        bh = sz[labels, 1, ix].exp() * stride
+        boxes = torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).double()
+        b, s, lab = boxes.numpy(), sc.double().numpy(), labels.numpy()
+        keep = nms_per_class(b, s, lab, iou)
+        out.append((b[keep], s[keep], lab[keep]))
+    return out
+
+
+def save_head(path: Path, head: torch.nn.Module, cfg: HeadConfig) -> None:
+    """Write the head as float16 arrays plus a JSON config (``.npz``: no pickle to load)."""
+    arrays = {f"p:{k}": v.detach().cpu().numpy() for k, v in head.state_dict().items()}
+    arrays = {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in arrays.items()}
+    meta = dict(asdict(cfg), format_version=FORMAT_VERSION)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
+    """Read a head written by :func:`save_head`."""
+    import torch
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            state = {k[2:]: torch.from_numpy(data[k].copy()) for k in data.files if k != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ModelError(f"cannot read detector weights {path}: {e}") from e
+    if meta.pop("format_version", None) != FORMAT_VERSION:
+        raise ModelError(f"{path}: unsupported detector weights format")
+    meta["classes"] = tuple(meta["classes"])
+    cfg = HeadConfig(**meta)
+    head = build_head(cfg)
+    ref = head.state_dict()
+    head.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
+    return head.eval(), cfg
+
+
+def preprocess(
+    images: Sequence[Image.Image], cfg: HeadConfig, mean: Sequence[float], std: Sequence[float]
+) -> tuple[np.ndarray, list[Any]]:
+    """Letterbox to the head's input size (padding with the mean colour, i.e. zero after
+    normalisation) and normalise; returns the batch and each image's letterbox."""
+    fill = tuple(round(m * 255) for m in mean)
+    batch = np.empty((len(images), 3, cfg.input_height, cfg.input_width), dtype=np.float32)
+    boxes = []
+    m = np.asarray(mean, dtype=np.float32)[:, None, None]
+    s = np.asarray(std, dtype=np.float32)[:, None, None]
+    for i, im in enumerate(images):
+        canvas, lb = letterbox(im, cfg.input_width, cfg.input_height, fill)  # type: ignore[arg-type]
+        batch[i] = (np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1) / 255.0 - m) / s
+        boxes.append(lb)
+    return batch, boxes
+
+
+class CenterNetDetector:
+    """Frozen backbone + trained head; ``predict`` returns garments in image pixels."""
+
+    def __init__(
+        self,
+        head: torch.nn.Module,
+        cfg: HeadConfig,
+        backbone: Backbone,
+        *,
+        min_score: float = 0.3,
+        batch_size: int = 8,
+    ) -> None:
+        self.head, self.cfg, self.backbone = head.eval(), cfg, backbone
+        self.features = feature_net(backbone)
+        self.classes = cfg.classes
+        self.min_score, self.batch_size = min_score, batch_size
+
+    @classmethod
+    def load(cls, path: Path, settings: Settings, **kw: Any) -> CenterNetDetector:
+        """Load a head file and the backbone it was trained on (weights resolved offline)."""
+        from modiste.models.registry import create_backbone
+
+        head, cfg = load_head(path)
+        backbone = create_backbone(
+            cfg.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
+        )
+        return cls(head, cfg, backbone, **kw)
+
+    def predict(self, images: Sequence[Image.Image]) -> list[list[Garment]]:
+        """Garments per image, in that image's pixels, best first."""
+        import torch
+
+        out: list[list[Garment]] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch, lbs = preprocess(chunk, self.cfg, self.backbone.cfg.mean, self.backbone.cfg.std)
+            with torch.inference_mode():
+                heat, size, offset = self.head(*self.features(torch.from_numpy(batch)))
+            for (boxes, scores, labels), lb in zip(
+                decode(heat, size, offset, self.cfg.stride, self.min_score), lbs, strict=True
+            ):
+                mapped = lb.to_image(boxes) if len(boxes) else boxes
+                out.append(to_garments(mapped, scores, labels, self.classes))
+        return out

@@ -1,0 +1,357 @@
+"""Train the garment detector head on a detection set (CCP street photos by default).
+
+The backbone stays frozen, so its two feature maps are computed once per image and per mirror
+image, cached, and the head trains on the cache for many epochs in minutes on a CPU. The split
+into train and held-out images is by image, deterministic in the seed, and the held-out list is
+written to a CSV that ``modiste eval detect --images`` takes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modiste.domain import Garment
+from modiste.evaluation.detection import DetectionItem, evaluate_detections, read_detection_set
+from modiste.imaging import decode_image
+from modiste.models.detector import DEFAULT_CLASSES, Letterbox, to_garments
+from modiste.models.detector_head import (
+    HeadConfig,
+    build_head,
+    decode,
+    feature_net,
+    preprocess,
+    save_head,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from modiste.config import Settings
+    from modiste.models.registry import Backbone
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class DetectorTrainConfig:
+    """Knobs of ``modiste train detector``; stored with the weights for provenance."""
+
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    label_column: str = "label"
+    holdout_fraction: float = 0.3
+    seed: int = 0
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    feature_dropout: float = 0.1
+    shift_cells: int = 0  # random translation of the cached maps, in stride-32 cells
+    input_width: int = 320
+    input_height: int = 480
+    width: int = 128
+    eval_every: int = 10
+
+
+def split_items(
+    items: Sequence[DetectionItem], holdout_fraction: float, seed: int
+) -> tuple[list[DetectionItem], list[DetectionItem]]:
+    """(train, held out): a seeded permutation of the images sorted by path."""
+    ordered = sorted(items, key=lambda it: str(it.path))
+    perm = np.random.default_rng(seed).permutation(len(ordered))
+    n_out = round(len(ordered) * holdout_fraction)
+    held = sorted((ordered[i] for i in perm[:n_out]), key=lambda it: str(it.path))
+    train = sorted((ordered[i] for i in perm[n_out:]), key=lambda it: str(it.path))
+    return train, held
+
+
+def write_image_list(items: Sequence[DetectionItem], path: Path) -> Path:
+    """An ``images.csv`` (paths relative to its own folder, all annotated) for ``eval detect``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.parent.resolve()
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image_path", "annotated"])
+        for it in items:
+            w.writerow([os.path.relpath(it.path, base), 1])
+    return path
+
+
+def _flip(item: DetectionItem, width: int) -> DetectionItem:
+    boxes = item.boxes.copy()
+    boxes[:, [0, 2]] = width - item.boxes[:, [2, 0]]
+    return DetectionItem(item.path, boxes, list(item.labels))
+
+
+def extract_features(
+    items: Sequence[DetectionItem],
+    backbone: Backbone,
+    cfg: HeadConfig,
+    cache_dir: Path | None,
+    progress: Progress | None = None,
+    batch_size: int = 16,
+    mirror: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[Letterbox]]:
+    """Frozen (stride-16, stride-32) maps for each item (then each mirrored item), float16.
+
+    Cached under ``cache_dir`` keyed by backbone weights, input size and the image list.
+    """
+    import torch
+    from PIL import Image
+
+    key = hashlib.sha256(
+        "|".join(
+            [
+                backbone.name,
+                str(backbone.weights_sha256),
+                str(cfg.input_width),
+                str(cfg.input_height),
+                str(mirror),
+                *(str(it.path) for it in items),
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    stems = ("f16", "f32", "lb")
+    files = [cache_dir / f"detector-{key}-{s}.npy" for s in stems] if cache_dir else []
+    if files and all(f.exists() for f in files):
+        lbs = [
+            Letterbox(float(r[0]), float(r[1]), float(r[2]), int(r[3]), int(r[4]))
+            for r in np.load(files[2])
+        ]
+        return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r"), lbs
+    net = feature_net(backbone)
+    lows, highs, lbs = [], [], []
+    jobs = [(it, False) for it in items] + ([(it, True) for it in items] if mirror else [])
+    for start in range(0, len(jobs), batch_size):
+        ims = []
+        for it, mirrored in jobs[start : start + batch_size]:
+            im = decode_image(it.path).image
+            ims.append(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else im)
+        batch, chunk_lbs = preprocess(ims, cfg, backbone.cfg.mean, backbone.cfg.std)
+        with torch.inference_mode():
+            low, high = net(torch.from_numpy(batch))
+        lows.append(low.half().numpy())
+        highs.append(high.half().numpy())
+        lbs.extend(chunk_lbs)
+        if progress:
+            progress("features", min(start + batch_size, len(jobs)), len(jobs))
+    f16, f32 = np.concatenate(lows), np.concatenate(highs)
+    if cache_dir:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(files[0], f16)
+        np.save(files[1], f32)
+        rows = [[lb.scale, lb.pad_x, lb.pad_y, lb.width, lb.height] for lb in lbs]
+        np.save(files[2], np.array(rows))
+    return f16, f32, lbs
+
+
+def build_targets(
+    items: Sequence[DetectionItem], lbs: Sequence[Letterbox], cfg: HeadConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian centre heatmaps (N,C,H,W), log size and offset (N,C,2,H,W), centre mask (N,C,H,W).
+
+    Gaussians are elliptical with sigma proportional to the box side (TTFNet's alpha 0.54), so
+    large garments get wide, forgiving peaks and small accessories sharp ones.
+    """
+    gh, gw = cfg.grid
+    n, c, s = len(items), len(cfg.classes), cfg.stride
+    heat = np.zeros((n, c, gh, gw), np.float32)
+    size = np.zeros((n, c, 2, gh, gw), np.float32)
+    offset = np.zeros((n, c, 2, gh, gw), np.float32)
+    mask = np.zeros((n, c, gh, gw), np.float32)
+    ys, xs = np.mgrid[0:gh, 0:gw]
+    for i, (it, lb) in enumerate(zip(items, lbs, strict=True)):
+        if not len(it.boxes):
+            continue
+        for box, label in zip(lb.to_input(it.boxes), it.labels, strict=True):
+            k = cfg.classes.index(label)
+            w, h = max(box[2] - box[0], 1.0) / s, max(box[3] - box[1], 1.0) / s
+            cx, cy = (box[0] + box[2]) / 2 / s, (box[1] + box[3]) / 2 / s
+            ix, iy = min(int(cx), gw - 1), min(int(cy), gh - 1)
+            sx, sy = max(0.54 * w / 6, 0.6), max(0.54 * h / 6, 0.6)
+            g = np.exp(-((xs - ix) ** 2) / (2 * sx**2) - ((ys - iy) ** 2) / (2 * sy**2))
+            heat[i, k] = np.maximum(heat[i, k], g)
+            size[i, k, :, iy, ix] = (np.log(w), np.log(h))
+            offset[i, k, :, iy, ix] = (cx - ix, cy - iy)
+            mask[i, k, iy, ix] = 1.0
+    return heat, size, offset, mask
+
+
+def _shift(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate the last two dims by (dy, dx) cells, filling with zeros (no wrap-around)."""
+    import torch
+
+    out = torch.zeros_like(t)
+    h, w = t.shape[-2:]
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., yd, xd] = t[..., ys, xs]
+    return out
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss, normalised by the number of centres."""
+    import torch
+
+    p = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1).float()
+    pos_loss = (torch.log(p) * (1 - p) ** 2 * pos).sum()
+    neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos)).sum()
+    return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+
+
+def predict_cached(
+    head: torch.nn.Module,
+    f16: np.ndarray,
+    f32: np.ndarray,
+    lbs: Sequence[Letterbox],
+    cfg: HeadConfig,
+    min_score: float = 0.01,
+) -> list[list[Garment]]:
+    """The detector's output from cached features (same decode as ``CenterNetDetector``)."""
+    import torch
+
+    head.eval()
+    out: list[list[Garment]] = []
+    with torch.inference_mode():
+        for start in range(0, len(f16), 64):
+            heat, size, offset = head(
+                torch.from_numpy(np.asarray(f16[start : start + 64])),
+                torch.from_numpy(np.asarray(f32[start : start + 64])),
+            )
+            for j, (b, s, lab) in enumerate(decode(heat, size, offset, cfg.stride, min_score)):
+                mapped = lbs[start + j].to_image(b) if len(b) else b
+                out.append(to_garments(mapped, s, lab, cfg.classes))
+    return out
+
+
+def train_head(
+    f16: np.ndarray,
+    f32: np.ndarray,
+    targets: tuple[np.ndarray, ...],
+    cfg: HeadConfig,
+    tc: DetectorTrainConfig,
+    evaluate: Callable[[torch.nn.Module], float] | None = None,
+    progress: Progress | None = None,
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
+    """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(tc.seed)
+    head = build_head(cfg)
+    opt = torch.optim.AdamW(head.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    steps_per_epoch = (len(f16) + tc.batch_size - 1) // tc.batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=tc.lr, total_steps=tc.epochs * steps_per_epoch, pct_start=0.1
+    )
+    heat_t, size_t, off_t, mask_t = (torch.from_numpy(t) for t in targets)
+    low_all, high_all = torch.from_numpy(np.array(f16)), torch.from_numpy(np.array(f32))
+    gen = torch.Generator().manual_seed(tc.seed)
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    for epoch in range(1, tc.epochs + 1):
+        head.train()
+        total = 0.0
+        for idx in torch.randperm(len(f16), generator=gen).split(tc.batch_size):
+            low = F.dropout2d(low_all[idx].float(), tc.feature_dropout)
+            high = F.dropout2d(high_all[idx].float(), tc.feature_dropout)
+            tgt = [heat_t[idx], size_t[idx], off_t[idx], mask_t[idx]]
+            if tc.shift_cells:
+                # Cheap stand-in for crop augmentation: the features are cached, so move them
+                # and the targets together by whole stride-32 cells.
+                dy, dx = (int(v) for v in torch.randint(-tc.shift_cells, tc.shift_cells + 1,
+                                                        (2,), generator=gen))
+                high = _shift(high, dy, dx)
+                low, tgt = _shift(low, 2 * dy, 2 * dx), [_shift(t, 2 * dy, 2 * dx) for t in tgt]
+            heat, size, offset = head(low, high)
+            m = tgt[3].unsqueeze(2)
+            n_pos = m.sum().clamp(min=1)
+            loss = (
+                focal_loss(heat, tgt[0])
+                + 0.5 * ((size - tgt[1]).abs() * m).sum() / n_pos
+                + ((offset - tgt[2]).abs() * m).sum() / n_pos
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        row = {"epoch": epoch, "loss": total / len(f16), "seconds": time.perf_counter() - t0}
+        if evaluate and (epoch % tc.eval_every == 0 or epoch == tc.epochs):
+            row["map50"] = evaluate(head)
+            log.info("epoch %d loss %.3f mAP50 %.3f", epoch, row["loss"], row["map50"])
+        history.append(row)
+        if progress:
+            progress("train", epoch, tc.epochs)
+    return head.eval(), history
+
+
+def train_detector(
+    settings: Settings,
+    images_csv: Path,
+    boxes_csv: Path,
+    out: Path | None,
+    holdout_csv: Path | None = None,
+    tc: DetectorTrainConfig | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Split, cache features, train, score the held-out images, and write the head to ``out``.
+
+    Returns:
+        A report: held-out ``map50``/``per_class`` (from cached features), history, sizes.
+    """
+    import torch
+
+    from modiste.models.registry import create_backbone
+
+    tc = tc or DetectorTrainConfig()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "0")) or torch.get_num_threads())
+    items = read_detection_set(images_csv, boxes_csv, tc.label_column, tc.classes)
+    train, held = split_items(items, tc.holdout_fraction, tc.seed)
+    if holdout_csv is not None:
+        write_image_list(held, holdout_csv)
+    backbone = create_backbone(
+        settings.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
+    )
+    cfg = HeadConfig(
+        classes=tc.classes,
+        backbone=backbone.name,
+        input_width=tc.input_width,
+        input_height=tc.input_height,
+        width=tc.width,
+    )
+    f16, f32, lbs = extract_features(train, backbone, cfg, cache_dir, progress)
+    mirrored = [_flip(it, lb.width) for it, lb in zip(train, lbs, strict=False)]
+    targets = build_targets(list(train) + mirrored, lbs, cfg)
+    evaluate = None
+    if held:
+        h16, h32, hlbs = extract_features(held, backbone, cfg, cache_dir, progress, mirror=False)
+
+        def evaluate(head: torch.nn.Module) -> float:
+            preds = predict_cached(head, h16, h32, hlbs, cfg)
+            return float(evaluate_detections(preds, held, cfg.classes)["map50"])
+
+    head, history = train_head(f16, f32, targets, cfg, tc, evaluate, progress)
+    report: dict[str, Any] = {"n_train": len(train), "n_held_out": len(held), "history": history}
+    if held:
+        preds = predict_cached(head, h16, h32, hlbs, cfg)
+        report["held_out"] = evaluate_detections(preds, held, cfg.classes)
+    if out is not None:
+        extra = {k: v for k, v in vars(tc).items() if k != "classes"}
+        extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
+        save_head(out, head, replace(cfg, extra=extra))
+        report["weights"] = str(out)
+        report["weights_bytes"] = out.stat().st_size
+    return report

@@ -1,0 +1,143 @@
+"""The shipped detector head: targets decode back to their boxes, weights round-trip, predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from modiste.evaluation.detection import DetectionItem
+from modiste.models.detector import GarmentDetector, letterbox
+from modiste.models.detector_head import (
+    CenterNetDetector,
+    HeadConfig,
+    build_head,
+    decode,
+    load_head,
+    save_head,
+)
+from modiste.models.registry import create_backbone
+from modiste.training.detector import (
+    DetectorTrainConfig,
+    build_targets,
+    focal_loss,
+    split_items,
+    train_head,
+    write_image_list,
+)
+
+CFG = HeadConfig(classes=("top", "footwear", "hat"), input_width=64, input_height=96, width=16)
+
+
+def _item(boxes: list[list[float]], labels: list[str]) -> DetectionItem:
+    return DetectionItem(Path("x.jpg"), np.asarray(boxes, float), labels)
+
+
+def test_targets_decode_back_to_the_boxes() -> None:
+    # A 128 x 192 image letterboxed into 64 x 96 (scale 0.5, no padding).
+    _, lb = letterbox(Image.new("RGB", (128, 192)), CFG.input_width, CFG.input_height)
+    item = _item(
+        [[10, 20, 100, 90], [30, 150, 90, 190], [40, 0, 80, 25]], ["top", "footwear", "hat"]
+    )
+    heat, size, offset, mask = build_targets([item], [lb], CFG)
+    assert heat.shape == (1, 3, 6, 4) and mask.sum() == 3 and heat.max() == 1.0
+    logits = torch.from_numpy(np.where(heat == 1, 10.0, -10.0).astype(np.float32))
+    ((boxes, _, labels),) = decode(
+        logits, torch.from_numpy(size), torch.from_numpy(offset), CFG.stride, 0.5
+    )
+    got = {CFG.classes[k]: b for k, b in zip(labels, lb.to_image(boxes), strict=True)}
+    assert set(got) == {"top", "footwear", "hat"}
+    for box, label in zip(item.boxes, item.labels, strict=True):
+        np.testing.assert_allclose(got[label], box, atol=1e-3)
+
+
+def test_weights_round_trip_and_stay_small(tmp_path: Path) -> None:
+    head = build_head(CFG)
+    path = tmp_path / "h.npz"
+    save_head(path, head, CFG)
+    loaded, cfg = load_head(path)
+    assert cfg.classes == CFG.classes and cfg.input_height == 96
+    f16, f32 = torch.randn(2, 96, 6, 4), torch.randn(2, 320, 3, 2)
+    with torch.inference_mode():
+        a, b = head.eval()(f16, f32), loaded(f16, f32)
+    for x, y in zip(a, b, strict=True):
+        torch.testing.assert_close(x, y, atol=0.05, rtol=0.01)  # float16 storage
+    assert path.stat().st_size < 200_000
+
+
+def test_detector_predicts_boxes_inside_each_image(tmp_path: Path) -> None:
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    det = CenterNetDetector(build_head(CFG), CFG, backbone, min_score=0.0)
+    assert isinstance(det, GarmentDetector)
+    images = [Image.new("RGB", (50, 80), "white"), Image.new("RGB", (120, 60), "blue")]
+    out = det.predict(images)
+    assert len(out) == 2
+    for im, garments in zip(images, out, strict=True):
+        assert garments, "min_score 0 keeps every peak"
+        for g in garments:
+            assert g.label in CFG.classes
+            assert 0 <= g.box.x1 < g.box.x2 <= im.width and 0 <= g.box.y1 < g.box.y2 <= im.height
+
+
+def test_focal_loss_prefers_the_right_heatmap() -> None:
+    target = torch.zeros(1, 1, 4, 4)
+    target[0, 0, 1, 2] = 1.0
+    good = torch.full((1, 1, 4, 4), -6.0)
+    good[0, 0, 1, 2] = 6.0
+    assert float(focal_loss(good, target)) < float(focal_loss(-good, target))
+
+
+def test_head_learns_a_fixed_layout_from_features() -> None:
+    # Synthetic "features": class 0 sits where channel 0 lights up; the head must find it.
+    rng = np.random.default_rng(0)
+    n = 16
+    f16 = rng.normal(size=(n, 96, 6, 4)).astype(np.float16) * 0.1
+    items = []
+    _, lb = letterbox(Image.new("RGB", (64, 96)), 64, 96)
+    for i in range(n):
+        gy, gx = i % 6, (i // 6) % 4
+        f16[i, 0, gy, gx] = 3.0
+        cx, cy = gx * 16 + 8, gy * 16 + 8
+        items.append(_item([[cx - 12, cy - 12, cx + 12, cy + 12]], ["top"]))
+    f32 = np.zeros((n, 320, 3, 2), np.float16)
+    targets = build_targets(items, [lb] * n, CFG)
+    tc = DetectorTrainConfig(epochs=20, batch_size=4, lr=1e-2, feature_dropout=0.0)
+    head, history = train_head(f16, f32, targets, CFG, tc)
+    assert history[-1]["loss"] < history[0]["loss"] / 2
+    with torch.inference_mode():
+        heat, _, _ = head(torch.from_numpy(f16).float(), torch.from_numpy(f32).float())
+    found = heat[:, 0].flatten(1).argmax(1).numpy()
+    truth = np.array([(i % 6) * 4 + (i // 6) % 4 for i in range(n)])
+    assert (found == truth).mean() >= 0.5  # chance: 1 in 24
+
+
+def test_split_is_deterministic_and_disjoint(tmp_path: Path) -> None:
+    items = [DetectionItem(tmp_path / f"{i}.jpg", np.zeros((0, 4))) for i in range(20)]
+    train, held = split_items(items, 0.3, seed=0)
+    _, held2 = split_items(list(reversed(items)), 0.3, seed=0)
+    assert [i.path for i in held] == [i.path for i in held2] and len(held) == 6
+    assert not {i.path for i in train} & {i.path for i in held}
+    csv_path = write_image_list(held, tmp_path / "lists" / "held.csv")
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "image_path,annotated" and lines[1].startswith("../")
+
+
+@pytest.mark.parametrize("bad", [b"", b"not a zip"])
+def test_bad_weights_file_is_a_model_error(tmp_path: Path, bad: bytes) -> None:
+    from modiste.errors import ModelError
+
+    path = tmp_path / "h.npz"
+    path.write_bytes(bad)
+    with pytest.raises(ModelError):
+        load_head(path)
+
+
+def test_shift_moves_maps_without_wrapping() -> None:
+    from modiste.training.detector import _shift
+
+    t = torch.arange(12.0).view(1, 3, 4)
+    assert _shift(t, 1, -1).tolist() == [[[0, 0, 0, 0], [1, 2, 3, 0], [5, 6, 7, 0]]]
+    assert torch.equal(_shift(t, 0, 0), t)
