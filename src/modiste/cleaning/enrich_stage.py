@@ -66,13 +66,12 @@ def _fill_missing(ctx: StageContext) -> None:
         ).all()
         if not products:
             return
-        models = ctx.cache.get("text_models") or load_shipped_models()
+        cached = ctx.cache.get("text_models")
+        models = cached if isinstance(cached, dict) else load_shipped_models()
         ctx.cache["text_models"] = models
         for product in products:
             wanted = {
-                name: model
-                for name, model in models.items()  # type: ignore[union-attr]
-                if getattr(product, name) is None
+                name: model for name, model in models.items() if getattr(product, name) is None
             }
             guess = categorize_product(product.title, product.description, wanted)
             predicted = dict((product.attributes or {}).get("predicted", {}))

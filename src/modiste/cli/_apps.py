@@ -42,8 +42,8 @@ def _root(
         help="Catalog data folder (env MODISTE_DATA_DIR; default ./modiste-data).",
     ),
 ) -> None:
-    overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    ctx.obj = CliState(settings=Settings(**overrides))
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    ctx.obj = CliState(settings=settings)
 
 
 def state(ctx: typer.Context) -> CliState:

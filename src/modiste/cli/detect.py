@@ -15,8 +15,11 @@ CCP = Path("../shared/datasets/ccp_street")
 
 def _bar(console: object) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console,  # type: ignore[arg-type]
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,  # type: ignore[arg-type]
     )
 
 
@@ -49,8 +52,14 @@ def train_detector_cmd(
 
     st = state(ctx)
     tc = DetectorTrainConfig(
-        label_column=label_column, holdout_fraction=holdout_fraction, seed=seed, epochs=epochs,
-        lr=lr, batch_size=batch_size, width=width, shift_cells=shift_cells,
+        label_column=label_column,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        width=width,
+        shift_cells=shift_cells,
         feature_dropout=feature_dropout,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
@@ -63,13 +72,21 @@ def train_detector_cmd(
             bar.update(tasks[stage], completed=done)  # type: ignore[arg-type]
 
         result = train_detector(
-            st.settings, images, boxes, target, holdout_csv, tc,
-            cache_dir or st.settings.cache_dir / "detector", progress,
+            st.settings,
+            images,
+            boxes,
+            target,
+            holdout_csv,
+            tc,
+            cache_dir or st.settings.cache_dir / "detector",
+            progress,
         )
     held = result.get("held_out")
     if held:
-        st.console.print(f"held-out mAP50 {held['map50']:.3f}  recall50 {held['recall50']:.3f}  "
-                         f"({held['n_images']} images)")
+        st.console.print(
+            f"held-out mAP50 {held['map50']:.3f}  recall50 {held['recall50']:.3f}  "
+            f"({held['n_images']} images)"
+        )
         for cls, ap in held["per_class"].items():
             st.console.print(f"  {cls:<10} AP50 {ap:.3f}")
     st.console.print(f"wrote {target} ({result['weights_bytes'] / 1e6:.2f} MB)")
@@ -101,15 +118,20 @@ def eval_detect_cmd(
     with _bar(st.err) as bar:
         task = bar.add_task("detect", total=len(items))
         result = run_detection_eval(
-            det.predict, items, det.classes,
+            det.predict,
+            items,
+            det.classes,
             load=lambda p: decode_image(p, max_pixels=st.settings.max_image_pixels).image,
-            sample=sample, png_path=json_path.with_suffix(".png"),
+            sample=sample,
+            png_path=json_path.with_suffix(".png"),
             on_batch=lambda n: bar.advance(task, n),
         )
     result["detector"] = detector
     write_json(result, json_path)
-    st.console.print(f"mAP50 {result['map50']:.3f}  recall50 {result['recall50']:.3f}  "
-                     f"({result['n_images']} images) -> {json_path}")
+    st.console.print(
+        f"mAP50 {result['map50']:.3f}  recall50 {result['recall50']:.3f}  "
+        f"({result['n_images']} images) -> {json_path}"
+    )
     for cls, ap in result["per_class"].items():
         st.console.print(f"  {cls:<10} AP50 {ap:.3f}")
 
@@ -133,8 +155,11 @@ def detect_cmd(
         im = decode_image(path, max_pixels=st.settings.max_image_pixels).image
         found = garments_or_whole(im, det.predict([im])[0])
         rows = [
-            {"label": g.label, "confidence": round(g.confidence, 4),
-             "box": [round(v, 1) for v in (g.box.x1, g.box.y1, g.box.x2, g.box.y2)]}
+            {
+                "label": g.label,
+                "confidence": round(g.confidence, 4),
+                "box": [round(v, 1) for v in (g.box.x1, g.box.y1, g.box.x2, g.box.y2)],
+            }
             for g in found
         ]
         st.console.print_json(json.dumps({"image": str(path), "garments": rows}))

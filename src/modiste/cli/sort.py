@@ -308,7 +308,7 @@ def sort_catalog(st: CliState, regulation: str | None, json_out: Path | None) ->
         for product in products:
             ranked = sorted(
                 (i for i in product.images if i.gallery_rank is not None),
-                key=lambda i: i.gallery_rank,
+                key=lambda i: i.gallery_rank or 0,
             )
             out.append(
                 {

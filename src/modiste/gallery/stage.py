@@ -88,11 +88,15 @@ def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Out
     order=90,
     after=("shots",),
     description="gallery order per product (last, after cleaning hid copies)",
-    product_level=lambda ctx: order_products(ctx),
+    product_level=lambda ctx: _order_all(ctx),
 )
 def mark_for_ordering(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
     """Per image there is nothing to do: ordering is per product and runs after all chunks."""
     return {i: Outcome.done() for i in image_ids}
+
+
+def _order_all(ctx: StageContext) -> None:
+    order_products(ctx)
 
 
 def order_products(ctx: StageContext, product_ids: Sequence[int] | None = None) -> int:

@@ -106,7 +106,8 @@ def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
 def store_crops(store: ImageStore, crops: Sequence[Crop], quality: int = 90) -> list[StoredCrop]:
     """Put each crop's JPEG into the content store; identical crops are stored once."""
     return [
-        StoredCrop(store.put(encode_jpeg(c.image, quality)), c.garment.label,
-                   c.garment.confidence, c.box)
+        StoredCrop(
+            store.put(encode_jpeg(c.image, quality)), c.garment.label, c.garment.confidence, c.box
+        )
         for c in crops
     ]

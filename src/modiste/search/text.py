@@ -136,7 +136,7 @@ class TextSearch:
         total = session.scalar(select(func.count()).select_from(query_stmt.subquery()), params) or 0
         ordered = query_stmt.order_by(score.asc() if score is not None else text("score DESC"))
         ordered = ordered.order_by(ProductRow.id).limit(per_page).offset((page - 1) * per_page)
-        rows = session.execute(ordered, params).all()
+        rows: list[Any] = list(session.execute(ordered, params).all())
         products = {
             p.id: p
             for p in session.scalars(

@@ -270,8 +270,10 @@ def train_head(
             if tc.shift_cells:
                 # Cheap stand-in for crop augmentation: the features are cached, so move them
                 # and the targets together by whole stride-32 cells.
-                dy, dx = (int(v) for v in torch.randint(-tc.shift_cells, tc.shift_cells + 1,
-                                                        (2,), generator=gen))
+                dy, dx = (
+                    int(v)
+                    for v in torch.randint(-tc.shift_cells, tc.shift_cells + 1, (2,), generator=gen)
+                )
                 high = _shift(high, dy, dx)
                 low, tgt = _shift(low, 2 * dy, 2 * dx), [_shift(t, 2 * dy, 2 * dx) for t in tgt]
             heat, size, offset = head(low, high)

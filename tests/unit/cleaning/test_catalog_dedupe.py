@@ -1,4 +1,4 @@
-"""Duplicates in the catalog: copies hidden, relistings flagged, shared photos kept, offers grouped."""
+"""Catalog duplicates: copies hidden, relistings flagged, shared photos kept, offers grouped."""
 
 from __future__ import annotations
 

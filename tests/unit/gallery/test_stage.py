@@ -1,4 +1,4 @@
-"""The "shots" ingest stage: predictions stored, human labels kept, policy applied, galleries ordered."""
+"""Shots and order stages: predictions stored, human labels kept, policy applied, ordering."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ class FakeClassifier:
         out = []
         for im in images:
             rgb = im.convert("RGB").resize((1, 1)).getpixel((0, 0))
-            label = min(COLOURS, key=lambda k: sum(abs(a - b) for a, b in zip(COLOURS[k], rgb)))
+            label = min(
+                COLOURS, key=lambda k: sum(abs(a - b) for a, b in zip(COLOURS[k], rgb, strict=True))
+            )
             out.append(ShotPrediction(label=label, confidence=0.9, scores={label: 0.9}))
         return out
 
@@ -99,7 +101,7 @@ def test_ingest_classifies_applies_policy_and_orders(catalog: Database, settings
         "wash_tag": False,
     }
     # Bags: the packshot leads.
-    assert [label for _, label, _ in gallery(catalog, "bag")][0] == "packshot"
+    assert gallery(catalog, "bag")[0][1] == "packshot"
 
 
 def test_human_labels_survive_a_rerun(catalog: Database, settings: Settings) -> None:
@@ -142,7 +144,7 @@ def test_sort_command_reorders_the_catalog_by_another_regulation(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     by_product = {p["external_id"]: p for p in json.loads(out.read_text())}
-    assert [o["shot"] for o in by_product["top"]["order"]][0] == "near_front"
+    assert by_product["top"]["order"][0]["shot"] == "near_front"
     assert by_product["top"]["missing"] == []  # it has its wash tag
     assert by_product["bag"]["order"][0]["shot"] == "packshot"
     # The stored order follows the new regulation too.

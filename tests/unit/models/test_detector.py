@@ -21,7 +21,14 @@ from modiste.models.detector import (
 
 def test_default_classes_match_the_issue() -> None:
     assert DEFAULT_CLASSES == (
-        "top", "outerwear", "bottom", "dress", "footwear", "bag", "hat", "accessory"
+        "top",
+        "outerwear",
+        "bottom",
+        "dress",
+        "footwear",
+        "bag",
+        "hat",
+        "accessory",
     )
 
 

@@ -21,11 +21,13 @@ def test_shipped_head_finds_garments_on_held_out_photos(
     datasets_dir: Path, settings: Settings
 ) -> None:
     det = create_detector(settings, "default", min_score=0.01)  # fresh data dir: packaged head
-    items = read_detection_set(HOLDOUT, datasets_dir / "ccp_street" / "boxes.csv", "label",
-                               det.classes)[:24]
+    items = read_detection_set(
+        HOLDOUT, datasets_dir / "ccp_street" / "boxes.csv", "label", det.classes
+    )[:24]
     assert len(items) == 24
-    report = run_detection_eval(det.predict, items, det.classes,
-                                load=lambda p: decode_image(p).image, sample=0)
+    report = run_detection_eval(
+        det.predict, items, det.classes, load=lambda p: decode_image(p).image, sample=0
+    )
     # Big, always-present classes must be found on most photos; the full figure is in
     # benchmarks/results/detector_ccp.json (all held-out images).
     assert report["per_class"]["footwear"] > 0.5

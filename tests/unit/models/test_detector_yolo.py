@@ -54,8 +54,12 @@ def _export(tmp_path: Path, layout: str) -> Path:
         out = v8.T[None]  # [1, 4 + C, N]
     path = tmp_path / f"tiny_{layout}.onnx"
     torch.onnx.export(
-        Fixed(out), torch.zeros(1, 3, SIDE, SIDE), str(path), dynamo=False,
-        input_names=["images"], output_names=["output0"],
+        Fixed(out),
+        torch.zeros(1, 3, SIDE, SIDE),
+        str(path),
+        dynamo=False,
+        input_names=["images"],
+        output_names=["output0"],
     )
     (tmp_path / f"tiny_{layout}.yaml").write_text("names:\n  0: shirt\n  1: shoe\n")
     return path
