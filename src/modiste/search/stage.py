@@ -35,6 +35,42 @@ def _teardown(ctx: StageContext) -> None:
         indexer.index.close()  # type: ignore[attr-defined]
 
 
+def _reconcile(ctx: StageContext) -> None:
+    """Keep the index in step with placement decisions taken after an image was indexed.
+
+    Cleaning can flip ``in_search`` later (a relisting found on a later import, a label corrected
+    to wash_tag in review): such images leave the index; images that came back get indexed.
+    """
+    from sqlalchemy import exists, select
+
+    from modiste.catalog.schema import GarmentRow, ImageRow, StageState
+
+    has_garments = exists().where(GarmentRow.image_id == ImageRow.id)
+    embedded = exists().where(
+        StageState.image_id == ImageRow.id, StageState.stage == "embed", StageState.status == "done"
+    )
+    with ctx.db.session() as session:  # type: ignore[attr-defined]
+        stale = session.scalars(
+            select(ImageRow.id).where(ImageRow.in_search.is_(False), has_garments)
+        ).all()
+        back = session.scalars(
+            select(ImageRow.id).where(
+                ImageRow.in_search.is_not(False),
+                ImageRow.status == "stored",
+                embedded,
+                ~has_garments,
+            )
+        ).all()
+    if not stale and not back:
+        return
+    if "embed.indexer" not in ctx.cache:
+        _setup(ctx)
+    indexer = ctx.cache["embed.indexer"]
+    indexer.index_images([*stale, *back])  # type: ignore[attr-defined]
+    indexer.index.save()  # type: ignore[attr-defined]
+    log.info("index reconciled: %d removed, %d re-added", len(stale), len(back))
+
+
 @register_stage(
     "embed",
     order=40,
@@ -42,6 +78,7 @@ def _teardown(ctx: StageContext) -> None:
     after=("store",),
     setup=_setup,
     teardown=_teardown,
+    product_level=_reconcile,
 )
 def embed_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
     """Index the chunk's images; a failure on one image does not stop the others."""

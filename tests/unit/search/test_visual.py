@@ -234,3 +234,39 @@ def test_embed_stage_records_outcomes_and_saves(catalog, settings, embedder, tmp
     assert create_index("faiss", embedder.dim, tmp_path / "idx").count() == 15
     stage._teardown(ctx)
     assert "embed.indexer" not in ctx.cache
+
+
+def test_reconcile_follows_later_placement_changes(catalog, settings, embedder, tmp_path) -> None:
+    """Kept out of search after indexing: it leaves the index; one let back in returns."""
+    from modiste.catalog.schema import StageState
+    from modiste.pipeline.stages import StageContext
+    from modiste.search import stage
+
+    db, _, _, _ = catalog
+    index = create_index("faiss", embedder.dim, tmp_path / "idx")
+    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
+    ctx.cache["embed.indexer"] = CatalogIndexer(db, ctx.store, index, embedder, None)
+    with db.session() as s:
+        ids = list(s.scalars(select(ImageRow.id).order_by(ImageRow.id)))
+    for image_id, outcome in stage.embed_images(ctx, ids).items():
+        with db.session() as s:
+            s.merge(StageState(image_id=image_id, stage="embed", status=outcome.status))
+    assert index.count() == 15
+    with db.session() as s:  # cleaning changes its mind about two images
+        s.execute(update(ImageRow).where(ImageRow.id == ids[0]).values(in_search=False))
+        s.execute(update(ImageRow).where(ImageRow.source == "x/greena1.png").values(in_search=None))
+        s.execute(
+            update(StageState)
+            .where(
+                StageState.image_id
+                == s.scalar(select(ImageRow.id).where(ImageRow.source == "x/greena1.png"))
+            )
+            .values(status="done")
+        )
+    stage._reconcile(ctx)
+    assert index.count() == 15  # one out, one back in
+    with db.session() as s:
+        assert not s.scalars(select(GarmentRow).where(GarmentRow.image_id == ids[0])).all()
+        back = s.scalar(select(ImageRow.id).where(ImageRow.source == "x/greena1.png"))
+        assert s.scalars(select(GarmentRow).where(GarmentRow.image_id == back)).all()
+    stage._teardown(ctx)
