@@ -8,23 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from modiste.cli._apps import app, eval_app, state
+from modiste.cli.progress import task_bar
 from modiste.errors import FeedError, ModisteError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-
-
-def _bar(console: Any) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def _single_threaded_opencv() -> None:
@@ -90,7 +80,7 @@ def dedupe_cmd(
     config = DedupeConfig() if accept is None else DedupeConfig(accept=accept)
     finder = DuplicateFinder(config)
     skipped: list[dict[str, str]] = []
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
         task = bar.add_task("fingerprint", total=len(rows))
         for r in rows:
             try:
@@ -147,7 +137,7 @@ def eval_dedupe_cmd(
     _single_threaded_opencv()
     config = DedupeConfig() if accept is None else DedupeConfig(accept=accept)
     n = len(read_groups_csv(data))
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
         task = bar.add_task("fingerprint", total=n)
         report = evaluate_dedupe(
             data,

@@ -6,21 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modiste.cli._apps import app, eval_app, state, train_app
+from modiste.cli.progress import task_bar
 
 CCP = Path("../shared/datasets/ccp_street")
-
-
-def _bar(console: object) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,  # type: ignore[arg-type]
-    )
 
 
 @train_app.command("detector")
@@ -63,7 +53,7 @@ def train_detector_cmd(
         feature_dropout=feature_dropout,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
         tasks: dict[str, object] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -115,7 +105,7 @@ def eval_detect_cmd(
     st = state(ctx)
     det = create_detector(st.settings, detector, classes_path=classes, min_score=min_score)
     items = read_detection_set(images, boxes, label_column, det.classes)
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
         task = bar.add_task("detect", total=len(items))
         result = run_detection_eval(
             det.predict,

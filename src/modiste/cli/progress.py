@@ -42,3 +42,14 @@ class RichProgress:
     def close(self) -> None:
         if self._task is not None:
             self._progress.stop()
+
+
+def task_bar(console: Console | None) -> Progress:
+    """A plain bar for commands that drive their own loop (training, evaluation)."""
+    return Progress(
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )

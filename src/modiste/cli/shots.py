@@ -8,25 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modiste.cli._apps import app, eval_app, state, train_app
+from modiste.cli.progress import task_bar
 from modiste.errors import FeedError, ImageDecodeError
 
 shots_app = typer.Typer(help="Classify shot types and teach new ones.", no_args_is_help=True)
 app.add_typer(shots_app, name="shots")
 
 DEFAULT_DATASETS = Path("../shared/datasets")
-
-
-def _bar(console: object) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,  # type: ignore[arg-type]
-    )
 
 
 @train_app.command("shots")
@@ -71,7 +61,7 @@ def train_shots_cmd(
     bb = backbone or st.settings.backbone
     spec = FeatureSpec(bb, pooling, size, cues, cue_set, tta, cue_weight)
     target = None if no_save else (out or user_head_path(st.settings, bb))
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
 
         def progress(stage: str, total: int) -> Callable[[int], None]:
             task = bar.add_task(stage, total=total)
@@ -148,7 +138,7 @@ def eval_shots_cmd(
     reg = load_regulation(regulation)
     clf = create_shot_classifier(st.settings, runtime=runtime)
     preds, kept = [], []
-    with _bar(st.err) as bar:
+    with task_bar(st.err) as bar:
         task = bar.add_task("classify", total=len(rows))
         for i in range(0, len(rows), 16):
             chunk = rows[i : i + 16]
