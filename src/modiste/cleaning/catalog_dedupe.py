@@ -92,6 +92,13 @@ def _member_key(members: list[DuplicateMember]) -> frozenset[tuple[str, int | No
     )
 
 
+def _colour(product: ProductRow) -> str | None:
+    """The product's colour from its feed attributes (``color`` or ``colour``), if any."""
+    attrs = product.attributes or {}
+    value = attrs.get("color") or attrs.get("colour")
+    return str(value).strip().lower() or None if value else None
+
+
 def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> DedupeReport:
     """Recompute open duplicate/offer groups and the catalog flags that follow from them."""
     images = {
@@ -173,6 +180,7 @@ def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> Dedu
             drop.policy_reason = f"{DUPLICATE_PREFIX}{keep.id}"
             report.hidden_copies += 1
 
+    products = {img.product_id: img.product for img in images.values()}
     for offer in finder.offer_groups():
         product_ids = [int(o.product_id) for o in offer.offers]
         members = [
@@ -181,30 +189,36 @@ def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> Dedu
             )
             for pid, o in zip(product_ids, offer.offers, strict=True)
         ]
-        is_offer = MatchKind.SAME_ITEM_OTHER_SELLER in offer.kinds
-        add_group("offer" if is_offer else "relisted", members)
+        kind = "offer" if MatchKind.SAME_ITEM_OTHER_SELLER in offer.kinds else "relisted"
+        colours = [_colour(products[pid]) for pid in product_ids]
+        if kind == "relisted" and None not in colours and len(set(colours)) == len(colours):
+            # Colour variants of one style often share (recoloured or even identical) photos;
+            # they are different products, so nothing is hidden: the group is for review only.
+            kind = "variants"
+        add_group(kind, members)
         report.offer_groups.append(
             {
-                "kind": "offer" if is_offer else "relisted",
+                "kind": kind,
                 "offers": [
                     {"seller": o.seller, "product_id": int(o.product_id), "price": o.price}
                     for o in offer.offers
                 ],
             }
         )
-        if MatchKind.RELISTED in offer.kinds:
+        if kind != "variants" and MatchKind.RELISTED in offer.kinds:
             by_seller: dict[str, list[int]] = {}
             for pid, o in zip(product_ids, offer.offers, strict=True):
                 by_seller.setdefault(o.seller, []).append(pid)
             for pids in by_seller.values():
                 first, *later = sorted(pids)
                 for pid in later:
+                    if _colour(products[pid]) not in (None, _colour(products[first])):
+                        continue  # another colour of the same item: a variant, not a relisting
                     report.relisted_products += 1
                     for img in images.values():
                         if img.product_id == pid:
                             img.in_search = False
                             img.policy_reason = f"{RELISTED_PREFIX}{first}"
-                    product = session.get(ProductRow, pid)
-                    if product is not None:
-                        product.attributes = {**(product.attributes or {}), "relisted_of": first}
+                    product = products[pid]
+                    product.attributes = {**(product.attributes or {}), "relisted_of": first}
     return report

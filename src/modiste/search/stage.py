@@ -46,8 +46,11 @@ def _reconcile(ctx: StageContext) -> None:
     from modiste.catalog.schema import GarmentRow, ImageRow, StageState
 
     has_garments = exists().where(GarmentRow.image_id == ImageRow.id)
+    # "skipped" too: an image skipped while it was kept out of search may be let back in.
     embedded = exists().where(
-        StageState.image_id == ImageRow.id, StageState.stage == "embed", StageState.status == "done"
+        StageState.image_id == ImageRow.id,
+        StageState.stage == "embed",
+        StageState.status.in_(("done", "skipped")),
     )
     with ctx.db.session() as session:  # type: ignore[attr-defined]
         stale = session.scalars(

@@ -181,3 +181,34 @@ def test_bad_stored_image_fails_the_stage_not_the_batch(
     ingest(settings, db, [FeedRow(line=2, external_id="p", title="P", images=[good])])
     with db.session() as session:
         assert session.scalars(select(ImageRow)).one().status == "stored"
+
+
+def test_colour_variants_sharing_a_photo_are_not_relistings(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    same = photo(tmp_path / "1.jpg", 1)
+    again = photo(tmp_path / "1_again.jpg", 1, scale=0.8, quality=85)
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(
+                line=2,
+                external_id="tee-blue",
+                title="Tee",
+                seller="s",
+                images=[same],
+                attributes={"color": "blue"},
+            ),
+            FeedRow(
+                line=3,
+                external_id="tee-green",
+                title="Tee",
+                seller="s",
+                images=[again],
+                attributes={"color": "green"},
+            ),
+        ],
+    )
+    assert all(search is None for v in flags(db).values() for _, search, _ in v)
+    assert [kind for kind, _ in groups(db)] == ["variants"]
