@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.repository import get_product
-from modiste.catalog.schema import ImageRow, ShotRow
+from modiste.catalog.schema import ImageRow, ShotRow, StageState
 from modiste.errors import ConfigError, ModisteError, NotFoundError
 from modiste.imaging.decode import decode_image
 from modiste.imaging.store import ImageStore, atomic_write
@@ -88,6 +88,9 @@ def _image(session: Session, image_id: int) -> ImageRow:
     return img
 
 
+LABEL_STAGES = ("shots", "care")
+
+
 def set_shot_label(session: Session, image_id: int, label: str, labels: Sequence[str]) -> ImageRow:
     """Record a person's shot label (source "human", confidence 1)."""
     if label not in labels:
@@ -97,6 +100,13 @@ def set_shot_label(session: Session, image_id: int, label: str, labels: Sequence
         img.shot = ShotRow(label=label, confidence=1.0, scores={}, source=HUMAN, model=None)
     else:
         img.shot.label, img.shot.confidence, img.shot.source = label, 1.0, HUMAN
+    # Stages that act on the label run again for this image at the next ingest: the shots stage
+    # keeps the human label and re-applies the placement policy, "care" reads a new wash tag.
+    session.execute(
+        delete(StageState).where(
+            StageState.image_id == image_id, StageState.stage.in_(LABEL_STAGES)
+        )
+    )
     session.flush()
     return img
 

@@ -149,3 +149,23 @@ def test_sort_command_reorders_the_catalog_by_another_regulation(
     assert by_product["bag"]["order"][0]["shot"] == "packshot"
     # The stored order follows the new regulation too.
     assert gallery(catalog, "top")[0][1] == "near_front"
+
+
+def test_a_human_relabel_reapplies_the_policy_at_the_next_ingest(
+    catalog: Database, settings: Settings
+) -> None:
+    from modiste.catalog.gallery_edits import set_shot_label
+    from modiste.gallery.taxonomy import load_taxonomy
+
+    run_ingest(settings, catalog)
+    with catalog.session() as session:
+        row = session.scalars(
+            select(ImageRow).join(ImageRow.shot).where(ImageRow.in_search.is_(True))
+        ).first()
+        image_id = row.id
+        set_shot_label(session, image_id, "size_chart", load_taxonomy().labels)
+    run_ingest(settings, catalog)
+    with catalog.session() as session:
+        row = session.get(ImageRow, image_id)
+        assert (row.shot.label, row.shot.source) == ("size_chart", "human")
+        assert row.in_search is False and row.policy_reason == "size chart"
