@@ -189,23 +189,23 @@ def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> Dedu
             )
             for pid, o in zip(product_ids, offer.offers, strict=True)
         ]
-        kind = "offer" if MatchKind.SAME_ITEM_OTHER_SELLER in offer.kinds else "relisted"
+        group_kind = "offer" if MatchKind.SAME_ITEM_OTHER_SELLER in offer.kinds else "relisted"
         colours = [_colour(products[pid]) for pid in product_ids]
-        if kind == "relisted" and None not in colours and len(set(colours)) == len(colours):
+        if group_kind == "relisted" and None not in colours and len(set(colours)) == len(colours):
             # Colour variants of one style often share (recoloured or even identical) photos;
             # they are different products, so nothing is hidden: the group is for review only.
-            kind = "variants"
-        add_group(kind, members)
+            group_kind = "variants"
+        add_group(group_kind, members)
         report.offer_groups.append(
             {
-                "kind": kind,
+                "kind": group_kind,
                 "offers": [
                     {"seller": o.seller, "product_id": int(o.product_id), "price": o.price}
                     for o in offer.offers
                 ],
             }
         )
-        if kind != "variants" and MatchKind.RELISTED in offer.kinds:
+        if group_kind != "variants" and MatchKind.RELISTED in offer.kinds:
             by_seller: dict[str, list[int]] = {}
             for pid, o in zip(product_ids, offer.offers, strict=True):
                 by_seller.setdefault(o.seller, []).append(pid)
