@@ -50,15 +50,10 @@ def _ids_selector(ids: np.ndarray) -> Any:
     return _faiss().IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
 
 
-class FlatEngine:
-    """Exact search; the reference every other layout is measured against."""
+class _IdMapped:
+    """Count, add and delete for engines whose FAISS index stores our ids (flat, IVF)."""
 
-    kind = "flat"
-
-    def __init__(self, dim: int, index: Any | None = None) -> None:
-        faiss = _faiss()
-        self.dim = dim
-        self.index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    index: Any
 
     @property
     def ntotal(self) -> int:
@@ -69,6 +64,17 @@ class FlatEngine:
 
     def remove(self, ids: np.ndarray) -> None:
         self.index.remove_ids(_ids_selector(ids))
+
+
+class FlatEngine(_IdMapped):
+    """Exact search; the reference every other layout is measured against."""
+
+    kind = "flat"
+
+    def __init__(self, dim: int, index: Any | None = None) -> None:
+        faiss = _faiss()
+        self.dim = dim
+        self.index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     def search(
         self, q: np.ndarray, k: int, allowed: np.ndarray | None = None, exhaustive: bool = False
@@ -91,7 +97,7 @@ class FlatEngine:
         return cls(dim, _read(files["index"]))
 
 
-class IvfEngine:
+class IvfEngine(_IdMapped):
     """Inverted lists over a compressed codec: the layout for large catalogs."""
 
     kind = "ivf"
@@ -120,16 +126,6 @@ class IvfEngine:
         index.train(sample)
         self.index = index
         log.info("trained IVF%d,%s on %d vectors", nlist, self.codec, len(sample))
-
-    @property
-    def ntotal(self) -> int:
-        return int(self.index.ntotal)
-
-    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        self.index.add_with_ids(vecs, ids)
-
-    def remove(self, ids: np.ndarray) -> None:
-        self.index.remove_ids(_ids_selector(ids))
 
     def search(
         self, q: np.ndarray, k: int, allowed: np.ndarray | None = None, exhaustive: bool = False
