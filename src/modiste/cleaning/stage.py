@@ -10,7 +10,7 @@ from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
 def _regroup(ctx: StageContext) -> None:
     with ctx.db.session() as session:  # type: ignore[attr-defined]
-        ctx.cache["dedupe_report"] = rebuild_groups(session)
+        ctx.reports["dedupe"] = rebuild_groups(session)
 
 
 @register_stage(

@@ -155,15 +155,14 @@ def eval_dedupe_cmd(
 
 
 def _dedupe_catalog(st: Any, json_path: Path | None) -> None:
+    from modiste.cleaning.catalog_dedupe import DedupeReport
     from modiste.cli.catalog import ingest_all, open_db
     from modiste.evaluation.report import write_json
 
     db = open_db(st, migrate=False)
-    ingest_all(st, db, stages=["store", "dedupe"])  # fingerprints what is new
-    from modiste.cleaning.catalog_dedupe import rebuild_groups
-
-    with db.session() as session:
-        report = rebuild_groups(session)
+    summary = ingest_all(st, db, stages=["store", "dedupe"])  # fingerprints new images, regroups
+    report = summary.reports["dedupe"]
+    assert isinstance(report, DedupeReport)
     st.console.print(
         f"{report.images} images: groups {report.groups or 'none'}, "
         f"{report.hidden_copies} copies hidden, {report.relisted_products} relisted products"

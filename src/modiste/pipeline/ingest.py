@@ -39,6 +39,7 @@ class StageSummary:
 class IngestSummary:
     stages: list[StageSummary] = field(default_factory=list)
     failures: list[tuple[int, str, str]] = field(default_factory=list)  # image id, stage, reason
+    reports: dict[str, object] = field(default_factory=dict)  # what stages handed back
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -151,4 +152,5 @@ def run_ingest(
             if progress:
                 progress.finish()
         stage_summary.seconds = round(time.perf_counter() - started, 3)
+    summary.reports = dict(ctx.reports)
     return summary

@@ -52,6 +52,7 @@ class StageContext:
     db: object  # modiste.catalog.db.Database (typed loosely: no import cycle)
     store: object  # modiste.imaging.store.ImageStore
     cache: dict[str, object] = field(default_factory=dict)
+    reports: dict[str, object] = field(default_factory=dict)  # per-stage results for the caller
 
 
 StageFn = Callable[[StageContext, Sequence[int]], dict[int, Outcome]]
