@@ -3,8 +3,9 @@
 ``kind="auto"`` (the default) starts exact and migrates once, when the raw float32 matrix would
 pass ``flat_max_bytes`` (128 MiB: ~26k vectors at 1280-d, where exact search stops fitting a
 5 ms budget on 2 cores), to ``ivf`` with a 6-bit scalar-quantised codec. Payloads live beside
-the vectors in a JSON sidecar and filters are applied by over-fetching with a growing ``k``,
-falling back to an id selector over the matching payloads when the filter is too selective.
+the vectors in a JSON sidecar; an inverted map over them (``payload_map``) turns a filter into
+the matching ids, and the engine searches only those (an ``IDSelector``), so a filtered search
+returns ``k`` hits in one pass. The map is derived from the payloads, never saved.
 Persistence is generation files plus an atomically replaced manifest (see ``persist``).
 """
 
@@ -32,7 +33,8 @@ from modiste.index.base import (
     unknown_ids_error,
 )
 from modiste.index.faiss_engines import KINDS, FlatEngine, HnswEngine, IvfEngine
-from modiste.index.filters import matches, parse_filters
+from modiste.index.filters import parse_filters
+from modiste.index.payload_map import PayloadMap
 
 log = logging.getLogger(__name__)
 FORMAT = "modiste-faiss-1"
@@ -70,6 +72,7 @@ class FaissIndex:
         self.min_train, self.compact_ratio = min_train, compact_ratio
         self._engine: Engine = FlatEngine(dim)
         self._payloads: dict[int, Payload] = {}
+        self._map = PayloadMap(self._payloads)
 
     # --- opening -------------------------------------------------------------------------------
     @classmethod
@@ -109,6 +112,7 @@ class FaissIndex:
         try:
             raw = json.loads(files["payloads"].read_bytes())
             idx._payloads = {int(k): v for k, v in raw.items()}
+            idx._map.reset(idx._payloads)
         except (OSError, ValueError, KeyError) as e:
             raise VectorIndexError(f"corrupt index at {path}: bad payload file ({e})") from e
         if idx._engine.ntotal - getattr(idx._engine, "n_dead", 0) != len(idx._payloads):
@@ -142,14 +146,18 @@ class FaissIndex:
         id_arr, vecs, pays = check_batch(ids, vectors, payloads, self._dim)
         if not len(id_arr):
             return
-        present = np.fromiter((i in self._payloads for i in id_arr.tolist()), bool, len(id_arr))
+        id_list = id_arr.tolist()
+        present = np.fromiter((i in self._payloads for i in id_list), bool, len(id_arr))
         if present.any():  # re-adding replaces: drop the old vector first
             self._engine.remove(id_arr[present])
         try:
             self._engine.add(id_arr, vecs)
         except RuntimeError as e:
             raise VectorIndexError(f"FAISS add failed: {e}") from e
-        self._payloads.update(zip(id_arr.tolist(), pays, strict=True))
+        if present.any():
+            self._map.removed((i, self._payloads[i]) for i in id_arr[present].tolist())
+        self._payloads.update(zip(id_list, pays, strict=True))
+        self._map.added(zip(id_list, pays, strict=True))
         self._maybe_grow()
         self._maybe_compact()
 
@@ -161,8 +169,7 @@ class FaissIndex:
         id_arr = id_arr[known]
         if len(id_arr):
             self._engine.remove(id_arr)
-            for i in id_arr.tolist():
-                del self._payloads[i]
+            self._map.removed([(i, self._payloads.pop(i)) for i in id_arr.tolist()])
             self._maybe_compact()
 
     def search(
@@ -175,40 +182,30 @@ class FaissIndex:
         if n == 0 or not len(q):
             return [[] for _ in range(len(q))]
         if not conditions:
-            return self._hits(*self._engine.search(q, min(k, n)), k, None)
-        # Over-fetch and post-filter with a growing k; give up after a few rounds and let the
-        # engine search only the ids whose payloads match (exact on flat, all lists on IVF).
-        fetch = min(n, max(4 * k, 64))
-        for _ in range(3):
-            hits = self._hits(*self._engine.search(q, fetch), k, conditions)
-            if fetch >= n and self._engine.kind == "flat":
-                return hits
-            if all(len(h) >= k for h in hits):
-                return hits
-            fetch = min(n, fetch * 8)
-        allowed = np.fromiter(
-            (i for i, p in self._payloads.items() if matches(p, conditions)), np.int64
-        )
+            return self._hits(*self._engine.search(q, min(k, n)))
+        allowed = self._map.ids(conditions)
         if not len(allowed):
             return [[] for _ in range(len(q))]
-        found = self._engine.search(q, min(k, len(allowed)), allowed=allowed, exhaustive=True)
-        return self._hits(*found, k, None)
+        kk = min(k, len(allowed))
+        if len(allowed) == n:  # the filter keeps everything
+            return self._hits(*self._engine.search(q, kk))
+        found = self._engine.search(q, kk, allowed=allowed)
+        if self._engine.kind != "flat" and (found[1] < 0).any():
+            # IVF probed too few lists, or the HNSW walk missed a scattered subset: look at
+            # every allowed vector instead (all lists on IVF, exact over the subset on HNSW).
+            found = self._engine.search(q, kk, allowed=allowed, exhaustive=True)
+        return self._hits(*found)
 
-    def _hits(
-        self, scores: np.ndarray, ids: np.ndarray, k: int, conditions: list | None
-    ) -> list[list[Hit]]:
-        out: list[list[Hit]] = []
-        for row_s, row_i in zip(scores, ids, strict=True):
-            row: list[Hit] = []
-            for s, i in zip(row_s.tolist(), row_i.tolist(), strict=True):
-                payload = self._payloads.get(i) if i >= 0 else None
-                if payload is None or (conditions and not matches(payload, conditions)):
-                    continue
-                row.append(Hit(int(i), float(s), dict(payload)))
-                if len(row) == k:
-                    break
-            out.append(row)
-        return out
+    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit]]:
+        payloads = self._payloads
+        return [
+            [
+                Hit(i, s, dict(payloads[i]))
+                for s, i in zip(row_s.tolist(), row_i.tolist(), strict=True)
+                if i in payloads  # FAISS pads a short row with -1
+            ]
+            for row_s, row_i in zip(scores, ids, strict=True)
+        ]
 
     # --- growth, compaction, rebuild ---------------------------------------------------------
     def _target_kind(self, n: int) -> str:
@@ -297,6 +294,7 @@ class FaissIndex:
         id_arr, matrix, pays = check_batch(ids, matrix, pays, self._dim)
         self._engine = self._fill(self._target_kind(len(id_arr)), id_arr, matrix)
         self._payloads = dict(zip(id_arr.tolist(), pays, strict=True))
+        self._map.reset(self._payloads)
 
     # --- persistence ---------------------------------------------------------------------------
     def save(self) -> None:

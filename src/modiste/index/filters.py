@@ -7,7 +7,8 @@ Three shapes, combined with AND across fields::
     {"price": {"gte": 10, "lte": 50}}      numeric range (gt, gte, lt, lte)
 
 They are validated once here, so a malformed filter fails with the same message on FAISS (which
-post-filters in Python) and on Qdrant (which turns them into a native ``Filter``).
+looks the matching ids up in its payload map) and on Qdrant (which turns them into a native
+``Filter``).
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ def _check_scalars(key: str, values: list[Any]) -> None:
 
 
 def matches(payload: Mapping[str, Any], conditions: list[Condition]) -> bool:
-    """Evaluate conditions on one payload (FAISS post-filtering). A list field matches any item."""
+    """Evaluate conditions on one payload: the reference the FAISS payload map must agree with.
+
+    A list field matches on any item.
+    """
     for cond in conditions:
         if cond.key not in payload:
             return False

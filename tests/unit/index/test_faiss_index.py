@@ -187,3 +187,38 @@ def test_train_up_front_then_bulk_add_keeps_existing_vectors():
     flat = FaissIndex(DIM, kind="flat")
     flat.train(x[:2000])
     assert flat.kind == "flat"
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("base", [0, 10**12])  # dense ids (bitmap selector) and sparse (hash set)
+def test_filtered_search_is_exact_top_k_of_the_matching_ids(kind, base):
+    idx = FaissIndex(DIM, kind=kind, min_train=500, nprobe=2, codec="Flat")
+    x = clustered(3000)
+    ids = np.arange(3000) + base
+    idx.add(ids, x, [{"shop": ["a", "b", "c"][i % 3], "rank": i} for i in range(3000)])
+    assert idx.kind == kind
+    q = clustered(4, seed=1)
+    for flt, ok in [
+        ({"shop": "b"}, np.arange(3000) % 3 == 1),
+        ({"shop": ["a", "c"], "rank": {"lt": 30}}, (np.arange(3000) % 3 != 1) & (ids - base < 30)),
+    ]:
+        found = idx.search(q, 10, filters=flt)
+        for row, truth in zip(found, exact_top(x[ok], q, 10), strict=True):
+            assert len(row) == 10
+            if kind == "flat":  # approximate layouts need not agree on every neighbour
+                assert [h.id for h in row] == ids[ok][truth].tolist()
+            assert all(ok[h.id - base] for h in row)
+
+
+def test_filters_survive_save_load_and_later_changes(tmp_path: Path):
+    idx = FaissIndex(DIM, tmp_path / "idx")
+    x = clustered(200)
+    idx.add(range(200), x, [{"shop": "a" if i < 100 else "b"} for i in range(200)])
+    assert len(idx.search(x[0], 200, filters={"shop": "a"})[0]) == 100  # map built now
+    idx.save()
+    again = FaissIndex.open(tmp_path / "idx")
+    again.remove(range(10))
+    again.add([150], x[150:151], [{"shop": "a"}])
+    got = {h.id for h in again.search(x[0], 200, filters={"shop": "a"})[0]}
+    assert got == set(range(10, 100)) | {150}
+    assert 150 not in {h.id for h in again.search(x[0], 200, filters={"shop": "b"})[0]}
