@@ -1,9 +1,10 @@
-"""The shipped garment detector: a CenterNet-style head over a frozen MobileNetV2.
+"""The shipped garment detector: a CenterNet-style head over MobileNetV2.
 
 Why this design: street photos carry about one box per garment class, so a per-class centre
-heatmap with a box size and sub-cell offset at each centre is enough, and with the backbone frozen
-its features are computed once and only the small head (about 1 MB) is trained. Coordinate
-channels let the head learn layout priors (hats high, shoes low).
+heatmap with a box size and sub-cell offset at each centre is enough. The backbone up to stride 16
+stays frozen, so its features are computed once per image and cached; the stride-32 stage (blocks
+14-17, optional) is fine-tuned from those cached maps together with the head and stored in the head
+file. Coordinate channels let the head learn layout priors (hats high, shoes low).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class HeadConfig:
     input_height: int = 480
     stride: int = 16
     width: int = 128
+    tune_high: bool = False  # the stride-32 stage is fine-tuned and stored with the head
+    tta: bool = False  # average the heatmap with the mirrored image's
     extra: dict[str, Any] = field(default_factory=dict)  # training provenance
 
     @property
@@ -56,8 +59,11 @@ class HeadConfig:
         return self.input_height // self.stride, self.input_width // self.stride
 
 
-def feature_net(backbone: Backbone) -> torch.nn.Module:
-    """The frozen backbone as a module returning (stride-16, stride-32) feature maps."""
+def feature_net(backbone: Backbone, high: bool = True) -> torch.nn.Module:
+    """The frozen backbone as a module returning (stride-16, stride-32 or None) feature maps.
+
+    ``high=False`` leaves the stride-32 stage out: a head with ``tune_high`` carries its own.
+    """
     import torch
 
     if backbone.name not in SPLITS:
@@ -71,11 +77,11 @@ def feature_net(backbone: Backbone) -> torch.nn.Module:
         def __init__(self) -> None:
             super().__init__()
             self.low = torch.nn.Sequential(*blocks[:a])
-            self.high = torch.nn.Sequential(*blocks[a:b])
+            self.high = torch.nn.Sequential(*blocks[a:b]) if high else None
 
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
             low = self.low(x)
-            return low, self.high(low)
+            return low, (self.high(low) if self.high is not None else None)
 
     net = TwoScales().eval()
     for p in net.parameters():
@@ -84,7 +90,7 @@ def feature_net(backbone: Backbone) -> torch.nn.Module:
 
 
 @cache
-def _head_class() -> type:
+def _head_class() -> tuple[type, type]:
     import torch
     from torch import nn
 
@@ -134,16 +140,58 @@ def _head_class() -> type:
                 self.offset(x).view(n, c, 2, h, w),
             )
 
-    return CenterHead
+    class DetectorNet(nn.Module):
+        """The head plus, when tuned, its own copy of the backbone's stride-32 stage."""
+
+        def __init__(self, head: nn.Module, high: nn.Module | None) -> None:
+            super().__init__()
+            self.head, self.high = head, high
+
+        def forward(
+            self, f16: torch.Tensor, f32: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            if self.high is not None:
+                f32 = self.high(f16.float())
+            if f32 is None:
+                raise ModelError("this detector head needs the stride-32 feature map")
+            out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = self.head(f16, f32)
+            return out
+
+    return CenterHead, DetectorNet
 
 
-def build_head(cfg: HeadConfig) -> torch.nn.Module:
-    """A randomly initialised head for ``cfg``."""
+def high_stage(backbone_name: str, source: torch.nn.Module | None = None) -> torch.nn.Module:
+    """The backbone's stride-32 stage as a trainable module: a copy of ``source``'s blocks
+    (the pretrained backbone, for training) or the bare architecture (weights loaded after)."""
+    import copy
+
+    import torch
+
+    a, b, _, _ = SPLITS[backbone_name]
+    if source is None:
+        from torchvision.models import mobilenet_v2
+
+        source = mobilenet_v2(weights=None).features
+    return torch.nn.Sequential(*copy.deepcopy(list(source.children())[a:b]))
+
+
+def build_head(cfg: HeadConfig, backbone: torch.nn.Module | None = None) -> torch.nn.Module:
+    """A randomly initialised head for ``cfg`` (its tuned stage copied from ``backbone``)."""
     if cfg.backbone not in SPLITS:
         raise ModelError(f"the detector head supports backbones {sorted(SPLITS)}")
     _, _, c16, c32 = SPLITS[cfg.backbone]
-    module: torch.nn.Module = _head_class()(c16, c32, len(cfg.classes), cfg.width)
+    head_cls, net_cls = _head_class()
+    high = high_stage(cfg.backbone, backbone) if cfg.tune_high else None
+    module: torch.nn.Module = net_cls(head_cls(c16, c32, len(cfg.classes), cfg.width), high)
     return module
+
+
+def mirror_average(heat: torch.Tensor, mirrored_heat: torch.Tensor) -> torch.Tensor:
+    """Logits of the mean probability of a heatmap and the mirrored image's (flipped back)."""
+    import torch
+
+    prob = (heat.sigmoid() + torch.flip(mirrored_heat, [3]).sigmoid()) / 2
+    return torch.logit(prob, eps=1e-6)
 
 
 def decode(
@@ -211,8 +259,13 @@ def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
     meta["classes"] = tuple(meta["classes"])
     cfg = HeadConfig(**meta)
     head = build_head(cfg)
+    # Files written before the tuned stage existed hold the bare head's keys.
+    state = {(k if k.startswith(("head.", "high.")) else f"head.{k}"): v for k, v in state.items()}
     ref = head.state_dict()
-    head.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
+    try:
+        head.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
+    except (KeyError, RuntimeError) as e:
+        raise ModelError(f"{path}: weights do not match the head's config: {e}") from e
     return head.eval(), cfg
 
 
@@ -246,7 +299,7 @@ class CenterNetDetector:
         batch_size: int = 8,
     ) -> None:
         self.head, self.cfg, self.backbone = head.eval(), cfg, backbone
-        self.features = feature_net(backbone)
+        self.features = feature_net(backbone, high=not cfg.tune_high)
         self.classes = cfg.classes
         self.min_score, self.batch_size = min_score, batch_size
 
@@ -270,7 +323,11 @@ class CenterNetDetector:
             chunk = images[start : start + self.batch_size]
             batch, lbs = preprocess(chunk, self.cfg, self.backbone.cfg.mean, self.backbone.cfg.std)
             with torch.inference_mode():
-                heat, size, offset = self.head(*self.features(torch.from_numpy(batch)))
+                x = torch.from_numpy(batch)
+                heat, size, offset = self.head(*self.features(x))
+                if self.cfg.tta:
+                    mirrored, _, _ = self.head(*self.features(torch.flip(x, [3])))
+                    heat = mirror_average(heat, mirrored)
             for (boxes, scores, labels), lb in zip(
                 decode(heat, size, offset, self.cfg.stride, self.min_score), lbs, strict=True
             ):

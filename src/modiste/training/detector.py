@@ -1,7 +1,8 @@
 """Train the garment detector head on a detection set (CCP street photos by default).
 
-The backbone stays frozen, so its two feature maps are computed once per image and per mirror
-image, cached, and the head trains on the cache for many epochs in minutes on a CPU. The split
+The backbone up to stride 16 stays frozen, so its feature maps are computed once per image and per
+mirror image, cached, and the head (with, by default, a fine-tuned copy of the stride-32 stage)
+trains on the cache for many epochs in minutes on a CPU. The split
 into train and held-out images is by image, deterministic in the seed, and the held-out list is
 written to a CSV that ``modiste eval detect --images`` takes.
 """
@@ -29,6 +30,7 @@ from modiste.models.detector_head import (
     build_head,
     decode,
     feature_net,
+    mirror_average,
     preprocess,
     save_head,
 )
@@ -57,6 +59,9 @@ class DetectorTrainConfig:
     weight_decay: float = 1e-4
     feature_dropout: float = 0.1
     shift_cells: int = 0  # random translation of the cached maps, in stride-32 cells
+    tune_high: bool = True  # fine-tune the stride-32 stage (blocks 14-17) with the head
+    high_lr: float = 2e-4  # its learning rate (the head's is ``lr``)
+    tta: bool = True  # score (and ship) mirror test-time augmentation
     input_width: int = 320
     input_height: int = 480
     width: int = 128
@@ -218,17 +223,27 @@ def predict_cached(
     cfg: HeadConfig,
     min_score: float = 0.01,
 ) -> list[list[Garment]]:
-    """The detector's output from cached features (same decode as ``CenterNetDetector``)."""
+    """The detector's output from cached features (same decode as ``CenterNetDetector``).
+
+    With ``cfg.tta`` the cache holds each image then (from ``len(lbs)`` on) its mirror image.
+    """
     import torch
 
     head.eval()
+    n = len(lbs)
     out: list[list[Garment]] = []
+
+    def maps(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        low = torch.from_numpy(np.asarray(f16[a:b]))
+        return low, None if cfg.tune_high else torch.from_numpy(np.asarray(f32[a:b]))
+
     with torch.inference_mode():
-        for start in range(0, len(f16), 64):
-            heat, size, offset = head(
-                torch.from_numpy(np.asarray(f16[start : start + 64])),
-                torch.from_numpy(np.asarray(f32[start : start + 64])),
-            )
+        for start in range(0, n, 64):
+            end = min(start + 64, n)
+            heat, size, offset = head(*maps(start, end))
+            if cfg.tta:
+                mirrored, _, _ = head(*maps(n + start, n + end))
+                heat = mirror_average(heat, mirrored)
             for j, (b, s, lab) in enumerate(decode(heat, size, offset, cfg.stride, min_score)):
                 mapped = lbs[start + j].to_image(b) if len(b) else b
                 out.append(to_garments(mapped, s, lab, cfg.classes))
@@ -237,45 +252,69 @@ def predict_cached(
 
 def train_head(
     f16: np.ndarray,
-    f32: np.ndarray,
+    f32: np.ndarray | None,
     targets: tuple[np.ndarray, ...],
     cfg: HeadConfig,
     tc: DetectorTrainConfig,
     evaluate: Callable[[torch.nn.Module], float] | None = None,
     progress: Progress | None = None,
+    backbone: torch.nn.Module | None = None,
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
-    """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs."""
+    """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs.
+
+    With ``cfg.tune_high`` the stride-32 stage is copied from ``backbone`` (pretrained) and
+    fine-tuned at ``tc.high_lr`` from the stride-16 maps; ``f32`` is then not used. Its batch
+    norms keep their ImageNet statistics (batches of 32 street photos would only add noise).
+    """
     import torch
     import torch.nn.functional as F
 
     torch.manual_seed(tc.seed)
-    head = build_head(cfg)
-    opt = torch.optim.AdamW(head.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    head = build_head(cfg, backbone)
+    tuned = head.high if isinstance(head.high, torch.nn.Module) else None
+    groups: list[dict[str, Any]] = [
+        {"params": list(head.get_submodule("head").parameters()), "lr": tc.lr}
+    ]
+    if tuned is not None:
+        groups.append({"params": list(tuned.parameters()), "lr": tc.high_lr})
+    opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = (len(f16) + tc.batch_size - 1) // tc.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=tc.lr, total_steps=tc.epochs * steps_per_epoch, pct_start=0.1
+        opt,
+        max_lr=[g["lr"] for g in groups],
+        total_steps=tc.epochs * steps_per_epoch,
+        pct_start=0.1,
     )
     heat_t, size_t, off_t, mask_t = (torch.from_numpy(t) for t in targets)
-    low_all, high_all = torch.from_numpy(np.array(f16)), torch.from_numpy(np.array(f32))
+    low_all = torch.from_numpy(np.array(f16))
+    high_all = None if tuned is not None or f32 is None else torch.from_numpy(np.array(f32))
     gen = torch.Generator().manual_seed(tc.seed)
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
         head.train()
+        if tuned is not None:
+            for mod in tuned.modules():
+                if isinstance(mod, torch.nn.BatchNorm2d):
+                    mod.eval()
         total = 0.0
         for idx in torch.randperm(len(f16), generator=gen).split(tc.batch_size):
-            low = F.dropout2d(low_all[idx].float(), tc.feature_dropout)
-            high = F.dropout2d(high_all[idx].float(), tc.feature_dropout)
             tgt = [heat_t[idx], size_t[idx], off_t[idx], mask_t[idx]]
+            low = low_all[idx].float()
+            high = None if high_all is None else high_all[idx].float()
             if tc.shift_cells:
                 # Cheap stand-in for crop augmentation: the features are cached, so move them
-                # and the targets together by whole stride-32 cells.
-                dy, dx = (
-                    int(v)
-                    for v in torch.randint(-tc.shift_cells, tc.shift_cells + 1, (2,), generator=gen)
-                )
-                high = _shift(high, dy, dx)
-                low, tgt = _shift(low, 2 * dy, 2 * dx), [_shift(t, 2 * dy, 2 * dx) for t in tgt]
+                # and the targets together, by whole stride-32 cells when that map is cached
+                # too, else by stride-16 cells (a tuned stage recomputes f32 from the moved map).
+                r = tc.shift_cells if high is not None else 2 * tc.shift_cells
+                dy, dx = (int(v) for v in torch.randint(-r, r + 1, (2,), generator=gen))
+                k = 2 if high is not None else 1
+                if high is not None:
+                    high = _shift(high, dy, dx)
+                low, tgt = _shift(low, k * dy, k * dx), [_shift(t, k * dy, k * dx) for t in tgt]
+            low = F.dropout2d(low, tc.feature_dropout)
+            if high is not None:
+                high = F.dropout2d(high, tc.feature_dropout)
             heat, size, offset = head(low, high)
             m = tgt[3].unsqueeze(2)
             n_pos = m.sum().clamp(min=1)
@@ -333,19 +372,24 @@ def train_detector(
         input_width=tc.input_width,
         input_height=tc.input_height,
         width=tc.width,
+        tune_high=tc.tune_high,
+        tta=tc.tta,
     )
     f16, f32, lbs = extract_features(train, backbone, cfg, cache_dir, progress)
     mirrored = [_flip(it, lb.width) for it, lb in zip(train, lbs, strict=False)]
     targets = build_targets(list(train) + mirrored, lbs, cfg)
     evaluate = None
     if held:
-        h16, h32, hlbs = extract_features(held, backbone, cfg, cache_dir, progress, mirror=False)
+        h16, h32, hlbs = extract_features(held, backbone, cfg, cache_dir, progress, mirror=cfg.tta)
+        hlbs = hlbs[: len(held)]
 
         def evaluate(head: torch.nn.Module) -> float:
             preds = predict_cached(head, h16, h32, hlbs, cfg)
             return float(evaluate_detections(preds, held, cfg.classes)["map50"])
 
-    head, history = train_head(f16, f32, targets, cfg, tc, evaluate, progress)
+    head, history = train_head(
+        f16, f32, targets, cfg, tc, evaluate, progress, backbone=backbone.module
+    )
     report: dict[str, Any] = {"n_train": len(train), "n_held_out": len(held), "history": history}
     if held:
         preds = predict_cached(head, h16, h32, hlbs, cfg)
