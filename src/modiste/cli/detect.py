@@ -27,10 +27,10 @@ def train_detector_cmd(
     width: int = typer.Option(128, help="Channels of the head."),
     shift_cells: int = typer.Option(0, help="Random shift augmentation, stride-32 cells."),
     feature_dropout: float = typer.Option(0.1, help="Channel dropout on cached features."),
-    tune_high: bool = typer.Option(
-        True, help="Fine-tune the backbone's stride-32 stage with the head (stored with it)."
+    tune_from: int = typer.Option(
+        14, help="Fine-tune the backbone's blocks from this one on with the head (0: frozen)."
     ),
-    high_lr: float = typer.Option(2e-4, help="Learning rate of the tuned stage."),
+    tune_lr: float = typer.Option(2e-4, help="Learning rate of the tuned blocks."),
     tta: bool = typer.Option(True, help="Mirror test-time augmentation (scored and shipped)."),
     out: Path | None = typer.Option(
         None, help="Head file (default DATA_DIR/models/detector_<backbone>.npz)."
@@ -56,8 +56,8 @@ def train_detector_cmd(
         width=width,
         shift_cells=shift_cells,
         feature_dropout=feature_dropout,
-        tune_high=tune_high,
-        high_lr=high_lr,
+        tune_from=tune_from,
+        tune_lr=tune_lr,
         tta=tta,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"

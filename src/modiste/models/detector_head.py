@@ -37,6 +37,8 @@ FORMAT_VERSION = 1
 # [14, 18) at stride 32 (320 channels). The 1x1 expansion to 1280 is skipped: it is linear in the
 # 320-channel map, so a trainable 1x1 in the head covers it at a quarter of the cache size.
 SPLITS = {"mobilenet_v2": (14, 18, 96, 320)}
+# Where a tuned head may start: any block whose input is already at stride 16.
+TUNE_RANGE = {"mobilenet_v2": range(8, 15)}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class HeadConfig:
     input_height: int = 480
     stride: int = 16
     width: int = 128
-    tune_high: bool = False  # the stride-32 stage is fine-tuned and stored with the head
+    # 0: the backbone is frozen; else blocks [tune_from, 18) are fine-tuned and stored with the
+    # head, which then takes the frozen stride-16 map of blocks [0, tune_from).
+    tune_from: int = 0
     tta: bool = False  # average the heatmap with the mirrored image's
     extra: dict[str, Any] = field(default_factory=dict)  # training provenance
 
@@ -59,10 +63,11 @@ class HeadConfig:
         return self.input_height // self.stride, self.input_width // self.stride
 
 
-def feature_net(backbone: Backbone, high: bool = True) -> torch.nn.Module:
-    """The frozen backbone as a module returning (stride-16, stride-32 or None) feature maps.
+def feature_net(backbone: Backbone, tune_from: int = 0) -> torch.nn.Module:
+    """The frozen backbone as a module returning (stride-16 map, stride-32 map or None).
 
-    ``high=False`` leaves the stride-32 stage out: a head with ``tune_high`` carries its own.
+    With ``tune_from`` it stops before that block and returns (its input, None): a head with a
+    tuned stage carries its own copy of the rest.
     """
     import torch
 
@@ -76,8 +81,8 @@ def feature_net(backbone: Backbone, high: bool = True) -> torch.nn.Module:
     class TwoScales(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.low = torch.nn.Sequential(*blocks[:a])
-            self.high = torch.nn.Sequential(*blocks[a:b]) if high else None
+            self.low = torch.nn.Sequential(*blocks[: tune_from or a])
+            self.high = torch.nn.Sequential(*blocks[a:b]) if not tune_from else None
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
             low = self.low(x)
@@ -141,17 +146,21 @@ def _head_class() -> tuple[type, type]:
             )
 
     class DetectorNet(nn.Module):
-        """The head plus, when tuned, its own copy of the backbone's stride-32 stage."""
+        """The head plus, when tuned, its own copy of the backbone's last blocks: ``mid`` (up to
+        the end of stride 16, may be empty) and ``high`` (the stride-32 stage)."""
 
-        def __init__(self, head: nn.Module, high: nn.Module | None) -> None:
+        def __init__(self, head: nn.Module, tuned: tuple[nn.Module, nn.Module] | None) -> None:
             super().__init__()
-            self.head, self.high = head, high
+            self.head = head
+            self.mid: nn.Module | None = tuned[0] if tuned is not None else None
+            self.high: nn.Module | None = tuned[1] if tuned is not None else None
 
         def forward(
             self, f16: torch.Tensor, f32: torch.Tensor | None = None
         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            if self.high is not None:
-                f32 = self.high(f16.float())
+            if self.mid is not None and self.high is not None:
+                f16 = self.mid(f16.float())
+                f32 = self.high(f16)
             if f32 is None:
                 raise ModelError("this detector head needs the stride-32 feature map")
             out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = self.head(f16, f32)
@@ -160,29 +169,35 @@ def _head_class() -> tuple[type, type]:
     return CenterHead, DetectorNet
 
 
-def high_stage(backbone_name: str, source: torch.nn.Module | None = None) -> torch.nn.Module:
-    """The backbone's stride-32 stage as a trainable module: a copy of ``source``'s blocks
+def tuned_stages(
+    backbone_name: str, tune_from: int, source: torch.nn.Module | None = None
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Trainable copies of the backbone's blocks [tune_from, 14) and [14, 18): from ``source``
     (the pretrained backbone, for training) or the bare architecture (weights loaded after)."""
     import copy
 
     import torch
 
     a, b, _, _ = SPLITS[backbone_name]
+    if tune_from not in TUNE_RANGE[backbone_name]:
+        raise ModelError(f"tune_from must be in {TUNE_RANGE[backbone_name]}, not {tune_from}")
     if source is None:
         from torchvision.models import mobilenet_v2
 
         source = mobilenet_v2(weights=None).features
-    return torch.nn.Sequential(*copy.deepcopy(list(source.children())[a:b]))
+    blocks = [copy.deepcopy(m) for m in list(source.children())[tune_from:b]]
+    split = a - tune_from
+    return torch.nn.Sequential(*blocks[:split]), torch.nn.Sequential(*blocks[split:])
 
 
 def build_head(cfg: HeadConfig, backbone: torch.nn.Module | None = None) -> torch.nn.Module:
-    """A randomly initialised head for ``cfg`` (its tuned stage copied from ``backbone``)."""
+    """A randomly initialised head for ``cfg`` (its tuned blocks copied from ``backbone``)."""
     if cfg.backbone not in SPLITS:
         raise ModelError(f"the detector head supports backbones {sorted(SPLITS)}")
     _, _, c16, c32 = SPLITS[cfg.backbone]
     head_cls, net_cls = _head_class()
-    high = high_stage(cfg.backbone, backbone) if cfg.tune_high else None
-    module: torch.nn.Module = net_cls(head_cls(c16, c32, len(cfg.classes), cfg.width), high)
+    tuned = tuned_stages(cfg.backbone, cfg.tune_from, backbone) if cfg.tune_from else None
+    module: torch.nn.Module = net_cls(head_cls(c16, c32, len(cfg.classes), cfg.width), tuned)
     return module
 
 
@@ -260,7 +275,10 @@ def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
     cfg = HeadConfig(**meta)
     head = build_head(cfg)
     # Files written before the tuned stage existed hold the bare head's keys.
-    state = {(k if k.startswith(("head.", "high.")) else f"head.{k}"): v for k, v in state.items()}
+    state = {
+        (k if k.startswith(("head.", "mid.", "high.")) else f"head.{k}"): v
+        for k, v in state.items()
+    }
     ref = head.state_dict()
     try:
         head.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
@@ -299,7 +317,7 @@ class CenterNetDetector:
         batch_size: int = 8,
     ) -> None:
         self.head, self.cfg, self.backbone = head.eval(), cfg, backbone
-        self.features = feature_net(backbone, high=not cfg.tune_high)
+        self.features = feature_net(backbone, cfg.tune_from)
         self.classes = cfg.classes
         self.min_score, self.batch_size = min_score, batch_size
 

@@ -59,8 +59,8 @@ class DetectorTrainConfig:
     weight_decay: float = 1e-4
     feature_dropout: float = 0.1
     shift_cells: int = 0  # random translation of the cached maps, in stride-32 cells
-    tune_high: bool = True  # fine-tune the stride-32 stage (blocks 14-17) with the head
-    high_lr: float = 2e-4  # its learning rate (the head's is ``lr``)
+    tune_from: int = 14  # fine-tune blocks [tune_from, 18) with the head (0: all frozen)
+    tune_lr: float = 2e-4  # their learning rate (the head's is ``lr``)
     tta: bool = True  # score (and ship) mirror test-time augmentation
     input_width: int = 320
     input_height: int = 480
@@ -122,6 +122,7 @@ def extract_features(
                 str(cfg.input_width),
                 str(cfg.input_height),
                 str(mirror),
+                str(cfg.tune_from),
                 *(str(it.path) for it in items),
             ]
         ).encode()
@@ -134,7 +135,7 @@ def extract_features(
             for r in np.load(files[2])
         ]
         return np.load(files[0], mmap_mode="r"), np.load(files[1], mmap_mode="r"), lbs
-    net = feature_net(backbone)
+    net = feature_net(backbone, cfg.tune_from)
     lows, highs, lbs = [], [], []
     jobs = [(it, False) for it in items] + ([(it, True) for it in items] if mirror else [])
     for start in range(0, len(jobs), batch_size):
@@ -235,7 +236,7 @@ def predict_cached(
 
     def maps(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         low = torch.from_numpy(np.asarray(f16[a:b]))
-        return low, None if cfg.tune_high else torch.from_numpy(np.asarray(f32[a:b]))
+        return low, None if cfg.tune_from else torch.from_numpy(np.asarray(f32[a:b]))
 
     with torch.inference_mode():
         for start in range(0, n, 64):
@@ -262,21 +263,24 @@ def train_head(
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs.
 
-    With ``cfg.tune_high`` the stride-32 stage is copied from ``backbone`` (pretrained) and
-    fine-tuned at ``tc.high_lr`` from the stride-16 maps; ``f32`` is then not used. Its batch
-    norms keep their ImageNet statistics (batches of 32 street photos would only add noise).
+    With ``cfg.tune_from`` the backbone's blocks from there on are copied from ``backbone``
+    (pretrained) and fine-tuned at ``tc.tune_lr`` from the cached stride-16 maps; ``f32`` is then
+    not used. Their batch norms keep the ImageNet statistics (batches of 32 street photos would
+    only add noise).
     """
     import torch
     import torch.nn.functional as F
 
     torch.manual_seed(tc.seed)
     head = build_head(cfg, backbone)
-    tuned = head.high if isinstance(head.high, torch.nn.Module) else None
+    tuned = None
+    if cfg.tune_from:
+        tuned = torch.nn.ModuleList([head.get_submodule("mid"), head.get_submodule("high")])
     groups: list[dict[str, Any]] = [
         {"params": list(head.get_submodule("head").parameters()), "lr": tc.lr}
     ]
     if tuned is not None:
-        groups.append({"params": list(tuned.parameters()), "lr": tc.high_lr})
+        groups.append({"params": list(tuned.parameters()), "lr": tc.tune_lr})
     opt = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = (len(f16) + tc.batch_size - 1) // tc.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -372,7 +376,7 @@ def train_detector(
         input_width=tc.input_width,
         input_height=tc.input_height,
         width=tc.width,
-        tune_high=tc.tune_high,
+        tune_from=tc.tune_from,
         tta=tc.tta,
     )
     f16, f32, lbs = extract_features(train, backbone, cfg, cache_dir, progress)

@@ -144,35 +144,36 @@ def test_shift_moves_maps_without_wrapping() -> None:
 
 
 TUNED = HeadConfig(
-    classes=("top", "footwear"), input_width=64, input_height=96, width=16, tune_high=True, tta=True
+    classes=("top", "footwear"), input_width=64, input_height=96, width=16, tune_from=11, tta=True
 )
 
 
-def test_tuned_stage_starts_from_the_backbone_and_round_trips(tmp_path: Path) -> None:
+def test_tuned_blocks_start_from_the_backbone_and_round_trip(tmp_path: Path) -> None:
     backbone = create_backbone("mobilenet_v2", pretrained=False)
     head = build_head(TUNED, backbone.module)
     blocks = list(backbone.module.children())
+    torch.testing.assert_close(head.mid[0].state_dict(), blocks[11].state_dict())
     torch.testing.assert_close(head.high[0].state_dict(), blocks[14].state_dict())
     path = tmp_path / "tuned.npz"
     save_head(path, head, TUNED)
     loaded, cfg = load_head(path)
-    assert cfg.tune_high and cfg.tta
-    f16 = torch.randn(2, 96, 6, 4)
+    assert cfg.tune_from == 11 and cfg.tta
+    f16 = torch.randn(2, 64, 6, 4)  # blocks [0, 11) end with 64 channels
     with torch.inference_mode():
         a, b = head.eval()(f16), loaded(f16)
     for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, atol=0.05, rtol=0.01)
 
 
-def test_tuned_stage_trains_from_stride16_maps_only() -> None:
+def test_tuned_blocks_train_from_stride16_maps_only() -> None:
     backbone = create_backbone("mobilenet_v2", pretrained=False)
     rng = np.random.default_rng(0)
-    f16 = rng.normal(size=(8, 96, 6, 4)).astype(np.float16)
+    f16 = rng.normal(size=(8, 64, 6, 4)).astype(np.float16)
     _, lb = letterbox(Image.new("RGB", (64, 96)), 64, 96)
     items = [_item([[8, 8, 40, 40]], ["top"]) for _ in range(8)]
     targets = build_targets(items, [lb] * 8, TUNED)
     before = [p.detach().clone() for p in build_head(TUNED, backbone.module).high.parameters()]
-    tc = DetectorTrainConfig(epochs=3, batch_size=4, shift_cells=1, high_lr=1e-2)
+    tc = DetectorTrainConfig(epochs=3, batch_size=4, shift_cells=1, tune_lr=1e-2)
     head, history = train_head(f16, None, targets, TUNED, tc, backbone=backbone.module)
     after = list(head.high.parameters())
     assert len(history) == 3 and np.isfinite(history[-1]["loss"])
