@@ -1,8 +1,12 @@
-"""TF-IDF features for product titles: word 1–2-grams plus character 2–5-grams inside words.
+"""TF-IDF features for product titles: word 1–2-grams, character 2–5-grams inside words, and
+optionally first-word × last-word pairs.
 
 Character n-grams are what make Japanese and Chinese titles work (no spaces to split words on) and
-what survive typos and brand spellings. Fitting uses scikit-learn; the fitted state is plain arrays
-(terms and idf weights) so a model file needs no pickle to load.
+what survive typos and brand spellings. Pair features join a title's opening words (usually the
+brand) with its closing words (usually the product noun): "catwalk|shoes" and "puma|shoes" point to
+different article types, which a linear model over single words and adjacent bigrams cannot say.
+Fitting uses scikit-learn; the fitted state is plain arrays (terms and idf weights) so a model file
+needs no pickle to load.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 _SPACES = re.compile(r"\s+")
+_WORDS = re.compile(r"\w+")
 
 
 def normalize_text(text: str) -> str:
@@ -33,6 +38,7 @@ class FeatureConfig:
     max_word_features: int | None = None
     max_char_features: int | None = None
     min_df: int = 1
+    pair_weight: float = 0.0  # scale of the brand × noun pair block; 0 leaves it out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,40 +48,71 @@ class FeatureConfig:
         d = dict(d)
         d["word_ngrams"] = tuple(d["word_ngrams"])
         d["char_ngrams"] = tuple(d["char_ngrams"])
+        d.setdefault("pair_weight", 0.0)  # files written before pair features existed
         return cls(**d)
 
 
-def _token_kw(analyzer: str) -> dict[str, Any]:
+def title_pairs(doc: str) -> list[str]:
+    """First word × last word, first two words × last word, first word × last two words."""
+    w = _WORDS.findall(doc)
+    if len(w) < 2:
+        return []
+    return [f"{w[0]}|{w[-1]}", f"{w[0]}_{w[1]}|{w[-1]}", f"{w[0]}|{w[-2]}_{w[-1]}"]
+
+
+def _analyzer_kw(analyzer: str) -> dict[str, Any]:
     # One-character words count ("t shirt", "2 pack"); sklearn warns if given for char analyzers.
-    return {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
+    if analyzer == "word":
+        return {"analyzer": "word", "token_pattern": r"(?u)\b\w+\b"}
+    if analyzer == "pairs":
+        return {"analyzer": title_pairs}
+    return {"analyzer": analyzer}
+
+
+def _block_specs(c: FeatureConfig) -> list[tuple[str, tuple[int, int], int | None, float]]:
+    """(analyzer, n-gram range, vocabulary cap, block weight) for each block the config asks for."""
+    specs = [
+        ("word", c.word_ngrams, c.max_word_features, 1.0),
+        ("char_wb", c.char_ngrams, c.max_char_features, 1.0),
+    ]
+    if c.pair_weight > 0:
+        specs.append(("pairs", (1, 1), None, c.pair_weight))
+    return specs
 
 
 class _Block:
-    """One tf-idf block (word or char): a fixed vocabulary, idf weights, sublinear tf, l2 rows."""
+    """One tf-idf block (word, char or pairs): a fixed vocabulary, idf, sublinear tf, l2 rows."""
 
-    def __init__(self, analyzer: str, ngrams: tuple[int, int], terms: list[str], idf: np.ndarray):
+    def __init__(
+        self,
+        analyzer: str,
+        ngrams: tuple[int, int],
+        terms: list[str],
+        idf: np.ndarray,
+        weight: float = 1.0,
+    ):
         from sklearn.feature_extraction.text import CountVectorizer
 
-        self.terms, self.idf = terms, idf.astype(np.float32)
+        self.terms, self.weight = terms, weight
+        self.idf = idf.astype(np.float32)
         self._cv = CountVectorizer(
-            analyzer=analyzer,
             ngram_range=ngrams,
             lowercase=False,
             vocabulary={t: i for i, t in enumerate(terms)},
-            **_token_kw(analyzer),
+            **_analyzer_kw(analyzer),
         )
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         m = self._cv.transform(texts).astype(np.float32).tocsr()
         m.data = 1.0 + np.log(m.data)
         m = m @ sp.diags(self.idf)
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) / self.weight  # l2 * w
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ m)
 
 
 class TextFeaturizer:
-    """Word + char tf-idf; ``fit`` learns vocabularies, ``transform`` is stateless afterwards."""
+    """Word + char (+ pair) tf-idf; ``fit`` learns vocabularies, ``transform`` is then stateless."""
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
@@ -91,23 +128,25 @@ class TextFeaturizer:
         c = self.config
         docs = [normalize_text(t) for t in texts]
         self._blocks = []
-        for analyzer, ngrams, cap in (
-            ("word", c.word_ngrams, c.max_word_features),
-            ("char_wb", c.char_ngrams, c.max_char_features),
-        ):
+        for analyzer, ngrams, cap, weight in _block_specs(c):
             tv = TfidfVectorizer(
-                analyzer=analyzer,
                 ngram_range=ngrams,
                 lowercase=False,
                 sublinear_tf=True,
                 max_features=cap,
                 min_df=c.min_df,
-                **_token_kw(analyzer),
-            ).fit(docs)
+                **_analyzer_kw(analyzer),
+            )
+            try:
+                tv.fit(docs)
+            except ValueError:  # no title has two words (e.g. unspaced Japanese): no pairs
+                if analyzer != "pairs":
+                    raise
+                continue
             terms = [""] * len(tv.vocabulary_)
             for t, i in tv.vocabulary_.items():
                 terms[i] = t
-            self._blocks.append(_Block(analyzer, ngrams, terms, tv.idf_))
+            self._blocks.append(_Block(analyzer, ngrams, terms, tv.idf_, weight))
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -123,10 +162,9 @@ class TextFeaturizer:
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TextFeaturizer:
         f = cls(FeatureConfig.from_dict(meta["config"]))
-        c = f.config
-        specs = [("word", c.word_ngrams), ("char_wb", c.char_ngrams)]
+        specs = _block_specs(f.config)[: len(meta["terms"])]  # a pair block may have been empty
         f._blocks = [
-            _Block(a, ng, list(terms), arrays[f"idf_{i}"])
-            for i, ((a, ng), terms) in enumerate(zip(specs, meta["terms"], strict=True))
+            _Block(a, ng, list(terms), arrays[f"idf_{i}"], w)
+            for i, ((a, ng, _, w), terms) in enumerate(zip(specs, meta["terms"], strict=True))
         ]
         return f

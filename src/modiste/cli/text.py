@@ -41,6 +41,11 @@ def train_text(
     max_word_features: int | None = typer.Option(
         None, "--max-word-features", help="Cap on word n-gram vocabulary."
     ),
+    pair_weight: float = typer.Option(
+        0.0,
+        "--pair-weight",
+        help="Weight of first-word x last-word (brand x noun) pair features; 0 leaves them out.",
+    ),
 ) -> None:
     """Train a title categorizer (TF-IDF word+char n-grams, linear SVM, calibrated)."""
     from modiste.cleaning.text import CategorizerConfig
@@ -50,7 +55,9 @@ def train_text(
     st = state(ctx)
     config = CategorizerConfig(
         features=FeatureConfig(
-            max_word_features=max_word_features, max_char_features=max_char_features
+            max_word_features=max_word_features,
+            max_char_features=max_char_features,
+            pair_weight=pair_weight,
         ),
         c=c,
         keep_weights=keep_weights,

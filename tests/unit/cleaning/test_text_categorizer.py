@@ -131,3 +131,56 @@ def test_shipped_models_load_and_predict() -> None:
     assert out["product_type_confidence"] > 0.5
     with pytest.raises(NotFoundError):
         shipped_model_dir("colour")
+
+
+def test_title_pairs_join_opening_and_closing_words() -> None:
+    from modiste.cleaning.text_features import title_pairs
+
+    assert title_pairs("red tape men brown shoes") == [
+        "red|shoes",
+        "red_tape|shoes",
+        "red|brown_shoes",
+    ]
+    assert title_pairs("ワンピース") == []  # unspaced Japanese: one "word", no pairs
+
+
+def test_pair_features_fit_save_load_and_japanese(tmp_path: Path) -> None:
+    from modiste.cleaning.text_features import FeatureConfig
+
+    texts, types, _ = synthetic()
+    m = TextCategorizer(CategorizerConfig(features=FeatureConfig(pair_weight=0.5)))
+    m.fit(texts, types)
+    assert m._features is not None and len(m._features._blocks) == 3
+    titles = [
+        "urban men grey running shoes",
+        "メンズ 長袖 シャツ 白",
+        "kaze women red summer dress",
+    ]
+    assert [p for p, _ in m.predict(titles)] == ["shoes", "shirt", "dress"]
+    m.save(tmp_path / "m")
+    loaded = TextCategorizer.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(titles), m.predict_proba(titles), atol=1e-5)
+
+
+def test_pair_block_left_out_when_no_title_has_two_words(tmp_path: Path) -> None:
+    from modiste.cleaning.text_features import FeatureConfig
+
+    texts = [
+        "メンズ長袖シャツ",
+        "メンズ半袖シャツ",
+        "レディースワンピース",
+        "レディース花柄ワンピース",
+    ]
+    m = TextCategorizer(CategorizerConfig(features=FeatureConfig(pair_weight=0.5)))
+    m.fit(texts * 3, ["shirt", "shirt", "dress", "dress"] * 3)
+    assert m._features is not None and len(m._features._blocks) == 2
+    m.save(tmp_path / "m")
+    assert TextCategorizer.load(tmp_path / "m").predict(["長袖シャツ"])[0][0] == "shirt"
+
+
+def test_configs_saved_before_pair_features_load_without_them() -> None:
+    from modiste.cleaning.text_features import FeatureConfig
+
+    old: dict[str, object] = {"word_ngrams": [1, 2], "char_ngrams": [2, 5], "min_df": 1}
+    old |= {"max_word_features": None, "max_char_features": None}
+    assert FeatureConfig.from_dict(old).pair_weight == 0.0

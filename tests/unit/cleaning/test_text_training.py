@@ -77,10 +77,14 @@ def test_cli_train_then_eval(csv_path: Path, tmp_path: Path) -> None:
             str(out),
             "--test-size",
             "0.25",
+            "--pair-weight",
+            "0.5",
         ],
     )
     assert r.exit_code == 0, r.output
     assert (out / "model.npz").is_file()
+    config = json.loads((out / "model.json").read_text())["config"]
+    assert config["features"]["pair_weight"] == 0.5
     report_path = tmp_path / "report.json"
     r = runner.invoke(
         app,
