@@ -25,6 +25,8 @@ def train_detector_cmd(
     lr: float = typer.Option(2e-3),
     batch_size: int = typer.Option(32),
     width: int = typer.Option(128, help="Channels of the head."),
+    input_width: int = typer.Option(320, help="Network input width (multiple of 32)."),
+    input_height: int = typer.Option(480, help="Network input height (multiple of 32)."),
     shift_cells: int = typer.Option(0, help="Random shift augmentation, stride-32 cells."),
     feature_dropout: float = typer.Option(0.1, help="Channel dropout on cached features."),
     tune_from: int = typer.Option(
@@ -54,6 +56,8 @@ def train_detector_cmd(
         lr=lr,
         batch_size=batch_size,
         width=width,
+        input_width=input_width,
+        input_height=input_height,
         shift_cells=shift_cells,
         feature_dropout=feature_dropout,
         tune_from=tune_from,

@@ -147,11 +147,12 @@ def extract_features(
         with torch.inference_mode():
             low, high = net(torch.from_numpy(batch))
         lows.append(low.half().numpy())
-        highs.append(high.half().numpy())
+        # A tuned head recomputes the stride-32 map: keep an empty one (same row count).
+        highs.append(high.half().numpy() if high is not None else np.zeros((len(ims), 0, 1, 1)))
         lbs.extend(chunk_lbs)
         if progress:
             progress("features", min(start + batch_size, len(jobs)), len(jobs))
-    f16, f32 = np.concatenate(lows), np.concatenate(highs)
+    f16, f32 = np.concatenate(lows), np.concatenate(highs).astype(np.float16)
     if cache_dir:
         cache_dir.mkdir(parents=True, exist_ok=True)
         np.save(files[0], f16)

@@ -191,3 +191,20 @@ def test_mirror_tta_predicts_boxes_and_averages_the_flipped_heatmap() -> None:
     heat = torch.randn(1, 2, 6, 4)
     same = mirror_average(heat, torch.flip(heat, [3]))
     torch.testing.assert_close(same, heat, atol=1e-4, rtol=1e-4)
+
+
+def test_feature_cache_for_a_tuned_head_keeps_the_map_before_the_tuned_blocks(
+    tmp_path: Path,
+) -> None:
+    from modiste.training.detector import extract_features
+
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    paths = []
+    for i, colour in enumerate(["red", "navy"]):
+        paths.append(tmp_path / f"{i}.jpg")
+        Image.new("RGB", (64, 96), colour).save(paths[-1])
+    items = [DetectionItem(p, np.zeros((0, 4))) for p in paths]
+    f16, f32, lbs = extract_features(items, backbone, TUNED, tmp_path / "cache", mirror=True)
+    assert f16.shape == (4, 64, 6, 4) and f32.shape[:2] == (4, 0) and len(lbs) == 4
+    again, _, _ = extract_features(items, backbone, TUNED, tmp_path / "cache", mirror=True)
+    np.testing.assert_array_equal(np.asarray(again), f16)  # read back from the cache
