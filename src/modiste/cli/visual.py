@@ -21,9 +21,23 @@ def _embedder(st: Any, projection: str | None, colour_weight: float | None, runt
 
     proj = None if projection in (None, "none") else projection
     emb = create_crop_embedder(st.settings, projection=proj, runtime=runtime)
-    if colour_weight is not None:
-        emb = emb.with_recipe(colour_weight=colour_weight)
+    if colour_weight is not None:  # every use: catalog, street photo and "more like this"
+        emb = emb.with_recipe(colour_weight=colour_weight, photo_colour_weight=colour_weight)
     return emb
+
+
+def _parts(emb: Any, items: Any, advance: Any) -> tuple[Any, Any]:
+    """Backbone and colour features of ``items`` (combined per use afterwards)."""
+    import numpy as np
+
+    from modiste.evaluation.retrieval import embed_items
+
+    both = embed_items(
+        lambda ims: np.hstack([emb.cnn_features(ims), emb.colour_features(ims)]),
+        items,
+        advance=advance,
+    )
+    return both[:, : emb.features.dim], both[:, emb.features.dim :]
 
 
 @eval_app.command("retrieval")
@@ -48,7 +62,6 @@ def eval_retrieval(
     from modiste.evaluation.report import write_json
     from modiste.evaluation.retrieval import (
         crossdomain_metrics,
-        embed_items,
         load_items,
         same_item_metrics,
     )
@@ -69,15 +82,23 @@ def eval_retrieval(
                 items = [it for it in items if it.group not in trained]
                 report["heldout_groups"] = len({it.group for it in items})
             progress.start("embed", len(items))
-            vecs = embed_items(emb.embed, items, advance=progress.advance)
+            cnn, col = _parts(emb, items, progress.advance)
             report.update(protocol="same_item", data=str(data))
-            report.update(same_item_metrics(vecs, [it.label for it in items]))
+            report.update(
+                same_item_metrics(
+                    emb.combine(cnn, col),
+                    [it.label for it in items],
+                    queries=emb.combine(cnn, col, use="similar"),
+                )
+            )
         else:
+            # Queries are garments cut from street photos: embedded the way the search service
+            # embeds a shopper's photo; the gallery the way the catalog is indexed.
             assert queries is not None and gallery is not None
             q, g = load_items(queries, "label"), load_items(gallery, "label")
             progress.start("embed", len(q) + len(g))
-            qv = embed_items(emb.embed, q, advance=progress.advance)
-            gv = embed_items(emb.embed, g, advance=progress.advance)
+            qv = emb.combine(*_parts(emb, q, progress.advance), use="photo")
+            gv = emb.combine(*_parts(emb, g, progress.advance))
             report.update(protocol="crossdomain", queries=str(queries), gallery=str(gallery))
             report.update(crossdomain_metrics(qv, [i.label for i in q], gv, [i.label for i in g]))
     finally:

@@ -69,16 +69,26 @@ def _similarity(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
 
 
 def same_item_metrics(
-    vectors: np.ndarray, labels: Sequence[str], ks: Sequence[int] = RECALL_KS
+    vectors: np.ndarray,
+    labels: Sequence[str],
+    ks: Sequence[int] = RECALL_KS,
+    queries: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Leave-one-out same-item retrieval over one set of images.
+
+    Args:
+        vectors: The gallery (catalog vectors), one per image.
+        labels: Product of each image.
+        ks: Cut-offs of recall@k.
+        queries: The same images embedded as queries, when a query's vector differs from the
+            catalog's (query-side weights); default ``vectors``.
 
     Returns:
         ``recall_at_{k}`` for each k, ``map`` and ``n_queries``.
     """
     labs = np.asarray(labels)
     n = len(labs)
-    sims = _similarity(vectors, vectors)
+    sims = _similarity(vectors if queries is None else queries, vectors)
     np.fill_diagonal(sims, -np.inf)
     hits = {k: 0 for k in ks}
     aps: list[float] = []

@@ -1,10 +1,13 @@
 """Crop → vector for visual search: backbone features and foreground colour, in one unit vector.
 
-The vector is ``[a * l2(P · l2(cnn)), b * colour]`` re-normalised, where ``P`` is an optional
-learned linear projection (``modiste train embedder``) and ``colour`` the Hellinger colour
-histogram. Because both blocks are unit vectors, a dot product is ``a² cos_cnn + b² cos_colour``
-(up to the shared norm), so the weights read as the share each signal gets. Why this recipe and
-these weights: docs/decisions/embeddings.md.
+The vector is ``[a * l2(P · l2(cnn)), b * colour, s * category]`` re-normalised, where ``P`` is an
+optional learned linear projection (``modiste train embedder``), ``colour`` the Hellinger colour
+histogram and ``category`` the square root of a category head's probabilities (only when the
+trained file has heads). Every block is a unit vector, so a dot product is
+``a² cos_cnn + b_q b_c cos_colour + s_q s_c BC_category`` (up to the catalog vector's norm, the
+same for every catalog vector), so the weights read as the share each signal gets, and a query may
+use other weights than the catalog it searches (:data:`USES`) without reindexing. Why this recipe
+and these weights: docs/decisions/embeddings.md.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.errors import ModelError
+from modiste.models.category_head import DOMAINS, CategoryHead
 from modiste.models.colour import ColourConfig, colour_histograms, crop_foreground
 
 if TYPE_CHECKING:
@@ -28,6 +32,10 @@ if TYPE_CHECKING:
     from modiste.models.embedder import Embedder
 
 log = logging.getLogger(__name__)
+# What a vector is for: "catalog" (what the index stores), "photo" (a garment cut from a shopper's
+# street photo, searched against the catalog) and "similar" (a catalog crop as a "more like this"
+# query: same-item search, where the category block is left out of the query's side).
+USES = ("catalog", "photo", "similar")
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,11 @@ class CropRecipe:
             input instead of white margin).
         square: Pad to a square with white before resizing (the preprocess squashes otherwise).
         colour: Colour histogram settings.
-        cnn_weight, colour_weight: Block weights of the concatenation.
+        cnn_weight, colour_weight: Block weights of the concatenation (catalog vectors).
+        category_weight: Weight of the category block of catalog vectors (1: a unit block whose
+            scale the query side sets; ignored without category heads).
+        photo_colour_weight, photo_category_weight: Query-side weights of street-photo crops
+            (None: the catalog's). Chosen on a validation split by ``train embedder``.
     """
 
     backbone: str = "mobilenet_v2"
@@ -51,6 +63,23 @@ class CropRecipe:
     colour: ColourConfig = field(default_factory=ColourConfig)
     cnn_weight: float = 1.0
     colour_weight: float = 1.5
+    category_weight: float = 1.0
+    photo_colour_weight: float | None = None
+    photo_category_weight: float | None = None
+
+    def weights(self, use: str) -> tuple[float, float]:
+        """(colour, category) block weights of a vector made for ``use`` (one of :data:`USES`)."""
+        if use == "catalog":
+            return self.colour_weight, self.category_weight
+        if use == "similar":
+            return self.colour_weight, 0.0
+        if use == "photo":
+            pc, ps = self.photo_colour_weight, self.photo_category_weight
+            return (
+                self.colour_weight if pc is None else pc,
+                self.category_weight if ps is None else ps,
+            )
+        raise ModelError(f"unknown embedding use {use!r}; valid: {', '.join(USES)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -64,11 +93,15 @@ class CropRecipe:
 
 @dataclass(frozen=True)
 class Projection:
-    """A linear map of L2-normalised backbone features, learned with metric learning."""
+    """A linear map of L2-normalised backbone features, learned with metric learning.
+
+    ``heads`` holds the optional category heads, one per domain (``catalog``, ``photo``).
+    """
 
     weight: np.ndarray  # (in_dim, out_dim)
     recipe: CropRecipe
     meta: dict[str, Any] = field(default_factory=dict)
+    heads: dict[str, CategoryHead] = field(default_factory=dict)
 
     @property
     def out_dim(self) -> int:
@@ -80,24 +113,29 @@ class Projection:
     def save(self, path: Path) -> Path:
         """float16 ``.npz`` (small enough to ship in the package)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "weight": self.weight.astype(np.float16),
+            "recipe": np.asarray(self.recipe.to_json()),
+            "meta": np.asarray(json.dumps(self.meta, sort_keys=True)),
+        }
+        for domain, head in self.heads.items():
+            arrays.update(head.to_arrays(f"head_{domain}_"))
         with path.open("wb") as f:
-            np.savez_compressed(
-                f,
-                weight=self.weight.astype(np.float16),
-                recipe=np.asarray(self.recipe.to_json()),
-                meta=np.asarray(json.dumps(self.meta, sort_keys=True)),
-            )
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod
     def load(cls, path: Path) -> Projection:
         try:
             with np.load(path, allow_pickle=False) as z:
-                return cls(
-                    weight=np.asarray(z["weight"], dtype=np.float32),
-                    recipe=CropRecipe.from_json(str(z["recipe"])),
-                    meta=json.loads(str(z["meta"])),
-                )
+                arrays = {k: z[k] for k in z.files}
+            heads = {d: CategoryHead.from_arrays(arrays, f"head_{d}_") for d in DOMAINS}
+            return cls(
+                weight=np.asarray(arrays["weight"], dtype=np.float32),
+                recipe=CropRecipe.from_json(str(arrays["recipe"])),
+                meta=json.loads(str(arrays["meta"])),
+                heads={d: h for d, h in heads.items() if h is not None},
+            )
         except (OSError, KeyError, ValueError, TypeError) as e:
             raise ModelError(f"cannot load embedder projection {path}: {e}") from e
 
@@ -143,8 +181,17 @@ class CropEmbedder:
         return self.projection.out_dim if self.projection else self.features.dim
 
     @property
+    def heads(self) -> dict[str, CategoryHead]:
+        return self.projection.heads if self.projection else {}
+
+    @property
+    def category_dim(self) -> int:
+        head = self.heads.get("catalog")
+        return len(head.labels) if head else 0
+
+    @property
     def dim(self) -> int:
-        return self.cnn_dim + self.recipe.colour.dim
+        return self.cnn_dim + self.recipe.colour.dim + self.category_dim
 
     @property
     def name(self) -> str:
@@ -170,20 +217,28 @@ class CropEmbedder:
         return colour_histograms(list(images), self.recipe.colour)
 
     def combine(
-        self, cnn: np.ndarray, colour: np.ndarray, colour_weight: float | None = None
+        self,
+        cnn: np.ndarray,
+        colour: np.ndarray,
+        colour_weight: float | None = None,
+        use: str = "catalog",
     ) -> np.ndarray:
-        """Final vectors from cached parts; ``colour_weight`` overrides the recipe's."""
+        """Final vectors for ``use`` from cached parts; ``colour_weight`` overrides the recipe's."""
         z = l2n(cnn)
-        if self.projection is not None:
-            z = l2n(self.projection(z))
-        cw = self.recipe.colour_weight if colour_weight is None else colour_weight
-        return l2n(np.hstack([self.recipe.cnn_weight * z, cw * l2n(colour)]))
+        cw, sw = self.recipe.weights(use)
+        cw = cw if colour_weight is None else colour_weight
+        blocks = [self.recipe.cnn_weight * (l2n(self.projection(z)) if self.projection else z)]
+        blocks.append(cw * l2n(colour))
+        if self.category_dim:
+            head = self.heads.get("photo" if use == "photo" else "catalog", self.heads["catalog"])
+            blocks.append(sw * head.block(z))
+        return l2n(np.hstack(blocks))
 
-    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """(N, dim) float32 unit vectors."""
+    def embed(self, images: Sequence[Image.Image], use: str = "catalog") -> np.ndarray:
+        """(N, dim) float32 unit vectors made for ``use`` (one of :data:`USES`)."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.combine(self.cnn_features(images), self.colour_features(images))
+        return self.combine(self.cnn_features(images), self.colour_features(images), use=use)
 
     def with_recipe(self, **changes: Any) -> CropEmbedder:
         """The same backbone with some recipe fields changed (ablations, query-time weights)."""

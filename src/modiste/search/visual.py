@@ -129,7 +129,7 @@ class SearchService:
                 raise NotFoundError(f"object {object_index} not found: {len(garments)} detected")
             garments = [garments[object_index]]
         crops = crop_garments(image, garments, QUERY_MARGIN, min_side=1)
-        vectors = self.embedder.embed([c.image for c in crops])
+        vectors = self.embedder.embed([c.image for c in crops], use="photo")
         return [
             ObjectResult(
                 c.garment.label,
@@ -235,7 +235,7 @@ class SearchService:
 
         store = ImageStore(self.settings.images_dir)
         images = [decode_image(store.get(g.crop_hash or "")).image for g in garments]
-        return self.embedder.embed(images)
+        return self.embedder.embed(images, use="similar")
 
 
 def _product_hit(hit: Hit) -> ProductHit:

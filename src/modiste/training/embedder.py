@@ -7,7 +7,9 @@ the contributors and CCP street crops of one half of the photos, from ``build_se
 crossdomain``). The Magento styles are split in two by ``style_id``: only one half is trained on,
 the other is the held-out evaluation, and the trained style ids are stored in the file so that
 ``modiste eval retrieval --heldout`` can score products never trained on. The colour weight is
-chosen on the trained half only.
+chosen on the trained half only. With ``--crossdomain``, category heads (catalog and street-photo
+domains) are trained too, and the query-side weights of street-photo crops are chosen on a
+validation split of the category training halves (:mod:`modiste.training.category`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from modiste.evaluation.retrieval import (
     load_items,
     same_item_metrics,
 )
-from modiste.models.crop_embedder import CropEmbedder, Projection, l2n
+from modiste.models.category_head import CategoryHead
+from modiste.models.crop_embedder import CropEmbedder, CropRecipe, Projection, l2n
+from modiste.training.category import DomainData, choose_photo_weights, fit_heads, split_domains
 
 log = logging.getLogger(__name__)
 COLOUR_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -157,16 +161,21 @@ def train_embedder(
     cnn, col = cache.features(items, "magento", advance)
     labels = [it.label for it in items]
     cat_x = cat_y = None
+    domains: tuple[DomainData, DomainData] | None = None
     report: dict[str, Any] = {}
     if cfg.crossdomain is not None:
         cl = load_items(cfg.crossdomain / "train_clothing.csv", "label")
         rng = np.random.default_rng(cfg.seed)
         cl = [cl[i] for i in sorted(rng.permutation(len(cl))[: cfg.max_clothing])]
         cc = load_items(cfg.crossdomain / "train_ccp.csv", "label")
-        x1, _ = cache.features(cl, "train_clothing", advance)
-        x2, _ = cache.features(cc, "train_ccp", advance)
+        x1, k1 = cache.features(cl, "train_clothing", advance)
+        x2, k2 = cache.features(cc, "train_ccp", advance)
         cat_x = np.vstack([x1, x2])
         cat_y = _label_ids([it.label for it in cl] + [it.label for it in cc])
+        domains = (  # split groups: contributor (clothing), street photo (CCP)
+            DomainData(x1, k1, [it.label for it in cl], [it.group for it in cl]),
+            DomainData(x2, k2, [it.label for it in cc], [str(it.path) for it in cc]),
+        )
     tr = np.flatnonzero(train)
     # The colour weight is chosen on styles the projection did not see either: an inner grouped
     # split of the training styles (a projection fits its own training products too well, which
@@ -186,38 +195,93 @@ def train_embedder(
     from dataclasses import replace
 
     recipe = replace(base.recipe, colour_weight=best_cw)
-    sha = hashlib.sha256(w.astype(np.float16).tobytes()).hexdigest()[:16]
-    meta = {
-        "trained_groups": trained,
-        "sha": sha,
-        "config": {k: str(v) for k, v in vars(cfg).items()},
-        "colour_weight_inner_val_r1": {str(k): v for k, v in scores.items()},
-    }
-    proj = Projection(w, recipe, meta)
+    heads: dict[str, CategoryHead] = {}
+    meta: dict[str, Any] = {}
+    if domains is not None:
+        recipe, heads, meta["category_heads"] = _category_part(
+            base, recipe, cfg, domains, cnn[tr], _label_ids([labels[i] for i in tr])
+        )
+    h = hashlib.sha256(w.astype(np.float16).tobytes())
+    for d in sorted(heads):
+        for arr in heads[d].to_arrays("").values():
+            h.update(arr.tobytes())
+    meta.update(
+        trained_groups=trained,
+        sha=h.hexdigest()[:16],
+        config={k: str(v) for k, v in vars(cfg).items()},
+        colour_weight_inner_val_r1={str(k): v for k, v in scores.items()},
+    )
+    proj = Projection(w, recipe, meta, heads)
     model = CropEmbedder(base.features, recipe, proj)
     te = np.flatnonzero(test)
     te_labels = [labels[i] for i in te]
     report["heldout_styles"] = {
-        "trained": same_item_metrics(model.combine(cnn[te], col[te]), te_labels),
+        # as the search service and `eval retrieval` run it: "more like this" queries leave the
+        # category block out; the second row keeps it on both sides (for comparison only)
+        "trained": same_item_metrics(
+            model.combine(cnn[te], col[te]),
+            te_labels,
+            queries=model.combine(cnn[te], col[te], use="similar"),
+        ),
         "untrained": same_item_metrics(base.combine(cnn[te], col[te]), te_labels),
         "n_styles": len({items[i].group for i in te}),
     }
+    if heads:
+        report["heldout_styles"]["trained_category_both_sides"] = same_item_metrics(
+            model.combine(cnn[te], col[te]), te_labels
+        )
     report["colour_weight"] = best_cw
+    if "category_heads" in meta:
+        report["category_heads"] = meta["category_heads"]
     if cfg.crossdomain is not None and (cfg.crossdomain / "Q.csv").is_file():
         q = load_items(cfg.crossdomain / "Q.csv", "label")
         g = load_items(cfg.crossdomain / "G.csv", "label")
         qc, qk = cache.features(q, "Q", advance)
         gc, gk = cache.features(g, "G", advance)
         ql, gl = [it.label for it in q], [it.label for it in g]
+        plain = CropEmbedder(base.features, recipe, Projection(w, recipe, meta))
         report["crossdomain"] = {
-            name: crossdomain_metrics(m.combine(qc, qk, w_), ql, m.combine(gc, gk, w_), gl)[
-                "precision_at_10"
-            ]
+            name: crossdomain_metrics(
+                m.combine(qc, qk, w_, use="photo"), ql, m.combine(gc, gk, w_), gl
+            )["precision_at_10"]
             for name, m, w_ in (
                 ("trained", model, None),
                 ("trained_no_colour", model, 0.0),
+                ("projection_only", plain, None),
+                ("projection_only_no_colour", plain, 0.0),
                 ("untrained", base, None),
                 ("untrained_no_colour", base, 0.0),
             )
         }
     return proj, report
+
+
+def _category_part(
+    base: CropEmbedder,
+    recipe: CropRecipe,
+    cfg: EmbedderTrainConfig,
+    domains: tuple[DomainData, DomainData],
+    product_x: np.ndarray,
+    product_y: np.ndarray,
+) -> tuple[CropRecipe, dict[str, CategoryHead], dict[str, Any]]:
+    """Category heads on the full training halves; street-photo query weights on validation.
+
+    The validation projection and heads see only the fit halves of the category data (the
+    Magento training styles as well), so the weights are chosen on photos and contributors that
+    neither saw.
+    """
+    from dataclasses import replace
+
+    fit, val = split_domains(*domains, cfg.seed)
+    fx = np.vstack([fit[0].cnn, fit[1].cnn])
+    fy = _label_ids(fit[0].labels + fit[1].labels)
+    w_val = fit_projection(product_x, product_y, fx, fy, cfg)
+
+    def embedder(heads: dict[str, CategoryHead]) -> CropEmbedder:
+        return CropEmbedder(base.features, recipe, Projection(w_val, recipe, heads=heads))
+
+    hidden, sw, cw, scores = choose_photo_weights(fit, val, embedder, cfg.seed)
+    heads = fit_heads(*domains, hidden, cfg.seed)
+    chosen = {"hidden": hidden, "photo_category_weight": sw, "photo_colour_weight": cw}
+    recipe = replace(recipe, photo_category_weight=sw, photo_colour_weight=cw)
+    return recipe, heads, {**chosen, "validation_p10": scores}
