@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -305,7 +306,12 @@ def preprocess(
 
 
 class CenterNetDetector:
-    """Frozen backbone + trained head; ``predict`` returns garments in image pixels."""
+    """Frozen backbone + trained head; ``predict`` returns garments in image pixels.
+
+    ``runtime="onnx"`` (default) exports backbone, head and the mirror pass as one graph and runs
+    it with ONNX Runtime, about 3x faster than PyTorch eager on CPU; the export is cached under
+    ``onnx_dir`` keyed by the head file and backbone weights. ``"torch"`` runs the modules.
+    """
 
     def __init__(
         self,
@@ -315,40 +321,140 @@ class CenterNetDetector:
         *,
         min_score: float = 0.3,
         batch_size: int = 8,
+        runtime: str = "onnx",
+        onnx_dir: Path | None = None,
+        key: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        if runtime not in ("onnx", "torch"):
+            raise ModelError(f"detector runtime must be 'onnx' or 'torch', not {runtime!r}")
         self.head, self.cfg, self.backbone = head.eval(), cfg, backbone
         self.features = feature_net(backbone, cfg.tune_from)
         self.classes = cfg.classes
         self.min_score, self.batch_size = min_score, batch_size
+        self.runtime, self.onnx_dir, self.key, self.threads = runtime, onnx_dir, key, threads
+        self._net: torch.nn.Module | None = None
+        self._session: Any = None
 
     @classmethod
     def load(cls, path: Path, settings: Settings, **kw: Any) -> CenterNetDetector:
         """Load a head file and the backbone it was trained on (weights resolved offline)."""
+        import hashlib
+
         from modiste.models.registry import create_backbone
 
         head, cfg = load_head(path)
         backbone = create_backbone(
             cfg.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
         )
+        if backbone.weights_sha256:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            kw.setdefault("key", f"detector-{digest[:16]}-{backbone.weights_sha256[:16]}")
+        kw.setdefault("onnx_dir", settings.cache_dir / "onnx")
+        kw.setdefault("threads", getattr(settings, "inference_threads", None))
         return cls(head, cfg, backbone, **kw)
+
+    def _torch_net(self) -> torch.nn.Module:
+        if self._net is None:
+            self._net = _inference_net(self.features, self.head, self.cfg.tta)
+        return self._net
+
+    def _onnx_session(self) -> Any:
+        if self._session is None:
+            import onnxruntime as ort
+
+            from modiste.models.embedder import default_threads
+
+            path = self.onnx_dir / f"{self.key}.onnx" if self.onnx_dir and self.key else None
+            if path is not None and path.is_file():
+                data = path.read_bytes()
+            else:
+                data = _export(self._torch_net(), self.cfg)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_bytes(data)
+                    tmp.replace(path)  # atomic: concurrent workers never read half a file
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads or default_threads()
+            opts.inter_op_num_threads = 1
+            try:
+                self._session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+            except Exception as e:  # ORT raises its own exception types
+                raise ModelError(f"ONNX Runtime could not load the detector: {e}") from e
+        return self._session
+
+    def _forward(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+
+        if self.runtime == "onnx":
+            try:
+                heat, size, offset = self._onnx_session().run(None, {"images": batch})
+                return torch.from_numpy(heat), torch.from_numpy(size), torch.from_numpy(offset)
+            except ModelError as e:
+                log.warning("detector falls back to PyTorch: %s", e)
+                self.runtime = "torch"
+        with torch.inference_mode():
+            out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = self._torch_net()(
+                torch.from_numpy(batch)
+            )
+            return out
 
     def predict(self, images: Sequence[Image.Image]) -> list[list[Garment]]:
         """Garments per image, in that image's pixels, best first."""
-        import torch
-
         out: list[list[Garment]] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             batch, lbs = preprocess(chunk, self.cfg, self.backbone.cfg.mean, self.backbone.cfg.std)
-            with torch.inference_mode():
-                x = torch.from_numpy(batch)
-                heat, size, offset = self.head(*self.features(x))
-                if self.cfg.tta:
-                    mirrored, _, _ = self.head(*self.features(torch.flip(x, [3])))
-                    heat = mirror_average(heat, mirrored)
+            heat, size, offset = self._forward(batch)
             for (boxes, scores, labels), lb in zip(
                 decode(heat, size, offset, self.cfg.stride, self.min_score), lbs, strict=True
             ):
                 mapped = lb.to_image(boxes) if len(boxes) else boxes
                 out.append(to_garments(mapped, scores, labels, self.classes))
         return out
+
+
+def _inference_net(features: torch.nn.Module, head: torch.nn.Module, tta: bool) -> torch.nn.Module:
+    """Images -> (heat logits, size, offset), the mirror pass averaged in when ``tta``."""
+    import torch
+
+    class Inference(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features, self.head = features, head
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            heat, size, offset = self.head(*self.features(x))
+            if tta:
+                mirrored, _, _ = self.head(*self.features(torch.flip(x, [3])))
+                heat = mirror_average(heat, mirrored)
+            return heat, size, offset
+
+    return Inference().eval()
+
+
+def _export(net: torch.nn.Module, cfg: HeadConfig) -> bytes:
+    """The inference graph as ONNX bytes, dynamic in the batch axis."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    dummy = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
+    names = ["heat", "size", "offset"]
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(
+                net,
+                (dummy,),
+                buf,  # type: ignore[arg-type]  # file objects are accepted at run time
+                input_names=["images"],
+                output_names=names,
+                dynamic_axes={n: {0: "batch"} for n in ["images", *names]},
+                opset_version=17,
+                dynamo=False,  # the TorchScript exporter needs no onnxscript
+            )
+    except Exception as e:
+        raise ModelError(f"detector ONNX export failed: {e}") from e
+    return buf.getvalue()

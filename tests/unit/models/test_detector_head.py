@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from modiste.errors import ModelError
 from modiste.evaluation.detection import DetectionItem
 from modiste.models.detector import GarmentDetector, letterbox
 from modiste.models.detector_head import (
@@ -208,3 +209,20 @@ def test_feature_cache_for_a_tuned_head_keeps_the_map_before_the_tuned_blocks(
     assert f16.shape == (4, 64, 6, 4) and f32.shape[:2] == (4, 0) and len(lbs) == 4
     again, _, _ = extract_features(items, backbone, TUNED, tmp_path / "cache", mirror=True)
     np.testing.assert_array_equal(np.asarray(again), f16)  # read back from the cache
+
+
+def test_onnx_runtime_matches_pytorch_and_caches_its_export(tmp_path: Path) -> None:
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    head = build_head(TUNED, backbone.module)
+    images = [Image.new("RGB", (64, 96), "white"), Image.new("RGB", (90, 70), "teal")]
+    kw = {"min_score": 0.0, "onnx_dir": tmp_path / "onnx", "key": "k"}
+    fast = CenterNetDetector(head, TUNED, backbone, runtime="onnx", **kw)
+    slow = CenterNetDetector(head, TUNED, backbone, runtime="torch", **kw)
+    for a, b in zip(fast.predict(images), slow.predict(images), strict=True):
+        assert [g.label for g in a] == [g.label for g in b]
+        np.testing.assert_allclose(
+            [g.confidence for g in a], [g.confidence for g in b], atol=1e-4, rtol=1e-4
+        )
+    assert (tmp_path / "onnx" / "k.onnx").is_file() and fast.runtime == "onnx"
+    with pytest.raises(ModelError):
+        CenterNetDetector(head, TUNED, backbone, runtime="tensorrt")
