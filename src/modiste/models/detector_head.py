@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -361,27 +360,14 @@ class CenterNetDetector:
 
     def _onnx_session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            from modiste.models.embedder import default_threads
+            from modiste.models.onnx_runtime import cached_export, cpu_session, export_onnx
 
             path = self.onnx_dir / f"{self.key}.onnx" if self.onnx_dir and self.key else None
-            if path is not None and path.is_file():
-                data = path.read_bytes()
-            else:
-                data = _export(self._torch_net(), self.cfg)
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_bytes(data)
-                    tmp.replace(path)  # atomic: concurrent workers never read half a file
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads or default_threads()
-            opts.inter_op_num_threads = 1
-            try:
-                self._session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-            except Exception as e:  # ORT raises its own exception types
-                raise ModelError(f"ONNX Runtime could not load the detector: {e}") from e
+            shape = (1, 3, self.cfg.input_height, self.cfg.input_width)
+            data = cached_export(
+                path, lambda: export_onnx(self._torch_net(), shape, ["heat", "size", "offset"])
+            )
+            self._session = cpu_session(data, self.threads, "the detector")
         return self._session
 
     def _forward(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -432,29 +418,3 @@ def _inference_net(features: torch.nn.Module, head: torch.nn.Module, tta: bool) 
             return heat, size, offset
 
     return Inference().eval()
-
-
-def _export(net: torch.nn.Module, cfg: HeadConfig) -> bytes:
-    """The inference graph as ONNX bytes, dynamic in the batch axis."""
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    dummy = torch.zeros(1, 3, cfg.input_height, cfg.input_width)
-    names = ["heat", "size", "offset"]
-    try:
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(
-                net,
-                (dummy,),
-                buf,  # type: ignore[arg-type]  # file objects are accepted at run time
-                input_names=["images"],
-                output_names=names,
-                dynamic_axes={n: {0: "batch"} for n in ["images", *names]},
-                opset_version=17,
-                dynamo=False,  # the TorchScript exporter needs no onnxscript
-            )
-    except Exception as e:
-        raise ModelError(f"detector ONNX export failed: {e}") from e
-    return buf.getvalue()

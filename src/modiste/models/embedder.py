@@ -6,10 +6,7 @@ PyTorch stays the training path; inference exports the pooled feature network to
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +16,7 @@ import numpy as np
 
 from modiste.errors import ModelError
 from modiste.imaging import decode_image
+from modiste.models.onnx_runtime import cached_export, cpu_session, default_threads, export_onnx
 from modiste.models.pooling import make_feature_net, pooled_dim
 from modiste.models.registry import Backbone, create_backbone
 from modiste.models.weights import PretrainedCfg
@@ -54,17 +52,6 @@ def preprocess(images: Sequence[Image.Image], cfg: PretrainedCfg) -> np.ndarray:
         arr = np.asarray(im.resize((size, size), resample), dtype=np.float32) / 255.0
         out[i] = (arr.transpose(2, 0, 1) - mean) / std
     return out
-
-
-def default_threads() -> int:
-    """Threads for ONNX Runtime: ``MODISTE_INFERENCE_THREADS`` or the cores we may use."""
-    env = os.environ.get("MODISTE_INFERENCE_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class Embedder:
@@ -150,57 +137,16 @@ class Embedder:
             self._net = make_feature_net(self.backbone.module, self.pooling, self.flip)
         return self._net
 
-    def _onnx_bytes(self) -> bytes:
-        path = self.onnx_dir / f"{self.key}.onnx" if self.onnx_dir else None
-        cacheable = path is not None and self.backbone.weights_sha256 is not None
-        if cacheable and path is not None and path.is_file():
-            return path.read_bytes()
-        data = export_onnx(self._torch_net(), self.cfg.image_size)
-        if cacheable and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)  # atomic: concurrent workers never read half a file
-            log.info("exported %s (%s)", path, hashlib.sha256(data).hexdigest()[:12])
-        return data
-
     def _onnx_session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            try:
-                self._session = ort.InferenceSession(
-                    self._onnx_bytes(), opts, providers=["CPUExecutionProvider"]
-                )
-            except Exception as e:  # ORT raises its own exception types
-                raise ModelError(f"ONNX Runtime could not load {self.key}: {e}") from e
-        return self._session
-
-
-def export_onnx(net: Any, size: int) -> bytes:
-    """Export a feature network with a dynamic batch axis; returns the model bytes."""
-    import torch
-
-    buf = io.BytesIO()
-    dummy = torch.zeros(1, 3, size, size)
-    try:
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(
-                net,
-                (dummy,),
-                buf,  # type: ignore[arg-type]  # file objects are accepted at run time
-                input_names=["images"],
-                output_names=["features"],
-                dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,  # the TorchScript exporter needs no onnxscript
+            cacheable = self.onnx_dir is not None and self.backbone.weights_sha256 is not None
+            path = self.onnx_dir / f"{self.key}.onnx" if cacheable and self.onnx_dir else None
+            size = self.cfg.image_size
+            data = cached_export(
+                path, lambda: export_onnx(self._torch_net(), (1, 3, size, size), ["features"])
             )
-    except Exception as e:
-        raise ModelError(f"ONNX export failed: {e}") from e
-    return buf.getvalue()
+            self._session = cpu_session(data, self.threads, self.key)
+        return self._session
 
 
 def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:

@@ -92,17 +92,9 @@ class YoloOnnxDetector:
         self.input_size = input_size or fixed or (640, 640)
 
     def _open(self, threads: int | None) -> Any:
-        import onnxruntime as ort
+        from modiste.models.onnx_runtime import cpu_session
 
-        from modiste.models.embedder import default_threads
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or default_threads()
-        opts.inter_op_num_threads = 1
-        try:
-            return ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # ORT raises its own exception types
-            raise ModelError(f"ONNX Runtime could not load {self.path}: {e}") from e
+        return cpu_session(str(self.path), threads, str(self.path))
 
     def predict(self, images: Sequence[Image.Image]) -> list[list[Garment]]:
         """Garments per image, in that image's pixels, best first."""

@@ -1,0 +1,77 @@
+"""ONNX Runtime plumbing shared by the embedder, the shipped detector and YOLO detectors:
+thread count, CPU sessions, TorchScript export, and an export cache written atomically."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from modiste.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def default_threads() -> int:
+    """Threads for ONNX Runtime: ``MODISTE_INFERENCE_THREADS`` or the cores we may use."""
+    env = os.environ.get("MODISTE_INFERENCE_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_session(model: bytes | str, threads: int | None, what: str) -> Any:
+    """An ONNX Runtime CPU session for ``model`` (bytes or a path); ``what`` names it in errors."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises its own exception types
+        raise ModelError(f"ONNX Runtime could not load {what}: {e}") from e
+
+
+def export_onnx(net: Any, input_shape: Sequence[int], output_names: Sequence[str]) -> bytes:
+    """Export ``net`` (input ``images`` of ``input_shape``) with a dynamic batch axis."""
+    import torch
+
+    buf = io.BytesIO()
+    dummy = torch.zeros(*input_shape)
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(
+                net,
+                (dummy,),
+                buf,  # type: ignore[arg-type]  # file objects are accepted at run time
+                input_names=["images"],
+                output_names=list(output_names),
+                dynamic_axes={n: {0: "batch"} for n in ["images", *output_names]},
+                opset_version=17,
+                dynamo=False,  # the TorchScript exporter needs no onnxscript
+            )
+    except Exception as e:
+        raise ModelError(f"ONNX export failed: {e}") from e
+    return buf.getvalue()
+
+
+def cached_export(path: Path | None, make: Callable[[], bytes]) -> bytes:
+    """The model bytes at ``path`` if there, else ``make()`` written there atomically (so that
+    concurrent workers never read half a file); ``path=None`` never caches."""
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    data = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        log.info("exported %s", path)
+    return data
