@@ -102,8 +102,7 @@ class FlatCosineIndex:
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.asarray(query, dtype=np.float32).reshape(len(query), -1)
-        scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        pos = np.full((len(q), k), -1, dtype=np.int64)
+        scores, pos = _no_neighbours(len(q), k)
         if self._n == 0:
             return scores, pos
         if q.shape[1] != self._dim:
@@ -139,11 +138,15 @@ class VectorIndexNeighbours:
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.asarray(query, dtype=np.float32).reshape(len(query), -1)
-        scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        pos = np.full((len(q), k), -1, dtype=np.int64)
+        scores, pos = _no_neighbours(len(q), k)
         if self._n == 0:
             return scores, pos
         for row, hits in enumerate(self._index.search(q, k=k)):  # type: ignore[attr-defined]
             for col, hit in enumerate(hits[:k]):
                 scores[row, col], pos[row, col] = hit.score, hit.id
         return scores, pos
+
+
+def _no_neighbours(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of ``n`` queries that found nothing yet: -inf and -1."""
+    return np.full((n, k), -np.inf, dtype=np.float32), np.full((n, k), -1, dtype=np.int64)
