@@ -20,6 +20,18 @@ def train_detector_cmd(
     boxes: Path = typer.Option(CCP / "boxes.csv", help="boxes.csv (image_path, label, x1..y2)."),
     label_column: str = typer.Option("label", help="Box label column (mapped to the classes)."),
     holdout_fraction: float = typer.Option(0.3, help="Share of annotated images held out."),
+    val_fraction: float = typer.Option(
+        0.0,
+        help="Share of training images set aside to compare variants on; the held-out images "
+        "are then not scored.",
+    ),
+    tags: Path | None = typer.Option(
+        None, help="tags.csv (image_id, tag): also learn from unannotated photos' tags."
+    ),
+    tag_weight: float = typer.Option(0.5, help="Weight of the image-level tag loss."),
+    weak_batch: int = typer.Option(16, help="Tagged photos added to each batch."),
+    per_class: int = typer.Option(3, help="Decoding: peaks kept per class and image."),
+    nms_iou: float = typer.Option(0.6, help="Decoding: class-wise NMS overlap."),
     seed: int = typer.Option(0, help="Seed of the train/held-out split and of training."),
     epochs: int = typer.Option(60),
     lr: float = typer.Option(2e-3),
@@ -51,6 +63,7 @@ def train_detector_cmd(
     tc = DetectorTrainConfig(
         label_column=label_column,
         holdout_fraction=holdout_fraction,
+        val_fraction=val_fraction,
         seed=seed,
         epochs=epochs,
         lr=lr,
@@ -63,6 +76,10 @@ def train_detector_cmd(
         tune_from=tune_from,
         tune_lr=tune_lr,
         tta=tta,
+        tag_weight=tag_weight,
+        weak_batch=weak_batch,
+        per_class=per_class,
+        nms_iou=nms_iou,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:
@@ -82,15 +99,22 @@ def train_detector_cmd(
             tc,
             cache_dir or st.settings.cache_dir / "detector",
             progress,
+            tags,
         )
-    held = result.get("held_out")
+    name = "validation" if "validation" in result else "held-out"
+    held = result.get("validation") or result.get("held_out")
     if held:
         st.console.print(
-            f"held-out mAP50 {held['map50']:.3f}  recall50 {held['recall50']:.3f}  "
+            f"{name} mAP50 {held['map50']:.3f}  recall50 {held['recall50']:.3f}  "
             f"({held['n_images']} images)"
         )
         for cls, ap in held["per_class"].items():
             st.console.print(f"  {cls:<10} AP50 {ap:.3f}")
+    for row in result.get("decode_sweep", []):
+        st.console.print(
+            f"  decode: {row['per_class']:>2} peaks per class, NMS {row['nms_iou']:.1f}: "
+            f"mAP50 {row['map50']:.3f}"
+        )
     st.console.print(f"wrote {target} ({result['weights_bytes'] / 1e6:.2f} MB)")
     if report:
         write_json(result, report)

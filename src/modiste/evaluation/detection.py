@@ -67,6 +67,8 @@ LABEL_MAP: dict[str, str | None] = {
     "sandals": "footwear",
     "shoes": "footwear",
     "sneakers": "footwear",
+    "wedges": "footwear",
+    "clogs": "footwear",
     "blazer": "outerwear",
     "cape": "outerwear",
     "cardigan": "outerwear",
@@ -148,6 +150,40 @@ def read_detection_set(
     if dropped:
         log.info("labels not scored (no class): %s", dict(dropped))
     return list(items.values())
+
+
+def read_tag_set(
+    images_csv: Path, tags_csv: Path, classes: Sequence[str]
+) -> tuple[list[Path], np.ndarray]:
+    """Unannotated images (``annotated`` 0) and which ``classes`` their image-level tags name.
+
+    ``tags.csv`` has ``image_id`` (matched to ``images.csv``'s) and ``tag``; an image without a
+    tag of a kept class still counts: it says those classes are absent.
+
+    Returns:
+        The image paths and a (N, len(classes)) 0/1 presence matrix.
+    """
+    paths: dict[str, Path] = {}
+    for row in _read_csv(images_csv):
+        if not {"image_id", "image_path"} <= row.keys():
+            raise FeedError(f"{images_csv}: needs 'image_id' and 'image_path' columns")
+        if str(row.get("annotated", "1")).strip() in {"0", "false", "False", "no"}:
+            paths[row["image_id"]] = (images_csv.parent / row["image_path"]).resolve()
+    present = {key: np.zeros(len(classes), np.float32) for key in paths}
+    seen: set[str] = set()
+    for row in _read_csv(tags_csv):
+        if not {"image_id", "tag"} <= row.keys():
+            raise FeedError(f"{tags_csv}: needs 'image_id' and 'tag' columns")
+        if row["image_id"] not in present:
+            continue
+        seen.add(row["image_id"])
+        label = map_label(row["tag"], classes)
+        if label is not None:
+            present[row["image_id"]][list(classes).index(label)] = 1.0
+    keys = [k for k in paths if k in seen]  # an image nobody tagged says nothing
+    return [paths[k] for k in keys], np.stack([present[k] for k in keys]) if keys else np.zeros(
+        (0, len(classes)), np.float32
+    )
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:

@@ -55,6 +55,8 @@ class HeadConfig:
     # head, which then takes the frozen stride-16 map of blocks [0, tune_from).
     tune_from: int = 0
     tta: bool = False  # average the heatmap with the mirrored image's
+    per_class: int = 3  # peaks kept per class and image before NMS
+    nms_iou: float = 0.6  # class-wise NMS overlap
     extra: dict[str, Any] = field(default_factory=dict)  # training provenance
 
     @property
@@ -394,7 +396,17 @@ class CenterNetDetector:
             batch, lbs = preprocess(chunk, self.cfg, self.backbone.cfg.mean, self.backbone.cfg.std)
             heat, size, offset = self._forward(batch)
             for (boxes, scores, labels), lb in zip(
-                decode(heat, size, offset, self.cfg.stride, self.min_score), lbs, strict=True
+                decode(
+                    heat,
+                    size,
+                    offset,
+                    self.cfg.stride,
+                    self.min_score,
+                    self.cfg.per_class,
+                    self.cfg.nms_iou,
+                ),
+                lbs,
+                strict=True,
             ):
                 mapped = lb.to_image(boxes) if len(boxes) else boxes
                 out.append(to_garments(mapped, scores, labels, self.classes))

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.domain import Garment
-from modiste.evaluation.detection import DetectionItem, evaluate_detections, read_detection_set
+from modiste.evaluation.detection import (
+    DetectionItem,
+    evaluate_detections,
+    read_detection_set,
+    read_tag_set,
+)
 from modiste.imaging import decode_image
 from modiste.models.detector import DEFAULT_CLASSES, Letterbox, to_garments
 from modiste.models.detector_head import (
@@ -52,6 +57,9 @@ class DetectorTrainConfig:
     classes: tuple[str, ...] = DEFAULT_CLASSES
     label_column: str = "label"
     holdout_fraction: float = 0.3
+    # Share of the training images set aside to choose variants and decoding on (0: none). A run
+    # with a validation split does not score the held-out images: they stay unseen by choices.
+    val_fraction: float = 0.0
     seed: int = 0
     epochs: int = 60
     batch_size: int = 32
@@ -66,18 +74,26 @@ class DetectorTrainConfig:
     input_height: int = 480
     width: int = 128
     eval_every: int = 10
+    tag_weight: float = 0.5  # image-level tag loss of unannotated photos (when tags are given)
+    weak_batch: int = 16  # unannotated photos added to each batch
+    per_class: int = 3  # decoding, shipped in the head's config
+    nms_iou: float = 0.6
+
+
+def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(kept, set aside) positions of ``n`` items, sorted; the permutation's head is set aside."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_out = round(n * fraction)
+    return sorted(int(i) for i in perm[n_out:]), sorted(int(i) for i in perm[:n_out])
 
 
 def split_items(
     items: Sequence[DetectionItem], holdout_fraction: float, seed: int
 ) -> tuple[list[DetectionItem], list[DetectionItem]]:
-    """(train, held out): a seeded permutation of the images sorted by path."""
+    """(train, held out): a seeded split of the images sorted by path."""
     ordered = sorted(items, key=lambda it: str(it.path))
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    n_out = round(len(ordered) * holdout_fraction)
-    held = sorted((ordered[i] for i in perm[:n_out]), key=lambda it: str(it.path))
-    train = sorted((ordered[i] for i in perm[n_out:]), key=lambda it: str(it.path))
-    return train, held
+    kept, out = split_positions(len(ordered), holdout_fraction, seed)
+    return [ordered[i] for i in kept], [ordered[i] for i in out]
 
 
 def write_image_list(items: Sequence[DetectionItem], path: Path) -> Path:
@@ -217,6 +233,49 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
 
 
+def cached_outputs(
+    head: torch.nn.Module, f16: np.ndarray, f32: np.ndarray, n: int, cfg: HeadConfig
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Head outputs (heat logits, size, offset) for ``n`` cached images, in chunks of 64.
+
+    With ``cfg.tta`` the cache holds each image then (from ``n`` on) its mirror image.
+    """
+    import torch
+
+    head.eval()
+
+    def maps(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        low = torch.from_numpy(np.asarray(f16[a:b]))
+        return low, None if cfg.tune_from else torch.from_numpy(np.asarray(f32[a:b]))
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, n, 64):
+            end = min(start + 64, n)
+            heat, size, offset = head(*maps(start, end))
+            if cfg.tta:
+                mirrored, _, _ = head(*maps(n + start, n + end))
+                heat = mirror_average(heat, mirrored)
+            out.append((heat, size, offset))
+    return out
+
+
+def decode_cached(
+    outputs: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    lbs: Sequence[Letterbox],
+    cfg: HeadConfig,
+    min_score: float = 0.01,
+) -> list[list[Garment]]:
+    """Garments per image from :func:`cached_outputs` (same decode as ``CenterNetDetector``)."""
+    out: list[list[Garment]] = []
+    for heat, size, offset in outputs:
+        decoded = decode(heat, size, offset, cfg.stride, min_score, cfg.per_class, cfg.nms_iou)
+        for b, s, lab in decoded:
+            mapped = lbs[len(out)].to_image(b) if len(b) else b
+            out.append(to_garments(mapped, s, lab, cfg.classes))
+    return out
+
+
 def predict_cached(
     head: torch.nn.Module,
     f16: np.ndarray,
@@ -225,31 +284,8 @@ def predict_cached(
     cfg: HeadConfig,
     min_score: float = 0.01,
 ) -> list[list[Garment]]:
-    """The detector's output from cached features (same decode as ``CenterNetDetector``).
-
-    With ``cfg.tta`` the cache holds each image then (from ``len(lbs)`` on) its mirror image.
-    """
-    import torch
-
-    head.eval()
-    n = len(lbs)
-    out: list[list[Garment]] = []
-
-    def maps(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        low = torch.from_numpy(np.asarray(f16[a:b]))
-        return low, None if cfg.tune_from else torch.from_numpy(np.asarray(f32[a:b]))
-
-    with torch.inference_mode():
-        for start in range(0, n, 64):
-            end = min(start + 64, n)
-            heat, size, offset = head(*maps(start, end))
-            if cfg.tta:
-                mirrored, _, _ = head(*maps(n + start, n + end))
-                heat = mirror_average(heat, mirrored)
-            for j, (b, s, lab) in enumerate(decode(heat, size, offset, cfg.stride, min_score)):
-                mapped = lbs[start + j].to_image(b) if len(b) else b
-                out.append(to_garments(mapped, s, lab, cfg.classes))
-    return out
+    """The detector's output from cached features (``lbs``: one per image, mirrors excluded)."""
+    return decode_cached(cached_outputs(head, f16, f32, len(lbs), cfg), lbs, cfg, min_score)
 
 
 def train_head(
@@ -261,8 +297,15 @@ def train_head(
     evaluate: Callable[[torch.nn.Module], float] | None = None,
     progress: Progress | None = None,
     backbone: torch.nn.Module | None = None,
+    weak: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs.
+
+    ``weak`` holds the cached stride-16 maps of unannotated photos and their (N, C) class
+    presence from image-level tags: ``tc.weak_batch`` of them join each batch, and the highest
+    heatmap logit of each class is pushed towards that presence (binary cross-entropy, weight
+    ``tc.tag_weight``). Tags cannot say where a garment is, but they say which classes must
+    fire somewhere and, more often, which must stay silent everywhere.
 
     With ``cfg.tune_from`` the backbone's blocks from there on are copied from ``backbone``
     (pretrained) and fine-tuned at ``tc.tune_lr`` from the cached stride-16 maps; ``f32`` is then
@@ -294,6 +337,10 @@ def train_head(
     low_all = torch.from_numpy(np.array(f16))
     high_all = None if tuned is not None or f32 is None else torch.from_numpy(np.array(f32))
     gen = torch.Generator().manual_seed(tc.seed)
+    if weak is not None and (high_all is not None or not len(weak[0])):
+        raise ValueError("weak supervision needs a tuned stage (--tune-from) and tagged photos")
+    weak_low = torch.from_numpy(np.array(weak[0])) if weak is not None else None
+    weak_present = torch.from_numpy(weak[1]) if weak is not None else None
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
@@ -307,6 +354,9 @@ def train_head(
             tgt = [heat_t[idx], size_t[idx], off_t[idx], mask_t[idx]]
             low = low_all[idx].float()
             high = None if high_all is None else high_all[idx].float()
+            if weak_low is not None:
+                widx = torch.randint(len(weak_low), (tc.weak_batch,), generator=gen)
+                low = torch.cat([low, weak_low[widx].float()])
             if tc.shift_cells:
                 # Cheap stand-in for crop augmentation: the features are cached, so move them
                 # and the targets together, by whole stride-32 cells when that map is cached
@@ -321,6 +371,9 @@ def train_head(
             if high is not None:
                 high = F.dropout2d(high, tc.feature_dropout)
             heat, size, offset = head(low, high)
+            if weak_low is not None:
+                weak_heat = heat[len(idx) :]
+                heat, size, offset = heat[: len(idx)], size[: len(idx)], offset[: len(idx)]
             m = tgt[3].unsqueeze(2)
             n_pos = m.sum().clamp(min=1)
             loss = (
@@ -328,6 +381,11 @@ def train_head(
                 + 0.5 * ((size - tgt[1]).abs() * m).sum() / n_pos
                 + ((offset - tgt[2]).abs() * m).sum() / n_pos
             )
+            if weak_low is not None and weak_present is not None:
+                top = weak_heat.flatten(2).amax(2)
+                loss = loss + tc.tag_weight * F.binary_cross_entropy_with_logits(
+                    top, weak_present[widx]
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -343,6 +401,30 @@ def train_head(
     return head.eval(), history
 
 
+def cache_rows(positions: Sequence[int], n: int) -> np.ndarray:
+    """Cache rows of some images: each position, then its mirror image (``n`` rows later)."""
+    pos = np.asarray(positions, dtype=np.int64)
+    return np.concatenate([pos, pos + n])
+
+
+def decode_sweep(
+    outputs: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    lbs: Sequence[Letterbox],
+    items: Sequence[DetectionItem],
+    cfg: HeadConfig,
+    per_class: Sequence[int] = (3, 5, 10),
+    nms_iou: Sequence[float] = (0.5, 0.6, 0.7),
+) -> list[dict[str, float]]:
+    """mAP50 of each decoding (peaks per class, NMS overlap) on one set of head outputs."""
+    rows = []
+    for k in per_class:
+        for iou in nms_iou:
+            preds = decode_cached(outputs, lbs, replace(cfg, per_class=k, nms_iou=iou))
+            score = evaluate_detections(preds, items, cfg.classes)["map50"]
+            rows.append({"per_class": k, "nms_iou": iou, "map50": float(score)})
+    return rows
+
+
 def train_detector(
     settings: Settings,
     images_csv: Path,
@@ -352,11 +434,18 @@ def train_detector(
     tc: DetectorTrainConfig | None = None,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    tags_csv: Path | None = None,
 ) -> dict[str, Any]:
-    """Split, cache features, train, score the held-out images, and write the head to ``out``.
+    """Split, cache features, train, score, and write the head to ``out``.
+
+    With ``tc.val_fraction`` part of the training images is set aside and scored instead of the
+    held-out images (with a sweep of decodings), so variants can be chosen without looking at
+    the held-out set. ``tags_csv`` adds the unannotated photos of ``images_csv`` with their
+    image-level tags (see :func:`train_head`).
 
     Returns:
-        A report: held-out ``map50``/``per_class`` (from cached features), history, sizes.
+        A report: ``held_out`` or ``validation`` ``map50``/``per_class`` (from cached features),
+        history, sizes.
     """
     import torch
 
@@ -379,29 +468,63 @@ def train_detector(
         width=tc.width,
         tune_from=tc.tune_from,
         tta=tc.tta,
+        per_class=tc.per_class,
+        nms_iou=tc.nms_iou,
     )
     f16, f32, lbs = extract_features(train, backbone, cfg, cache_dir, progress)
+    report: dict[str, Any] = {"n_held_out": len(held)}
+    scored = held
+    cached: tuple[np.ndarray, np.ndarray, list[Letterbox]] | None = None
+    if tc.val_fraction > 0:
+        # Positions into the cached training images, so the cache is shared with full runs.
+        n = len(train)
+        fit, val = split_positions(n, tc.val_fraction, tc.seed)
+        cached = (f16[cache_rows(val, n)], f32[cache_rows(val, n)], [lbs[i] for i in val])
+        scored = [train[i] for i in val]
+        f16, f32 = f16[cache_rows(fit, n)], f32[cache_rows(fit, n)]
+        lbs = [lbs[i] for i in cache_rows(fit, n)]
+        train = [train[i] for i in fit]
+        report["n_validation"] = len(scored)
+    report["n_train"] = len(train)
     mirrored = [_flip(it, lb.width) for it, lb in zip(train, lbs, strict=False)]
     targets = build_targets(list(train) + mirrored, lbs, cfg)
+    weak = None
+    if tags_csv is not None:
+        weak_paths, present = read_tag_set(images_csv, tags_csv, tc.classes)
+        weak_items = [DetectionItem(p, np.zeros((0, 4))) for p in weak_paths]
+        w16, _, _ = extract_features(weak_items, backbone, cfg, cache_dir, progress)
+        weak = (w16, np.concatenate([present, present]))
+        report["n_tagged"] = len(weak_paths)
     evaluate = None
-    if held:
-        h16, h32, hlbs = extract_features(held, backbone, cfg, cache_dir, progress, mirror=cfg.tta)
-        hlbs = hlbs[: len(held)]
+    if scored:
+        if cached is None:
+            h16, h32, hlbs = extract_features(
+                scored, backbone, cfg, cache_dir, progress, mirror=cfg.tta
+            )
+            cached = (h16, h32, hlbs[: len(scored)])
+        s16, s32, slbs = cached
 
         def evaluate(head: torch.nn.Module) -> float:
-            preds = predict_cached(head, h16, h32, hlbs, cfg)
-            return float(evaluate_detections(preds, held, cfg.classes)["map50"])
+            preds = predict_cached(head, s16, s32, slbs, cfg)
+            return float(evaluate_detections(preds, scored, cfg.classes)["map50"])
 
     head, history = train_head(
-        f16, f32, targets, cfg, tc, evaluate, progress, backbone=backbone.module
+        f16, f32, targets, cfg, tc, evaluate, progress, backbone=backbone.module, weak=weak
     )
-    report: dict[str, Any] = {"n_train": len(train), "n_held_out": len(held), "history": history}
-    if held:
-        preds = predict_cached(head, h16, h32, hlbs, cfg)
-        report["held_out"] = evaluate_detections(preds, held, cfg.classes)
+    report["history"] = history
+    if scored:
+        outputs = cached_outputs(head, s16, s32, len(slbs), cfg)
+        result = evaluate_detections(decode_cached(outputs, slbs, cfg), scored, cfg.classes)
+        if tc.val_fraction > 0:
+            report["validation"] = result
+            report["decode_sweep"] = decode_sweep(outputs, slbs, scored, cfg)
+        else:
+            report["held_out"] = result
     if out is not None:
         extra = {k: v for k, v in vars(tc).items() if k != "classes"}
         extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
+        if tags_csv is not None:
+            extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
         save_head(out, head, replace(cfg, extra=extra))
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size

@@ -17,6 +17,7 @@ from modiste.evaluation.detection import (
     evaluate_detections,
     map_label,
     read_detection_set,
+    read_tag_set,
     run_detection_eval,
 )
 from modiste.models.detector import DEFAULT_CLASSES
@@ -103,6 +104,27 @@ def test_reader_keeps_annotated_images_and_maps_labels(tmp_path: Path) -> None:
     assert coarse[0].labels == ["accessory", "footwear"]
     with pytest.raises(FeedError, match="no column"):
         read_detection_set(tmp_path / "images.csv", tmp_path / "boxes.csv", "fine", DEFAULT_CLASSES)
+
+
+def test_tag_reader_gives_class_presence_of_unannotated_images(tmp_path: Path) -> None:
+    (tmp_path / "images.csv").write_text(
+        "image_id,image_path,annotated\n1,im/1.jpg,1\n2,im/2.jpg,0\n3,im/3.jpg,0\n4,im/4.jpg,0\n"
+    )
+    (tmp_path / "tags.csv").write_text(
+        "image_id,tag,source\n"
+        "1,shoes,pixel-level\n"  # annotated: its boxes teach it, not its tags
+        "2,wedges,image-level\n"
+        "2,belt,image-level\n"
+        "2,tights,image-level\n"  # not a class: says nothing
+        "3,tights,image-level\n"  # tagged, but with no class: every class absent
+    )
+    paths, present = read_tag_set(tmp_path / "images.csv", tmp_path / "tags.csv", DEFAULT_CLASSES)
+    assert [p.name for p in paths] == ["2.jpg", "3.jpg"]  # 4 has no tags at all
+    names = [[c for c, v in zip(DEFAULT_CLASSES, row, strict=True) if v] for row in present]
+    assert names == [["footwear", "accessory"], []]
+    (tmp_path / "bad.csv").write_text("image_id,label\n2,shoes\n")
+    with pytest.raises(FeedError, match="'tag'"):
+        read_tag_set(tmp_path / "images.csv", tmp_path / "bad.csv", DEFAULT_CLASSES)
 
 
 def test_run_eval_draws_a_sample(tmp_path: Path) -> None:

@@ -24,8 +24,10 @@ from modiste.models.registry import create_backbone
 from modiste.training.detector import (
     DetectorTrainConfig,
     build_targets,
+    cache_rows,
     focal_loss,
     split_items,
+    split_positions,
     train_head,
     write_image_list,
 )
@@ -179,6 +181,39 @@ def test_tuned_blocks_train_from_stride16_maps_only() -> None:
     after = list(head.high.parameters())
     assert len(history) == 3 and np.isfinite(history[-1]["loss"])
     assert any(not torch.equal(x, y) for x, y in zip(before, after, strict=True))
+
+
+def test_tags_of_unannotated_photos_teach_which_classes_fire() -> None:
+    # Strong boxes only ever show "top"; tagged photos say "footwear", never "top". The tag loss
+    # must raise footwear's highest logit on the tagged maps above an untagged run's.
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    rng = np.random.default_rng(0)
+    f16 = rng.normal(size=(8, 64, 6, 4)).astype(np.float16)
+    weak_maps = rng.normal(size=(8, 64, 6, 4)).astype(np.float16)
+    present = np.tile(np.array([[0.0, 1.0]], np.float32), (8, 1))
+    _, lb = letterbox(Image.new("RGB", (64, 96)), 64, 96)
+    targets = build_targets([_item([[8, 8, 40, 40]], ["top"])] * 8, [lb] * 8, TUNED)
+    tc = DetectorTrainConfig(
+        epochs=20, batch_size=4, weak_batch=4, tag_weight=2.0, lr=3e-2, tune_lr=1e-2
+    )
+    top_logits = []
+    for weak in (None, (weak_maps, present)):
+        head, history = train_head(
+            f16, None, targets, TUNED, tc, backbone=backbone.module, weak=weak
+        )
+        assert np.isfinite(history[-1]["loss"])
+        with torch.inference_mode():
+            heat, _, _ = head(torch.from_numpy(weak_maps).float())
+        top_logits.append(heat.flatten(2).amax(2).mean(0))
+    plain, tagged = top_logits
+    assert tagged[1] > plain[1] + 1.0 and tagged[0] < plain[0] - 1.0
+
+
+def test_validation_split_is_carved_from_training_positions() -> None:
+    kept, aside = split_positions(10, 0.2, seed=0)
+    assert len(aside) == 2 and sorted(kept + aside) == list(range(10))
+    assert split_positions(10, 0.2, seed=0) == (kept, aside)
+    assert cache_rows([1, 3], 10).tolist() == [1, 3, 11, 13]  # each image, then its mirror
 
 
 def test_mirror_tta_predicts_boxes_and_averages_the_flipped_heatmap() -> None:

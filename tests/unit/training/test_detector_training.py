@@ -1,0 +1,58 @@
+"""``modiste train detector`` on a tiny detection set: validation runs, tags, decode sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from modiste.cli._apps import app
+from modiste.cli.app import _load_commands
+from modiste.models.detector_head import load_head
+
+
+def _detection_set(root: Path) -> tuple[Path, Path, Path]:
+    """Ten annotated photos (a red "top" box) and four tagged ones, in CCP's file layout."""
+    (root / "images").mkdir()
+    images, boxes, tags = ["image_id,image_path,annotated"], ["image_path,label,x1,y1,x2,y2"], []
+    for i in range(14):
+        im = Image.new("RGB", (64, 96), "white")
+        ImageDraw.Draw(im).rectangle([10 + i, 20, 40 + i, 60], fill="red")
+        im.save(root / "images" / f"{i}.jpg")
+        annotated = i < 10
+        images.append(f"{i},images/{i}.jpg,{int(annotated)}")
+        if annotated:
+            boxes.append(f"images/{i}.jpg,shirt,{10 + i},20,{40 + i},60")
+        else:
+            tags.append(f"{i},shirt")
+    paths = root / "images.csv", root / "boxes.csv", root / "tags.csv"
+    for path, lines in zip(paths, (images, boxes, ["image_id,tag", *tags]), strict=True):
+        path.write_text("\n".join(lines) + "\n")
+    return paths
+
+
+def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
+    tmp_path: Path,
+) -> None:
+    _load_commands()
+    images, boxes, tags = _detection_set(tmp_path)
+    out, report_path = tmp_path / "head.npz", tmp_path / "report.json"
+    args = ["--holdout-fraction", "0.2", "--val-fraction", "0.25", "--epochs", "2"]
+    args += ["--batch-size", "4", "--weak-batch", "2", "--width", "16", "--per-class", "5"]
+    args += ["--input-width", "64", "--input-height", "96", "--tags", str(tags)]
+    args += ["--images", str(images), "--boxes", str(boxes), "--out", str(out)]
+    args += ["--report", str(report_path)]
+    data = str(tmp_path / "data")
+    result = CliRunner().invoke(app, ["--data-dir", data, "train", "detector", *args])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "validation mAP50" in result.stdout and "decode:" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert (report["n_held_out"], report["n_validation"], report["n_train"]) == (2, 2, 6)
+    assert report["n_tagged"] == 4 and "held_out" not in report
+    assert 0.0 <= report["validation"]["map50"] <= 1.0
+    sweep = report["decode_sweep"]
+    assert len(sweep) == 9 and {row["per_class"] for row in sweep} == {3, 5, 10}
+    _, cfg = load_head(out)
+    assert cfg.per_class == 5 and cfg.extra["n_tagged"] == 4 and cfg.extra["val_fraction"] == 0.25
