@@ -32,6 +32,9 @@ def train_detector_cmd(
     weak_batch: int = typer.Option(16, help="Tagged photos added to each batch."),
     per_class: int = typer.Option(3, help="Decoding: peaks kept per class and image."),
     nms_iou: float = typer.Option(0.6, help="Decoding: class-wise NMS overlap."),
+    members: int = typer.Option(
+        1, help="Train this many heads (seeds seed, seed+1, ...) and ship their average."
+    ),
     seed: int = typer.Option(0, help="Seed of the train/held-out split and of training."),
     epochs: int = typer.Option(60),
     lr: float = typer.Option(2e-3),
@@ -80,6 +83,7 @@ def train_detector_cmd(
         weak_batch=weak_batch,
         per_class=per_class,
         nms_iou=nms_iou,
+        members=members,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -57,6 +57,7 @@ class HeadConfig:
     tta: bool = False  # average the heatmap with the mirrored image's
     per_class: int = 3  # peaks kept per class and image before NMS
     nms_iou: float = 0.6  # class-wise NMS overlap
+    members: int = 1  # heads (each with its tuned stage) whose outputs are averaged
     extra: dict[str, Any] = field(default_factory=dict)  # training provenance
 
     @property
@@ -97,7 +98,7 @@ def feature_net(backbone: Backbone, tune_from: int = 0) -> torch.nn.Module:
 
 
 @cache
-def _head_class() -> tuple[type, type]:
+def _head_class() -> tuple[type, type, type]:
     import torch
     from torch import nn
 
@@ -168,7 +169,26 @@ def _head_class() -> tuple[type, type]:
             out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = self.head(f16, f32)
             return out
 
-    return CenterHead, DetectorNet
+    class Ensemble(nn.Module):
+        """Several ``DetectorNet`` on the same frozen maps: mean heat probability, mean size
+        and offset (members trained from different seeds make different mistakes)."""
+
+        def __init__(self, members: Sequence[nn.Module]) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(members)
+
+        def forward(
+            self, f16: torch.Tensor, f32: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            heats, sizes, offsets = zip(*(m(f16, f32) for m in self.members), strict=True)
+            prob = torch.stack([h.sigmoid() for h in heats]).mean(0)
+            return (
+                torch.logit(prob, eps=1e-6),
+                torch.stack(sizes).mean(0),
+                torch.stack(offsets).mean(0),
+            )
+
+    return CenterHead, DetectorNet, Ensemble
 
 
 def tuned_stages(
@@ -197,9 +217,21 @@ def build_head(cfg: HeadConfig, backbone: torch.nn.Module | None = None) -> torc
     if cfg.backbone not in SPLITS:
         raise ModelError(f"the detector head supports backbones {sorted(SPLITS)}")
     _, _, c16, c32 = SPLITS[cfg.backbone]
-    head_cls, net_cls = _head_class()
-    tuned = tuned_stages(cfg.backbone, cfg.tune_from, backbone) if cfg.tune_from else None
-    module: torch.nn.Module = net_cls(head_cls(c16, c32, len(cfg.classes), cfg.width), tuned)
+    head_cls, net_cls, _ = _head_class()
+
+    def member() -> torch.nn.Module:
+        tuned = tuned_stages(cfg.backbone, cfg.tune_from, backbone) if cfg.tune_from else None
+        net: torch.nn.Module = net_cls(head_cls(c16, c32, len(cfg.classes), cfg.width), tuned)
+        return net
+
+    if cfg.members == 1:
+        return member()
+    return ensemble(member() for _ in range(cfg.members))
+
+
+def ensemble(members: Iterable[torch.nn.Module]) -> torch.nn.Module:
+    """One head averaging the outputs of trained single heads (``HeadConfig.members`` > 1)."""
+    module: torch.nn.Module = _head_class()[2](list(members))
     return module
 
 
@@ -278,7 +310,7 @@ def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
     head = build_head(cfg)
     # Files written before the tuned stage existed hold the bare head's keys.
     state = {
-        (k if k.startswith(("head.", "mid.", "high.")) else f"head.{k}"): v
+        (k if k.startswith(("head.", "mid.", "high.", "members.")) else f"head.{k}"): v
         for k, v in state.items()
     }
     ref = head.state_dict()

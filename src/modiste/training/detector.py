@@ -34,6 +34,7 @@ from modiste.models.detector_head import (
     HeadConfig,
     build_head,
     decode,
+    ensemble,
     feature_net,
     mirror_average,
     preprocess,
@@ -78,6 +79,7 @@ class DetectorTrainConfig:
     weak_batch: int = 16  # unannotated photos added to each batch
     per_class: int = 3  # decoding, shipped in the head's config
     nms_iou: float = 0.6
+    members: int = 1  # heads trained from seeds seed, seed+1, ... and shipped averaged
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -508,9 +510,28 @@ def train_detector(
             preds = predict_cached(head, s16, s32, slbs, cfg)
             return float(evaluate_detections(preds, scored, cfg.classes)["map50"])
 
-    head, history = train_head(
-        f16, f32, targets, cfg, tc, evaluate, progress, backbone=backbone.module, weak=weak
-    )
+    nets: list[torch.nn.Module] = []
+    history: list[dict[str, float]] = []
+    for m in range(tc.members):
+
+        def member_progress(stage: str, done: int, total: int, m: int = m) -> None:
+            if progress:
+                progress(f"{stage} {m + 1}/{tc.members}", done, total)
+
+        net, rows = train_head(
+            f16,
+            f32,
+            targets,
+            cfg,
+            replace(tc, seed=tc.seed + m),
+            evaluate,
+            member_progress,
+            backbone=backbone.module,
+            weak=weak,
+        )
+        nets.append(net)
+        history.extend({**row, "member": m} for row in rows)
+    head = nets[0] if tc.members == 1 else ensemble(nets).eval()
     report["history"] = history
     if scored:
         outputs = cached_outputs(head, s16, s32, len(slbs), cfg)
@@ -525,7 +546,7 @@ def train_detector(
         extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
         if tags_csv is not None:
             extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
-        save_head(out, head, replace(cfg, extra=extra))
+        save_head(out, head, replace(cfg, members=tc.members, extra=extra))
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size
     return report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from modiste.models.detector_head import (
     HeadConfig,
     build_head,
     decode,
+    ensemble,
     load_head,
     save_head,
 )
@@ -207,6 +210,29 @@ def test_tags_of_unannotated_photos_teach_which_classes_fire() -> None:
         top_logits.append(heat.flatten(2).amax(2).mean(0))
     plain, tagged = top_logits
     assert tagged[1] > plain[1] + 1.0 and tagged[0] < plain[0] - 1.0
+
+
+def test_an_ensemble_averages_its_members_and_round_trips(tmp_path: Path) -> None:
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    single = build_head(TUNED, backbone.module).eval()
+    twice = ensemble([single, copy.deepcopy(single)]).eval()
+    f16 = torch.randn(2, 64, 6, 4)
+    with torch.inference_mode():
+        for x, y in zip(single(f16), twice(f16), strict=True):
+            torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)  # same members: same output
+    cfg = replace(TUNED, members=2)
+    mixed = ensemble([single, build_head(TUNED, backbone.module)]).eval()
+    save_head(tmp_path / "e.npz", mixed, cfg)
+    loaded, got = load_head(tmp_path / "e.npz")
+    assert got.members == 2
+    with torch.inference_mode():
+        for x, y in zip(mixed(f16), loaded(f16), strict=True):
+            torch.testing.assert_close(x, y, atol=0.05, rtol=0.01)  # float16 storage
+    kw = {"min_score": 0.0, "onnx_dir": tmp_path / "onnx", "key": "e"}
+    image = [Image.new("RGB", (64, 96), "olive")]
+    fast = CenterNetDetector(loaded, got, backbone, runtime="onnx", **kw).predict(image)
+    slow = CenterNetDetector(loaded, got, backbone, runtime="torch", **kw).predict(image)
+    assert [g.label for g in fast[0]] == [g.label for g in slow[0]] and fast[0]
 
 
 def test_validation_split_is_carved_from_training_positions() -> None:

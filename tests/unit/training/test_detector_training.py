@@ -41,6 +41,7 @@ def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
     out, report_path = tmp_path / "head.npz", tmp_path / "report.json"
     args = ["--holdout-fraction", "0.2", "--val-fraction", "0.25", "--epochs", "2"]
     args += ["--batch-size", "4", "--weak-batch", "2", "--width", "16", "--per-class", "5"]
+    args += ["--members", "2"]
     args += ["--input-width", "64", "--input-height", "96", "--tags", str(tags)]
     args += ["--images", str(images), "--boxes", str(boxes), "--out", str(out)]
     args += ["--report", str(report_path)]
@@ -55,4 +56,5 @@ def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
     sweep = report["decode_sweep"]
     assert len(sweep) == 9 and {row["per_class"] for row in sweep} == {3, 5, 10}
     _, cfg = load_head(out)
-    assert cfg.per_class == 5 and cfg.extra["n_tagged"] == 4 and cfg.extra["val_fraction"] == 0.25
+    assert cfg.per_class == 5 and cfg.members == 2 and cfg.extra["n_tagged"] == 4
+    assert {row["member"] for row in report["history"]} == {0, 1}
