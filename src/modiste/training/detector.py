@@ -247,8 +247,8 @@ def cached_outputs(
     head.eval()
 
     def maps(a: int, b: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        low = torch.from_numpy(np.asarray(f16[a:b]))
-        return low, None if cfg.tune_from else torch.from_numpy(np.asarray(f32[a:b]))
+        low = torch.from_numpy(np.array(f16[a:b]))  # a writable copy of the (mapped) cache
+        return low, None if cfg.tune_from else torch.from_numpy(np.array(f32[a:b]))
 
     out = []
     with torch.inference_mode():
