@@ -60,10 +60,22 @@ def train_detector_cmd(
 ) -> None:
     """Train the detector head on a frozen backbone; report held-out mAP50."""
     from modiste.evaluation.report import write_json
+    from modiste.models.detector_head import HeadConfig
     from modiste.training.detector import DetectorTrainConfig, train_detector
 
     st = state(ctx)
+    head = HeadConfig(
+        input_width=input_width,
+        input_height=input_height,
+        width=width,
+        tune_from=tune_from,
+        tta=tta,
+        per_class=per_class,
+        nms_iou=nms_iou,
+        members=members,
+    )
     tc = DetectorTrainConfig(
+        head=head,
         label_column=label_column,
         holdout_fraction=holdout_fraction,
         val_fraction=val_fraction,
@@ -71,19 +83,11 @@ def train_detector_cmd(
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
-        width=width,
-        input_width=input_width,
-        input_height=input_height,
         shift_cells=shift_cells,
         feature_dropout=feature_dropout,
-        tune_from=tune_from,
         tune_lr=tune_lr,
-        tta=tta,
         tag_weight=tag_weight,
         weak_batch=weak_batch,
-        per_class=per_class,
-        nms_iou=nms_iou,
-        members=members,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:

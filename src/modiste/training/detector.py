@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from modiste.evaluation.detection import (
     read_tag_set,
 )
 from modiste.imaging import decode_image
-from modiste.models.detector import DEFAULT_CLASSES, Letterbox, to_garments
+from modiste.models.detector import Letterbox, to_garments
 from modiste.models.detector_head import (
     HeadConfig,
     build_head,
@@ -53,9 +53,13 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 @dataclass(frozen=True)
 class DetectorTrainConfig:
-    """Knobs of ``modiste train detector``; stored with the weights for provenance."""
+    """Knobs of ``modiste train detector``; stored with the weights for provenance.
 
-    classes: tuple[str, ...] = DEFAULT_CLASSES
+    ``head`` is the shipped head's shape and decoding (classes, input size, tuned blocks, mirror
+    TTA, members); the rest says how it is trained.
+    """
+
+    head: HeadConfig = field(default_factory=lambda: HeadConfig(tune_from=14, tta=True))
     label_column: str = "label"
     holdout_fraction: float = 0.3
     # Share of the training images set aside to choose variants and decoding on (0: none). A run
@@ -68,18 +72,10 @@ class DetectorTrainConfig:
     weight_decay: float = 1e-4
     feature_dropout: float = 0.1
     shift_cells: int = 0  # random translation of the cached maps, in stride-32 cells
-    tune_from: int = 14  # fine-tune blocks [tune_from, 18) with the head (0: all frozen)
-    tune_lr: float = 2e-4  # their learning rate (the head's is ``lr``)
-    tta: bool = True  # score (and ship) mirror test-time augmentation
-    input_width: int = 320
-    input_height: int = 480
-    width: int = 128
+    tune_lr: float = 2e-4  # learning rate of the tuned blocks (the head's is ``lr``)
     eval_every: int = 10
     tag_weight: float = 0.5  # image-level tag loss of unannotated photos (when tags are given)
     weak_batch: int = 16  # unannotated photos added to each batch
-    per_class: int = 3  # decoding, shipped in the head's config
-    nms_iou: float = 0.6
-    members: int = 1  # heads trained from seeds seed, seed+1, ... and shipped averaged
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -455,24 +451,16 @@ def train_detector(
 
     tc = tc or DetectorTrainConfig()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "0")) or torch.get_num_threads())
-    items = read_detection_set(images_csv, boxes_csv, tc.label_column, tc.classes)
+    classes = tc.head.classes
+    items = read_detection_set(images_csv, boxes_csv, tc.label_column, classes)
     train, held = split_items(items, tc.holdout_fraction, tc.seed)
     if holdout_csv is not None:
         write_image_list(held, holdout_csv)
     backbone = create_backbone(
         settings.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
     )
-    cfg = HeadConfig(
-        classes=tc.classes,
-        backbone=backbone.name,
-        input_width=tc.input_width,
-        input_height=tc.input_height,
-        width=tc.width,
-        tune_from=tc.tune_from,
-        tta=tc.tta,
-        per_class=tc.per_class,
-        nms_iou=tc.nms_iou,
-    )
+    # Members train one at a time as single heads; the file holds them averaged.
+    cfg = replace(tc.head, backbone=backbone.name, members=1)
     f16, f32, lbs = extract_features(train, backbone, cfg, cache_dir, progress)
     report: dict[str, Any] = {"n_held_out": len(held)}
     scored = held
@@ -492,7 +480,7 @@ def train_detector(
     targets = build_targets(list(train) + mirrored, lbs, cfg)
     weak = None
     if tags_csv is not None:
-        weak_paths, present = read_tag_set(images_csv, tags_csv, tc.classes)
+        weak_paths, present = read_tag_set(images_csv, tags_csv, classes)
         weak_items = [DetectionItem(p, np.zeros((0, 4))) for p in weak_paths]
         w16, _, _ = extract_features(weak_items, backbone, cfg, cache_dir, progress)
         weak = (w16, np.concatenate([present, present]))
@@ -512,11 +500,12 @@ def train_detector(
 
     nets: list[torch.nn.Module] = []
     history: list[dict[str, float]] = []
-    for m in range(tc.members):
+    n_members = tc.head.members
+    for m in range(n_members):
 
         def member_progress(stage: str, done: int, total: int, m: int = m) -> None:
             if progress:
-                progress(f"{stage} {m + 1}/{tc.members}", done, total)
+                progress(f"{stage} {m + 1}/{n_members}", done, total)
 
         net, rows = train_head(
             f16,
@@ -531,7 +520,7 @@ def train_detector(
         )
         nets.append(net)
         history.extend({**row, "member": m} for row in rows)
-    head = nets[0] if tc.members == 1 else ensemble(nets).eval()
+    head = nets[0] if n_members == 1 else ensemble(nets).eval()
     report["history"] = history
     if scored:
         outputs = cached_outputs(head, s16, s32, len(slbs), cfg)
@@ -542,11 +531,11 @@ def train_detector(
         else:
             report["held_out"] = result
     if out is not None:
-        extra = {k: v for k, v in vars(tc).items() if k != "classes"}
+        extra = {k: v for k, v in vars(tc).items() if k != "head"}
         extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
         if tags_csv is not None:
             extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
-        save_head(out, head, replace(cfg, members=tc.members, extra=extra))
+        save_head(out, head, replace(cfg, members=n_members, extra=extra))
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size
     return report
