@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.domain import Garment
+from modiste.errors import ModelError
 from modiste.evaluation.detection import (
     DetectionItem,
     evaluate_detections,
@@ -336,7 +337,7 @@ def train_head(
     high_all = None if tuned is not None or f32 is None else torch.from_numpy(np.array(f32))
     gen = torch.Generator().manual_seed(tc.seed)
     if weak is not None and (high_all is not None or not len(weak[0])):
-        raise ValueError("weak supervision needs a tuned stage (--tune-from) and tagged photos")
+        raise ModelError("training on tags needs a tuned stage (--tune-from) and tagged photos")
     weak_low = torch.from_numpy(np.array(weak[0])) if weak is not None else None
     weak_present = torch.from_numpy(weak[1]) if weak is not None else None
     history: list[dict[str, float]] = []
