@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,31 @@ def test_weights_round_trip_and_stay_small(tmp_path: Path) -> None:
     for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, atol=0.05, rtol=0.01)  # float16 storage
     assert path.stat().st_size < 200_000
+
+
+def test_tuned_blocks_are_stored_as_int8_and_older_float16_files_still_load(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    head = build_head(TUNED, backbone.module).eval()
+    save_head(tmp_path / "new.npz", head, TUNED)
+    with np.load(tmp_path / "new.npz") as data:
+        quantized = {k[2:] for k in data.files if k.startswith("q:")}
+        assert quantized and all(k.startswith(("mid.", "high.")) for k in quantized)
+        assert all(data[f"q:{k}"].dtype == np.int8 for k in quantized)
+    # A format-1 file: every array float16 under "p:".
+    state = {f"p:{k}": v.numpy().astype(np.float16) for k, v in head.state_dict().items()}
+    meta = {**asdict(TUNED), "classes": list(TUNED.classes), "format_version": 1}
+    np.savez(tmp_path / "old.npz", meta=np.array(json.dumps(meta)), **state)
+    f16 = torch.randn(2, 64, 6, 4)
+    with torch.inference_mode():
+        want = head(f16)
+        for name in ("new.npz", "old.npz"):
+            loaded, _ = load_head(tmp_path / name)
+            for x, y in zip(want, loaded(f16), strict=True):
+                torch.testing.assert_close(x, y, atol=0.05, rtol=0.01)
 
 
 def test_detector_predicts_boxes_inside_each_image(tmp_path: Path) -> None:
