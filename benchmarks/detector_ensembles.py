@@ -28,12 +28,12 @@ from modiste.evaluation.detection import evaluate_detections, read_detection_set
 from modiste.models.detector_head import ensemble, load_head
 from modiste.models.registry import create_backbone
 from modiste.training.detector import (
-    cache_rows,
     cached_outputs,
     decode_cached,
     extract_features,
     split_items,
     split_positions,
+    take_images,
 )
 
 CCP = Path(__file__).resolve().parents[2] / "shared/datasets/ccp_street"
@@ -72,9 +72,8 @@ def main() -> None:
     backbone = create_backbone(cfg.backbone, pretrained=True, weights_dirs=(Settings().model_dir,))
     f16, f32, lbs = extract_features(train, backbone, cfg, args.cache_dir)
     _, val = split_positions(len(train), args.val_fraction, args.seed)
-    rows = cache_rows(val, len(train))
-    v16, v32, vlbs = f16[rows], f32[rows], [lbs[i] for i in val]
-    truth = [train[i] for i in val]
+    truth, v16, v32, vlbs = take_images(val, train, f16, f32, lbs)
+    vlbs = vlbs[: len(val)]
     results = []
     for size in range(1, min(args.max_size, len(singles)) + 1):
         for combo in itertools.combinations(singles, size):

@@ -406,6 +406,19 @@ def cache_rows(positions: Sequence[int], n: int) -> np.ndarray:
     return np.concatenate([pos, pos + n])
 
 
+def take_images(
+    positions: Sequence[int],
+    items: Sequence[DetectionItem],
+    f16: np.ndarray,
+    f32: np.ndarray,
+    lbs: Sequence[Letterbox],
+) -> tuple[list[DetectionItem], np.ndarray, np.ndarray, list[Letterbox]]:
+    """Some of the cached images (mirrors cached): their items, maps and letterboxes, in the
+    cache's layout (the images, then their mirrors)."""
+    rows = cache_rows(positions, len(items))
+    return [items[i] for i in positions], f16[rows], f32[rows], [lbs[i] for i in rows]
+
+
 def decode_sweep(
     outputs: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     lbs: Sequence[Letterbox],
@@ -468,13 +481,10 @@ def train_detector(
     cached: tuple[np.ndarray, np.ndarray, list[Letterbox]] | None = None
     if tc.val_fraction > 0:
         # Positions into the cached training images, so the cache is shared with full runs.
-        n = len(train)
-        fit, val = split_positions(n, tc.val_fraction, tc.seed)
-        cached = (f16[cache_rows(val, n)], f32[cache_rows(val, n)], [lbs[i] for i in val])
-        scored = [train[i] for i in val]
-        f16, f32 = f16[cache_rows(fit, n)], f32[cache_rows(fit, n)]
-        lbs = [lbs[i] for i in cache_rows(fit, n)]
-        train = [train[i] for i in fit]
+        fit, val = split_positions(len(train), tc.val_fraction, tc.seed)
+        scored, v16, v32, vlbs = take_images(val, train, f16, f32, lbs)
+        cached = (v16, v32, vlbs[: len(val)])
+        train, f16, f32, lbs = take_images(fit, train, f16, f32, lbs)
         report["n_validation"] = len(scored)
     report["n_train"] = len(train)
     mirrored = [_flip(it, lb.width) for it, lb in zip(train, lbs, strict=False)]
