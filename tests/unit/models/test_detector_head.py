@@ -100,6 +100,10 @@ def test_tuned_blocks_are_stored_as_int8_and_older_float16_files_still_load(
 
 
 def test_detector_predicts_boxes_inside_each_image(tmp_path: Path) -> None:
+    # An untrained head's heatmap is nearly flat, so which cells win is up to the initial
+    # weights; a seed keeps the winners off the letterbox padding (see the peak-in-padding note
+    # in docs/decisions/garment-detector.md).
+    torch.manual_seed(0)
     backbone = create_backbone("mobilenet_v2", pretrained=False)
     det = CenterNetDetector(build_head(CFG), CFG, backbone, min_score=0.0)
     assert isinstance(det, GarmentDetector)
