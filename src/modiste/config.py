@@ -26,7 +26,12 @@ class Settings(BaseSettings):
 
     # Image intake
     max_image_pixels: int = Field(default=40_000_000, description="Decompression-bomb cap.")
-    fetch_timeout_s: float = 15.0
+    fetch_timeout_s: float = Field(default=15.0, description="Longest wait for any one read.")
+    fetch_deadline_s: float = Field(
+        default=60.0,
+        description="Longest one fetch may take in all, redirects included (a server that drips "
+        "bytes never trips the per-read timeout).",
+    )
     fetch_max_bytes: int = 25 * 1024 * 1024
     fetch_max_redirects: int = 5
     fetch_allowed_hosts: list[str] = Field(

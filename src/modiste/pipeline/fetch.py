@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -55,6 +56,7 @@ class ImageFetcher:
 
     def __init__(self, settings: Settings) -> None:
         self.timeout = settings.fetch_timeout_s
+        self.deadline = settings.fetch_deadline_s
         self.max_bytes = settings.fetch_max_bytes
         self.max_redirects = settings.fetch_max_redirects
         self.allowed_hosts = {h.lower() for h in settings.fetch_allowed_hosts}
@@ -139,7 +141,9 @@ class ImageFetcher:
         import httpx
 
         current = url
+        end = time.monotonic() + self.deadline
         for _hop in range(self.max_redirects + 1):
+            self._check_deadline(url, end)
             self.check_url(current)
             try:
                 with self._http().stream("GET", current) as resp:
@@ -159,6 +163,7 @@ class ImageFetcher:
                     chunks: list[bytes] = []
                     total = 0
                     for chunk in resp.iter_bytes():
+                        self._check_deadline(url, end)
                         total += len(chunk)
                         if total > self.max_bytes:
                             raise FetchError(
@@ -171,3 +176,7 @@ class ImageFetcher:
             except httpx.HTTPError as e:
                 raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
         raise FetchError(f"{url}: more than {self.max_redirects} redirects")
+
+    def _check_deadline(self, url: str, end: float) -> None:
+        if time.monotonic() > end:
+            raise FetchError(f"{url}: took longer than {self.deadline:g} s in all (slow server)")

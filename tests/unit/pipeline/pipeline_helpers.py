@@ -20,6 +20,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     chunked: bool = False  # send the body chunked, without a Content-Length
+    drip: float = 0.0  # chunked: wait this long before each 1 KB part (a slow-drip server)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,8 +44,10 @@ class _Handler(BaseHTTPRequestHandler):
             if route.chunked:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for i in range(0, len(route.body), 65536):
-                    part = route.body[i : i + 65536]
+                step = 1024 if route.drip else 65536
+                for i in range(0, len(route.body), step):
+                    part = route.body[i : i + step]
+                    time.sleep(route.drip)
                     self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
             else:

@@ -140,6 +140,20 @@ def test_timeout(tmp_path: Path, http_server: LoopbackServer) -> None:
     f.close()
 
 
+def test_slow_drip_hits_the_total_deadline(tmp_path: Path, http_server: LoopbackServer) -> None:
+    # Every 1 KB part comes well within the read timeout, but the whole body takes ~2 s.
+    body = jpeg_bytes((0, 0, 0)) + b"\0" * 40_000
+    http_server.routes["/drip.jpg"] = Route(body, chunked=True, drip=0.05)
+    f = fetcher(
+        tmp_path, fetch_allowed_hosts=["127.0.0.1"], fetch_timeout_s=1.0, fetch_deadline_s=0.5
+    )
+    try:
+        with pytest.raises(FetchError, match=r"took longer than 0\.5 s in all"):
+            f.fetch(f"{http_server.base}/drip.jpg")
+    finally:
+        f.close()
+
+
 def test_html_with_image_content_type_is_refused(
     tmp_path: Path, http_server: LoopbackServer
 ) -> None:
