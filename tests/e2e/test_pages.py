@@ -111,6 +111,24 @@ def test_duplicates_confirm(page: Any, live_server: LiveServer, test_output_dir:
     )
 
 
+def test_private_catalog_asks_for_a_key_then_shows_the_page(
+    page: Any, live_server: LiveServer, test_output_dir: Path
+) -> None:
+    pid = _product_id(live_server, "Stellar")
+    live_server.settings.api_public_read = False  # the running app reads this same object
+    try:
+        locked = page.goto(f"/products/{pid}")
+        assert locked is not None and locked.status == 401
+        page.wait_for_selector("text=This catalog is private")
+        save_key(page, live_server.api_key)  # stores the key, sets the read cookie, reloads
+        page.wait_for_selector("h1:has-text('Stellar Solar Jacket')")
+        # The gallery's <img> requests carry the cookie too, so the photos load.
+        page.wait_for_function("() => document.querySelector('#hero').naturalWidth > 0")
+        page.screenshot(path=str(test_output_dir / "ui-private-product.png"), full_page=True)
+    finally:
+        live_server.settings.api_public_read = True
+
+
 def test_write_without_key_says_so(page: Any) -> None:
     page.goto("/catalog")
     form = page.locator(".edit-form").nth(1)

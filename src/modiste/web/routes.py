@@ -2,7 +2,8 @@
 
 Pages are rendered on the server from the same catalog functions the API uses; the browser
 calls the /v1 API for searches and for every change (sending the API key kept in
-localStorage).
+localStorage). With ``api_public_read`` off, the pages need a key like the API's reads: the key
+form also stores it in a same-site cookie, which is what page loads and images carry.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -20,6 +21,7 @@ from modiste.api.deps import GalleryDep, SessionDep
 from modiste.api.ids import IdPath
 from modiste.api.problems import NotAvailable
 from modiste.api.routes.duplicates import groups_public
+from modiste.api.security import read_access
 from modiste.api.schemas import image_urls, product_public
 from modiste.catalog.gallery_edits import ordered_gallery
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
@@ -27,7 +29,7 @@ from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups
 
 HERE = Path(__file__).resolve().parent
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
 PER_PAGE = 30
 
 

@@ -2,6 +2,13 @@
 "use strict";
 
 const KEY = "modiste-api-key";
+const COOKIE = "modiste_key"; // read-only use on the server: page loads and images
+
+function setKeyCookie(value) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  const life = value ? "; max-age=31536000" : "; max-age=0";
+  document.cookie = `${COOKIE}=${encodeURIComponent(value)}; path=/; SameSite=Strict${life}${secure}`;
+}
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -79,14 +86,19 @@ function initKey() {
   $("#key-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const v = $("#api-key").value.trim();
-    if (v) localStorage.setItem(KEY, v);
+    if (v) {
+      localStorage.setItem(KEY, v);
+      setKeyCookie(v);
+    }
     $("#api-key").value = "";
     paint();
     $("#keybox").open = false;
     toast(v ? "API key saved in this browser" : "No key entered");
+    if (v && document.body.dataset.page === "error") location.reload(); // a private catalog
   });
   $("#key-forget").addEventListener("click", () => {
     localStorage.removeItem(KEY);
+    setKeyCookie("");
     paint();
     toast("API key forgotten");
   });
