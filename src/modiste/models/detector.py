@@ -64,6 +64,15 @@ class Letterbox:
         out[:, [1, 3]] = out[:, [1, 3]].clip(0, self.height)
         return out
 
+    def content(self) -> tuple[float, float, float, float]:
+        """Where the image lies in the network input: x1, y1, x2, y2 in input pixels."""
+        return (
+            self.pad_x,
+            self.pad_y,
+            self.pad_x + self.width * self.scale,
+            self.pad_y + self.height * self.scale,
+        )
+
     def to_input(self, boxes: np.ndarray) -> np.ndarray:
         """Map (N, 4) boxes from image pixels to network-input pixels (training targets)."""
         out = boxes.astype(np.float64).copy()

@@ -253,17 +253,22 @@ def decode(
     min_score: float = 0.3,
     per_class: int = 3,
     iou: float = 0.6,
+    content: Sequence[tuple[float, float, float, float]] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Peaks of each class heatmap as boxes (input pixels), scores, labels; one tuple per image.
 
     A peak is a cell no lower than its 3x3 neighbours; ``per_class`` peaks are kept per class
-    (CCP has one instance per class, catalogs may show more), then class-wise NMS.
+    (CCP has one instance per class, catalogs may show more), then class-wise NMS. ``content``
+    (one x1, y1, x2, y2 per image, input pixels) is where the image lies inside its letterbox:
+    cells wholly in the padding cannot be peaks, so they never take a slot from a real one.
     """
     import torch
 
     prob = heat.sigmoid()
     peaks = prob * (torch.nn.functional.max_pool2d(prob, 3, 1, 1) == prob)
     n, c, h, w = prob.shape
+    if content is not None:
+        peaks = peaks * _content_cells(content, h, w, stride).to(peaks.dtype)
     k = min(per_class, h * w)
     scores, idx = peaks.view(n, c, -1).topk(k, dim=2)
     out = []
@@ -283,6 +288,22 @@ def decode(
         keep = nms_per_class(b, s, lab, iou)
         out.append((b[keep], s[keep], lab[keep]))
     return out
+
+
+def _content_cells(
+    content: Sequence[tuple[float, float, float, float]], h: int, w: int, stride: int
+) -> torch.Tensor:
+    """(n, 1, h, w) mask of the cells that overlap each image's content rectangle."""
+    import torch
+
+    x0 = torch.arange(w, dtype=torch.float32) * stride
+    y0 = torch.arange(h, dtype=torch.float32) * stride
+    masks = []
+    for x1, y1, x2, y2 in content:
+        cols = (x0 + stride > x1) & (x0 < x2)
+        rows = (y0 + stride > y1) & (y0 < y2)
+        masks.append(rows[:, None] & cols[None, :])
+    return torch.stack(masks)[:, None]
 
 
 def _quantize(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -466,6 +487,7 @@ class CenterNetDetector:
                     self.min_score,
                     self.cfg.per_class,
                     self.cfg.nms_iou,
+                    [lb.content() for lb in lbs],
                 ),
                 lbs,
                 strict=True,

@@ -268,9 +268,13 @@ def decode_cached(
     """Garments per image from :func:`cached_outputs` (same decode as ``CenterNetDetector``)."""
     out: list[list[Garment]] = []
     for heat, size, offset in outputs:
-        decoded = decode(heat, size, offset, cfg.stride, min_score, cfg.per_class, cfg.nms_iou)
-        for b, s, lab in decoded:
-            mapped = lbs[len(out)].to_image(b) if len(b) else b
+        chunk = lbs[len(out) : len(out) + len(heat)]
+        content = [lb.content() for lb in chunk]
+        decoded = decode(
+            heat, size, offset, cfg.stride, min_score, cfg.per_class, cfg.nms_iou, content
+        )
+        for (b, s, lab), lb in zip(decoded, chunk, strict=True):
+            mapped = lb.to_image(b) if len(b) else b
             out.append(to_garments(mapped, s, lab, cfg.classes))
     return out
 
