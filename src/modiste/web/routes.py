@@ -21,8 +21,8 @@ from modiste.api.deps import GalleryDep, SessionDep
 from modiste.api.ids import IdPath
 from modiste.api.problems import NotAvailable
 from modiste.api.routes.duplicates import groups_public
-from modiste.api.security import read_access
 from modiste.api.schemas import image_urls, product_public
+from modiste.api.security import read_access
 from modiste.catalog.gallery_edits import ordered_gallery
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
