@@ -101,3 +101,25 @@ def test_regulations(client: TestClient, auth: dict[str, str], api_settings) -> 
     assert_problem(broken, 400)
     other = client.put("/v1/regulations/x", json={"yaml": "name: y\norder: [back]"}, headers=auth)
     assert_problem(other, 400)
+
+
+def test_search_commands_take_the_shared_filters(api_settings) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    import modiste.cli.search  # noqa: F401  (registers the commands)
+    from modiste.cli._apps import app
+
+    args = ["--data-dir", str(api_settings.data_dir), "search", "text", "jacket", "--json"]
+    runner = CliRunner()
+    every = json.loads(runner.invoke(app, args).stdout)
+    assert "Stellar Solar Jacket" in [h["title"] for h in every["hits"]]
+    cheap = runner.invoke(app, [*args, "--max-price", "50", "--gender", "Women"])
+    assert cheap.exit_code == 0, cheap.output
+    hits = json.loads(cheap.stdout)["hits"]
+    assert len(hits) < len(every["hits"])
+    assert all(h["product"]["price"] <= 50 for h in hits)
+    assert all(h["product"]["gender"] == "Women" for h in hits)
+    helped = runner.invoke(app, ["search", "product", "--help"], env={"COLUMNS": "200"})
+    assert "Only this seller's products." in helped.stdout

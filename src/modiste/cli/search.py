@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -16,6 +17,14 @@ from modiste.search.text import SearchFilters, TextSearch
 
 search_app = typer.Typer(help="Search the catalog by text, photo or product.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
+
+
+# The filters every search command takes, declared once.
+Category = Annotated[str | None, typer.Option(help="Product type contains this, or crop class.")]
+Gender = Annotated[str | None, typer.Option(help="Men, Women, Unisex, Boys or Girls.")]
+MinPrice = Annotated[float | None, typer.Option(help="Lowest price.")]
+MaxPrice = Annotated[float | None, typer.Option(help="Highest price.")]
+Seller = Annotated[str | None, typer.Option(help="Only this seller's products.")]
 
 
 def filters_option(
@@ -32,11 +41,11 @@ def filters_option(
 def search_text(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="Words in any language the synonyms know (EN, JA)."),
-    category: str | None = typer.Option(None, help="Product type contains this."),
-    gender: str | None = None,
-    min_price: float | None = None,
-    max_price: float | None = None,
-    seller: str | None = None,
+    category: Annotated[str | None, typer.Option(help="Product type contains this.")] = None,
+    gender: Gender = None,
+    min_price: MinPrice = None,
+    max_price: MaxPrice = None,
+    seller: Seller = None,
     page: int = 1,
     per_page: int = 20,
     synonyms: Path | None = typer.Option(None, help="Extra synonyms YAML (groups: [[a, b], ...])."),
@@ -97,11 +106,11 @@ def search_image_cmd(
     photo: Path = typer.Argument(..., help="A photo (JPEG, PNG, WebP...)."),
     object_index: int | None = typer.Option(None, "--object", help="Search only object N."),
     k: int = 12,
-    category: str | None = typer.Option(None, help="Product type contains this, or crop class."),
-    gender: str | None = None,
-    min_price: float | None = None,
-    max_price: float | None = None,
-    seller: str | None = None,
+    category: Category = None,
+    gender: Gender = None,
+    min_price: MinPrice = None,
+    max_price: MaxPrice = None,
+    seller: Seller = None,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Find catalog products that look like each garment in a photo."""
@@ -132,11 +141,11 @@ def search_product_cmd(
     product: str = typer.Argument(..., help="Feed id or internal id of a catalog product."),
     of_seller: str | None = typer.Option(None, "--of-seller", help="Seller of that feed id."),
     k: int = 12,
-    category: str | None = typer.Option(None, help="Product type contains this, or crop class."),
-    gender: str | None = None,
-    min_price: float | None = None,
-    max_price: float | None = None,
-    seller: str | None = None,
+    category: Category = None,
+    gender: Gender = None,
+    min_price: MinPrice = None,
+    max_price: MaxPrice = None,
+    seller: Seller = None,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """More like this: products that look like PRODUCT (not itself, not its duplicates)."""
