@@ -28,9 +28,8 @@ from modiste.evaluation.detection import evaluate_detections, read_detection_set
 from modiste.models.detector_head import ensemble, load_head
 from modiste.models.registry import create_backbone
 from modiste.training.detector import (
-    cached_outputs,
-    decode_cached,
     extract_features,
+    predict_cached,
     split_items,
     split_positions,
     take_images,
@@ -62,8 +61,6 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    import torch
-
     singles = [m for path in args.heads for m in members(path)]
     _, cfg = load_head(args.heads[0])
     cfg = replace(cfg, members=1)
@@ -78,9 +75,8 @@ def main() -> None:
     for size in range(1, min(args.max_size, len(singles)) + 1):
         for combo in itertools.combinations(singles, size):
             head = combo[0][1] if size == 1 else ensemble(m for _, m in combo)
-            with torch.inference_mode():
-                outputs = cached_outputs(head, v16, v32, len(val), cfg)  # type: ignore[arg-type]
-            ev = evaluate_detections(decode_cached(outputs, vlbs, cfg), truth, cfg.classes)
+            preds = predict_cached(head, v16, v32, vlbs, cfg)  # type: ignore[arg-type]
+            ev = evaluate_detections(preds, truth, cfg.classes)
             row = {
                 "heads": [name for name, _ in combo],
                 "map50": round(float(ev["map50"]), 4),

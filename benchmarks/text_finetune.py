@@ -41,11 +41,6 @@ WEIGHTS = (0.2, 0.35, 0.5, 0.65, 0.8)
 log = logging.getLogger("text_finetune")
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    return z - np.log(np.exp(z).sum(1, keepdims=True))
-
-
 def finetune_minilm(
     x: list[str], y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
 ) -> tuple[Any, Any, Any]:
@@ -123,7 +118,9 @@ def score_pair(
 
 
 def blend(scores: Scores, temperature: float, weight: float) -> np.ndarray:
-    svm, minilm = _log_softmax(scores.svm / temperature), _log_softmax(scores.minilm)
+    from scipy.special import log_softmax
+
+    svm, minilm = log_softmax(scores.svm / temperature, 1), log_softmax(scores.minilm, 1)
     return (1 - weight) * svm + weight * minilm
 
 

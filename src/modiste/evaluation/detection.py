@@ -169,21 +169,20 @@ def read_tag_set(
             raise FeedError(f"{images_csv}: needs 'image_id' and 'image_path' columns")
         if str(row.get("annotated", "1")).strip() in {"0", "false", "False", "no"}:
             paths[row["image_id"]] = (images_csv.parent / row["image_path"]).resolve()
-    present = {key: np.zeros(len(classes), np.float32) for key in paths}
-    seen: set[str] = set()
+    column = {c: i for i, c in enumerate(classes)}
+    present: dict[str, np.ndarray] = {}  # filled in tag order; an image nobody tagged says nothing
     for row in _read_csv(tags_csv):
         if not {"image_id", "tag"} <= row.keys():
             raise FeedError(f"{tags_csv}: needs 'image_id' and 'tag' columns")
-        if row["image_id"] not in present:
+        if row["image_id"] not in paths:
             continue
-        seen.add(row["image_id"])
+        flags = present.setdefault(row["image_id"], np.zeros(len(classes), np.float32))
         label = map_label(row["tag"], classes)
         if label is not None:
-            present[row["image_id"]][list(classes).index(label)] = 1.0
-    keys = [k for k in paths if k in seen]  # an image nobody tagged says nothing
-    return [paths[k] for k in keys], np.stack([present[k] for k in keys]) if keys else np.zeros(
-        (0, len(classes)), np.float32
-    )
+            flags[column[label]] = 1.0
+    keys = [k for k in paths if k in present]
+    matrix = np.stack([present[k] for k in keys]) if keys else np.zeros((0, len(classes)))
+    return [paths[k] for k in keys], matrix.astype(np.float32)
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:

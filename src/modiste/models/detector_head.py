@@ -22,7 +22,13 @@ import numpy as np
 
 from modiste.domain import Garment
 from modiste.errors import ModelError
-from modiste.models.detector import DEFAULT_CLASSES, letterbox, nms_per_class, to_garments
+from modiste.models.detector import (
+    DEFAULT_CLASSES,
+    Letterbox,
+    letterbox,
+    nms_per_class,
+    to_garments,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -290,6 +296,25 @@ def decode(
     return out
 
 
+def decode_garments(
+    heat: torch.Tensor,
+    size: torch.Tensor,
+    offset: torch.Tensor,
+    lbs: Sequence[Letterbox],
+    cfg: HeadConfig,
+    min_score: float,
+) -> list[list[Garment]]:
+    """Garments per image, in that image's pixels: :func:`decode` with the decoding of ``cfg``
+    (peaks in each letterbox's padding skipped), boxes mapped back through ``lbs``."""
+    content = [lb.content() for lb in lbs]
+    decoded = decode(heat, size, offset, cfg.stride, min_score, cfg.per_class, cfg.nms_iou, content)
+    out = []
+    for (boxes, scores, labels), lb in zip(decoded, lbs, strict=True):
+        mapped = lb.to_image(boxes) if len(boxes) else boxes
+        out.append(to_garments(mapped, scores, labels, cfg.classes))
+    return out
+
+
 def _content_cells(
     content: Sequence[tuple[float, float, float, float]], h: int, w: int, stride: int
 ) -> torch.Tensor:
@@ -478,22 +503,7 @@ class CenterNetDetector:
             chunk = images[start : start + self.batch_size]
             batch, lbs = preprocess(chunk, self.cfg, self.backbone.cfg.mean, self.backbone.cfg.std)
             heat, size, offset = self._forward(batch)
-            for (boxes, scores, labels), lb in zip(
-                decode(
-                    heat,
-                    size,
-                    offset,
-                    self.cfg.stride,
-                    self.min_score,
-                    self.cfg.per_class,
-                    self.cfg.nms_iou,
-                    [lb.content() for lb in lbs],
-                ),
-                lbs,
-                strict=True,
-            ):
-                mapped = lb.to_image(boxes) if len(boxes) else boxes
-                out.append(to_garments(mapped, scores, labels, self.classes))
+            out.extend(decode_garments(heat, size, offset, lbs, self.cfg, self.min_score))
         return out
 
 

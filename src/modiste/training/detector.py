@@ -30,11 +30,11 @@ from modiste.evaluation.detection import (
     read_tag_set,
 )
 from modiste.imaging import decode_image
-from modiste.models.detector import Letterbox, to_garments
+from modiste.models.detector import Letterbox
 from modiste.models.detector_head import (
     HeadConfig,
     build_head,
-    decode,
+    decode_garments,
     ensemble,
     feature_net,
     mirror_average,
@@ -269,13 +269,7 @@ def decode_cached(
     out: list[list[Garment]] = []
     for heat, size, offset in outputs:
         chunk = lbs[len(out) : len(out) + len(heat)]
-        content = [lb.content() for lb in chunk]
-        decoded = decode(
-            heat, size, offset, cfg.stride, min_score, cfg.per_class, cfg.nms_iou, content
-        )
-        for (b, s, lab), lb in zip(decoded, chunk, strict=True):
-            mapped = lb.to_image(b) if len(b) else b
-            out.append(to_garments(mapped, s, lab, cfg.classes))
+        out.extend(decode_garments(heat, size, offset, chunk, cfg, min_score))
     return out
 
 
