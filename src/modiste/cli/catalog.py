@@ -18,6 +18,7 @@ from modiste.catalog.repository import (
     product_dict,
 )
 from modiste.cli._apps import CliState, app, state
+from modiste.cli.options import Gender, MaxPrice, MinPrice, Seller
 from modiste.cli.progress import RichProgress
 from modiste.pipeline.ingest import IngestSummary, run_ingest
 
@@ -160,15 +161,17 @@ def status(
 @products_app.command("list")
 def products_list(
     ctx: typer.Context,
-    seller: str | None = None,
-    product_type: str | None = typer.Option(None, "--type"),
-    gender: str | None = None,
-    min_price: float | None = None,
-    max_price: float | None = None,
-    query: str | None = typer.Option(None, "--query", "-q"),
-    limit: int = 20,
-    offset: int = 0,
-    json_out: bool = typer.Option(False, "--json"),
+    seller: Seller = None,
+    product_type: str | None = typer.Option(None, "--type", help="Product type contains this."),
+    gender: Gender = None,
+    min_price: MinPrice = None,
+    max_price: MaxPrice = None,
+    query: str | None = typer.Option(
+        None, "--query", "-q", help="Text the title or brand contains."
+    ),
+    limit: int = typer.Option(20, help="Rows per page."),
+    offset: int = typer.Option(0, help="Rows to skip (the page start)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List products with filters and pagination."""
     st = state(ctx)

@@ -12,19 +12,12 @@ from rich.table import Table
 
 from modiste.cli._apps import app, state
 from modiste.cli.catalog import open_db
+from modiste.cli.options import Category, Gender, MaxPrice, MinPrice, Seller
 from modiste.search.synonyms import load_synonyms
 from modiste.search.text import SearchFilters, TextSearch
 
 search_app = typer.Typer(help="Search the catalog by text, photo or product.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
-
-
-# The filters every search command takes, declared once.
-Category = Annotated[str | None, typer.Option(help="Product type contains this, or crop class.")]
-Gender = Annotated[str | None, typer.Option(help="Men, Women, Unisex, Boys or Girls.")]
-MinPrice = Annotated[float | None, typer.Option(help="Lowest price.")]
-MaxPrice = Annotated[float | None, typer.Option(help="Highest price.")]
-Seller = Annotated[str | None, typer.Option(help="Only this seller's products.")]
 
 
 def filters_option(
