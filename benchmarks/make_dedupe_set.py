@@ -49,8 +49,8 @@ def _load_pools(root: Path, half: int) -> tuple[list[dict], list[dict]]:
         for r in csv.DictReader((root / "clothing_dataset" / "labels.csv").open())
         if r["label"] not in ("Skip", "Not sure", "Other")
     ]
-    mag = [r for r in mag if _half("style:" + r["style_id"]) == half]
-    clo = [r for r in clo if _half("sender:" + r["sender_id"]) == half]
+    mag = [r for r in mag if _half(f"style:{r['style_id']}") == half]
+    clo = [r for r in clo if _half(f"sender:{r['sender_id']}") == half]
     return mag, clo
 
 
@@ -63,7 +63,7 @@ def alter(im: Image.Image, kind: str, rng: random.Random) -> tuple[Image.Image, 
     if kind == "resize":
         s = rng.uniform(0.5, 0.7)
         return (
-            im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS),
+            im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS),
             90,
             f"{s:.2f}",
         )

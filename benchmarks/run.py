@@ -22,6 +22,7 @@ RUNS: list[list[str]] = [
         "--json",
         "benchmarks/results/index_100k.json",
     ],
+    ["benchmarks.dedupe_regroup", "--json", "benchmarks/results/dedupe_regroup.json"],
 ]
 FULL: list[list[str]] = [
     [

@@ -77,6 +77,14 @@ class Database:
             raise ModisteError(
                 f"no catalog at {self.url}: run `modiste init` (or `modiste import`) first"
             )
+        from modiste.catalog.migrate import current_revision, head_revision
+
+        have, need = current_revision(self.engine), head_revision()
+        if have != need:
+            raise ModisteError(
+                f"the catalog at {self.url} has schema {have}, this Modiste needs {need}: "
+                "run `modiste init` to upgrade it (your data is kept)"
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -177,6 +178,29 @@ class FingerprintRow(Base):
     dhash: Mapped[str] = mapped_column(String(16))
     aspect: Mapped[float] = mapped_column(Float)
     thumb: Mapped[bytes] = mapped_column(LargeBinary)
+    # True once this image was checked against the others and its pairs are in image_matches
+    compared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ImageMatchRow(Base):
+    """An image-level duplicate pair as verified (``image_a < image_b``), before any meaning.
+
+    Kept so the next ingest checks only new images; what a pair means (relisting, shared photo,
+    offer) is decided again each time from the products' other images.
+    """
+
+    __tablename__ = "image_matches"
+    __table_args__ = (Index("ix_image_matches_b", "image_b"),)
+
+    image_a: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_b: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    exact: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasons: Mapped[str] = mapped_column(Text, default="")  # one per line
 
 
 class DuplicateGroup(Base):

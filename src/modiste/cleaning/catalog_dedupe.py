@@ -10,7 +10,8 @@ catalog and writes back what it decides:
 - the same item sold by several shops becomes an offer group with each shop's price.
 
 Groups a person confirmed or split in review are kept as they are; open ones are recomputed.
-Fingerprints are stored, so a new image costs one decode and everything else is a lookup.
+Fingerprints and verified pairs are stored, so a new image costs one decode and a check
+against the stored ones; the pairs of older images are read back, not verified again.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.schema import (
     DuplicateGroup,
     DuplicateMember,
     FingerprintRow,
+    ImageMatchRow,
     ImageRow,
     ProductRow,
 )
 from modiste.cleaning.dedupe import DedupeConfig, DedupeItem, DuplicateFinder
-from modiste.cleaning.dedupe_types import MatchKind
+from modiste.cleaning.dedupe_types import Evidence, MatchKind
 from modiste.errors import ModisteError
 from modiste.imaging.hashes import THUMB, ImageFingerprint, fingerprint_file
 
@@ -49,6 +51,7 @@ def to_row(image_id: int, fp: ImageFingerprint) -> FingerprintRow:
         dhash=f"{fp.dhash:016x}",
         aspect=float(fp.aspect),
         thumb=np.ascontiguousarray(fp.thumb, dtype=np.uint8).tobytes(),
+        compared=False,
     )
 
 
@@ -72,14 +75,26 @@ def fingerprint_images(
         except ModisteError as e:
             out[row.id] = str(e)
             continue
-        session.merge(to_row(row.id, fp))
+        session.merge(to_row(row.id, fp))  # compared=False: its pairs are found again
         out[row.id] = None
     return out
+
+
+def forget_matches(session: Session) -> None:
+    """Drop every stored pair, so the next regroup verifies all images again (new thresholds)."""
+    session.execute(delete(ImageMatchRow))
+    session.execute(update(FingerprintRow).values(compared=False))
+
+
+def _evidence(row: ImageMatchRow) -> Evidence:
+    reasons = tuple(r for r in row.reasons.split("\n") if r)
+    return Evidence(score=row.score, exact=row.exact, reasons=reasons)
 
 
 @dataclass
 class DedupeReport:
     images: int = 0
+    compared: int = 0  # images verified this time (new or changed); the rest were read back
     groups: dict[str, int] = field(default_factory=dict)
     hidden_copies: int = 0
     relisted_products: int = 0
@@ -99,6 +114,56 @@ def _colour(product: ProductRow) -> str | None:
     return str(value).strip().lower() or None if value else None
 
 
+def _finder(
+    session: Session, images: dict[int, ImageRow], config: DedupeConfig | None
+) -> tuple[DuplicateFinder, int]:
+    """A finder over every fingerprinted image; returns it and how many images it verified.
+
+    Pairs among images checked before are read back from ``image_matches``; only new (or
+    re-fingerprinted) images are verified against the rest, and their pairs are stored.
+    """
+    rows = {r.image_id: r for r in session.scalars(select(FingerprintRow))}
+    compared: list[DedupeItem] = []
+    new: list[DedupeItem] = []
+    for image_id in sorted(images):
+        img = images[image_id]
+        item = DedupeItem(
+            id=str(image_id),
+            seller=img.product.seller.name,
+            product_id=str(img.product_id),
+            price=img.product.price,
+            fingerprint=from_row(rows[image_id]),
+        )
+        (compared if rows[image_id].compared else new).append(item)
+    if new:  # a re-fingerprinted image's old pairs go; it is verified again below
+        stale = [int(item.id) for item in new]
+        for chunk in (stale[i : i + 500] for i in range(0, len(stale), 500)):
+            session.execute(
+                delete(ImageMatchRow).where(
+                    or_(ImageMatchRow.image_a.in_(chunk), ImageMatchRow.image_b.in_(chunk))
+                )
+            )
+    finder = DuplicateFinder(config)
+    finder.restore(
+        compared,
+        (
+            (str(m.image_a), str(m.image_b), _evidence(m))
+            for m in session.scalars(select(ImageMatchRow))
+        ),
+    )
+    finder.add(new)
+    fresh = {item.id for item in new}
+    for id_a, id_b, ev in finder.evidence():
+        if id_a in fresh or id_b in fresh:
+            lo, hi = sorted((int(id_a), int(id_b)))
+            row = ImageMatchRow(image_a=lo, image_b=hi, score=ev.score, exact=ev.exact)
+            row.reasons = "\n".join(ev.reasons)
+            session.add(row)
+    for item in new:
+        rows[int(item.id)].compared = True
+    return finder, len(new)
+
+
 def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> DedupeReport:
     """Recompute open duplicate/offer groups and the catalog flags that follow from them."""
     images = {
@@ -109,22 +174,8 @@ def rebuild_groups(session: Session, config: DedupeConfig | None = None) -> Dedu
             .options(selectinload(ImageRow.product).selectinload(ProductRow.seller))
         )
     }
-    fingerprints = {r.image_id: from_row(r) for r in session.scalars(select(FingerprintRow))}
-    finder = DuplicateFinder(config)
-    items = []
-    for image_id in sorted(images):
-        img = images[image_id]
-        items.append(
-            DedupeItem(
-                id=str(image_id),
-                seller=img.product.seller.name,
-                product_id=str(img.product_id),
-                price=img.product.price,
-                fingerprint=fingerprints[image_id],
-            )
-        )
-    finder.add(items)
-    report = DedupeReport(images=len(items))
+    finder, verified = _finder(session, images, config)
+    report = DedupeReport(images=len(images), compared=verified)
 
     kept = session.scalars(
         select(DuplicateGroup)

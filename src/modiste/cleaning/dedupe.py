@@ -161,6 +161,38 @@ class DuplicateFinder:
             new.append(pos)
         return [m for p in new for m in self._classified(p)]
 
+    def restore(
+        self, items: Iterable[DedupeItem], evidence: Iterable[tuple[str, str, Evidence]]
+    ) -> None:
+        """Load images compared earlier, with the pairs found then, without comparing again.
+
+        ``evidence`` holds ``(id_a, id_b, Evidence)`` for pairs among ``items``; pairs naming an
+        unknown image are ignored (it was deleted since). Images added later are still checked
+        against these, so a stored catalog costs no re-verification.
+        """
+        for item in items:
+            if item.id in self._pos:
+                continue
+            pos = len(self._items)
+            self._items.append(item)
+            self._pos[item.id] = pos
+            self._products[item.product_key].append(pos)
+            self._store(pos, item)
+        for a, b, ev in evidence:
+            pa, pb = self._pos.get(a), self._pos.get(b)
+            if pa is not None and pb is not None and pa != pb:
+                self._edges[pa][pb] = ev
+                self._edges[pb][pa] = ev
+
+    def evidence(self) -> list[tuple[str, str, Evidence]]:
+        """Every stored image-level pair once, unclassified: what :meth:`restore` takes back."""
+        return [
+            (self._items[p].id, self._items[o].id, ev)
+            for p, others in self._edges.items()
+            for o, ev in others.items()
+            if p < o
+        ]
+
     def _store(self, pos: int, item: DedupeItem) -> None:
         if item.sha256:
             self._by_sha[item.sha256].append(pos)
@@ -251,7 +283,8 @@ class DuplicateFinder:
 
     def _classified(self, pos: int) -> list[Match]:
         item = self._items[pos]
-        matches = [self.classify(item, self._items[o], ev) for o, ev in self._edges[pos].items()]
+        edges = self._edges.get(pos, {})
+        matches = [self.classify(item, self._items[o], ev) for o, ev in edges.items()]
         return sorted(matches, key=lambda m: -m.score)
 
     def classify(self, a: DedupeItem, b: DedupeItem, ev: Evidence) -> Match:
@@ -282,8 +315,9 @@ class DuplicateFinder:
         pb = [p for p in self._products.get(b.product_key, []) if self._items[p].id != b.id]
         set_b = set(pb) | {self._pos[b.id]} if b.id in self._pos else set(pb)
         set_a = set(pa) | {self._pos[a.id]} if a.id in self._pos else set(pa)
-        matched_a = 1 + sum(1 for p in pa if set_b & self._edges[p].keys())
-        matched_b = 1 + sum(1 for p in pb if set_a & self._edges[p].keys())
+        # .get, not []: reading must not grow the defaultdict that matches() iterates
+        matched_a = 1 + sum(1 for p in pa if set_b & self._edges.get(p, {}).keys())
+        matched_b = 1 + sum(1 for p in pb if set_a & self._edges.get(p, {}).keys())
         # the pair itself counts once on each side (a probe has no stored edges yet)
         na, nb = len(pa) + 1, len(pb) + 1
         return matched_a / na if na <= nb else matched_b / nb

@@ -58,7 +58,14 @@ def dedupe_cmd(
         None, help="CSV with image_path and optional id, seller, product_id, price."
     ),
     json_path: Path | None = typer.Option(None, "--json", help="Write matches and groups here."),
-    accept: float | None = typer.Option(None, help="Alignment score to accept (default tuned)."),
+    accept: float | None = typer.Option(
+        None, help="Alignment score to accept (default tuned); with --images or --items."
+    ),
+    recompute: bool = typer.Option(
+        False,
+        help="Catalog: verify every stored image again (after an upgrade) instead of only the "
+        "new ones.",
+    ),
 ) -> None:
     """Find exact and near-duplicate images, relistings, shared photos and offer groups.
 
@@ -73,7 +80,9 @@ def dedupe_cmd(
         raise typer.BadParameter("give at most one of --images or --items")
     st = state(ctx)
     if images is None and items is None:
-        _dedupe_catalog(st, json_path)
+        if accept is not None:
+            raise typer.BadParameter("--accept applies to --images or --items, not the catalog")
+        _dedupe_catalog(st, json_path, recompute=recompute)
         return
     _single_threaded_opencv()
     rows = _read_items(images, items)
@@ -154,17 +163,21 @@ def eval_dedupe_cmd(
     )
 
 
-def _dedupe_catalog(st: Any, json_path: Path | None) -> None:
-    from modiste.cleaning.catalog_dedupe import DedupeReport
+def _dedupe_catalog(st: Any, json_path: Path | None, *, recompute: bool) -> None:
+    from modiste.cleaning.catalog_dedupe import DedupeReport, forget_matches
     from modiste.cli.catalog import ingest_all, open_db
     from modiste.evaluation.report import write_json
 
     db = open_db(st, migrate=False)
+    if recompute:
+        with db.session() as session:
+            forget_matches(session)
     summary = ingest_all(st, db, stages=["store", "dedupe"])  # fingerprints new images, regroups
     report = summary.reports["dedupe"]
     assert isinstance(report, DedupeReport)
     st.console.print(
-        f"{report.images} images: groups {report.groups or 'none'}, "
+        f"{report.images} images ({report.compared} verified, the rest read back): "
+        f"groups {report.groups or 'none'}, "
         f"{report.hidden_copies} copies hidden, {report.relisted_products} relisted products"
     )
     table = Table(

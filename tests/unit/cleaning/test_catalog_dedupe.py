@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ from sqlalchemy import select
 from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow
 from modiste.catalog.importer import import_rows
-from modiste.catalog.schema import DuplicateGroup, ImageRow, ProductRow
+from modiste.catalog.schema import DuplicateGroup, ImageMatchRow, ImageRow, ProductRow
+from modiste.cleaning.catalog_dedupe import DedupeReport, forget_matches, to_row
 from modiste.config import Settings
+from modiste.imaging.hashes import fingerprint_file
 from modiste.pipeline.ingest import run_ingest
 
 
@@ -212,3 +215,95 @@ def test_colour_variants_sharing_a_photo_are_not_relistings(
     )
     assert all(search is None for v in flags(db).values() for _, search, _ in v)
     assert [kind for kind, _ in groups(db)] == ["variants"]
+
+
+def pairs(db: Database) -> list[tuple[int, int, bool]]:
+    with db.session() as session:
+        rows = session.scalars(select(ImageMatchRow).order_by(ImageMatchRow.image_a))
+        return [(m.image_a, m.image_b, m.exact) for m in rows]
+
+
+def test_a_later_ingest_verifies_only_the_new_images(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
+    ingest(settings, db, [FeedRow(line=2, external_id="a", title="Coat", seller="a", images=imgs)])
+    assert pairs(db) == []  # two different pictures: compared, nothing found
+    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
+    import_rows(
+        db,
+        [FeedRow(line=3, external_id="b", title="Coat", seller="b", price=9, images=copies)],
+        source="test",
+    )
+    summary = run_ingest(settings, db, stages=["store", "dedupe"])
+    report = summary.reports["dedupe"]
+    assert isinstance(report, DedupeReport)
+    assert (report.images, report.compared) == (4, 2)  # the first product's photos read back
+    assert pairs(db) == [(1, 3, False), (2, 4, False)]
+    assert [kind for kind, _ in groups(db)] == ["offer"]
+
+    # The stored pairs give what a full recomputation gives.
+    incremental = (groups(db), flags(db))
+    with db.session() as session:
+        forget_matches(session)
+    again = run_ingest(settings, db, stages=["dedupe"]).reports["dedupe"]
+    assert isinstance(again, DedupeReport) and again.compared == 4
+    assert (groups(db), flags(db)) == incremental
+    assert pairs(db) == [(1, 3, False), (2, 4, False)]
+
+
+def test_a_changed_photo_is_verified_again(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    a, b = photo(tmp_path / "a.jpg", 1), photo(tmp_path / "b.jpg", 1, scale=0.8, quality=85)
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(line=2, external_id="p", title="P", seller="s", images=[a]),
+            FeedRow(line=3, external_id="q", title="Q", seller="s", images=[b]),
+        ],
+    )
+    assert pairs(db) == [(1, 2, False)]
+    # The second photo is fingerprinted again (as the dedupe stage stores it), now another
+    # picture: its stored pair must not survive.
+    other = Path(photo(tmp_path / "c.jpg", 2)).read_bytes()
+    with db.session() as session:
+        session.merge(to_row(2, fingerprint_file(other)))
+    report = run_ingest(settings, db, stages=["dedupe"]).reports["dedupe"]
+    assert isinstance(report, DedupeReport) and report.compared == 1
+    assert pairs(db) == []
+    assert groups(db) == []
+
+
+def test_dedupe_command_on_the_catalog_and_recompute(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    from typer.testing import CliRunner
+
+    from modiste.cli import dedupe as _  # noqa: F401  (registers the command)
+    from modiste.cli._apps import app
+
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
+    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
+    ingest(
+        settings,
+        db,
+        [
+            FeedRow(line=2, external_id="a", title="Coat", seller="a", price=120, images=imgs),
+            FeedRow(line=3, external_id="b", title="Coat", seller="b", price=89, images=copies),
+        ],
+    )
+    runner, base = CliRunner(), ["--data-dir", str(settings.data_dir), "dedupe"]
+    out = tmp_path / "report.json"
+    res = runner.invoke(app, [*base, "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())
+    assert (report["images"], report["compared"]) == (4, 0)  # nothing new: pairs read back
+    assert [g["kind"] for g in report["offer_groups"]] == ["offer"]
+    res = runner.invoke(app, [*base, "--recompute", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    again = json.loads(out.read_text())
+    assert again["compared"] == 4 and again["offer_groups"] == report["offer_groups"]
+    res = runner.invoke(app, [*base, "--accept", "0.9"])
+    assert res.exit_code != 0 and "--images or --items" in res.output

@@ -127,7 +127,8 @@ def test_items_without_fingerprint_match_on_content_hash_only() -> None:
     assert {match.a, match.b} == {"1", "2"} and match.exact
 
 
-def test_incremental_add_equals_batch() -> None:
+def mixed_items() -> list[DedupeItem]:
+    """Copies within and across products and sellers, with distractors."""
     specs = [
         ("a", 50, "s1", "p1", None),
         ("b", 50, "s1", "p2", "resize"),
@@ -139,7 +140,11 @@ def test_incremental_add_equals_batch() -> None:
         ("h", 54, "s2", "p5", "repad"),
         ("i", 55, "s2", "p6", None),
     ]
-    items = [item(i, seed, seller=s, product=p, alter=k) for i, seed, s, p, k in specs]
+    return [item(i, seed, seller=s, product=p, alter=k) for i, seed, s, p, k in specs]
+
+
+def test_incremental_add_equals_batch() -> None:
+    items = mixed_items()
     batch = DuplicateFinder()
     batch.add(items)
     shuffled = items[:]
@@ -155,6 +160,21 @@ def test_incremental_add_equals_batch() -> None:
     assert {g.offers for g in incremental.offer_groups()} == {
         g.offers for g in batch.offer_groups()
     }
+
+
+def test_restored_pairs_plus_new_images_equal_batch() -> None:
+    items = mixed_items()
+    batch = DuplicateFinder()
+    batch.add(items)
+    earlier = DuplicateFinder()
+    earlier.add(items[:5])
+    stored = earlier.evidence()  # what the catalog keeps between ingests
+    resumed = DuplicateFinder()
+    resumed.restore(items[:5], [*stored, ("a", "gone", stored[0][2])])  # a deleted image
+    assert kinds_by_pair(resumed) == kinds_by_pair(earlier)
+    resumed.add(items[5:])
+    assert kinds_by_pair(resumed) == kinds_by_pair(batch)
+    assert {g.offers for g in resumed.offer_groups()} == {g.offers for g in batch.offer_groups()}
 
 
 def test_adding_an_id_twice_is_ignored() -> None:
