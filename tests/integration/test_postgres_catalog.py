@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from modiste.catalog.db import Database
 from modiste.catalog.importer import import_feed
@@ -20,6 +20,8 @@ from modiste.catalog.repository import (
     list_products,
     product_dict,
 )
+from modiste.catalog.schema import ImageMatchRow
+from modiste.cleaning.catalog_dedupe import DedupeReport
 from modiste.config import Settings
 from modiste.pipeline.ingest import run_ingest
 
@@ -91,3 +93,14 @@ def test_import_ingest_status_on_postgres(pg_db: Database, tmp_path: Path) -> No
     # the second product shares b.jpg: stored once in the content store
     files = [p for p in pg_db.settings.images_dir.rglob("*") if p.is_file()]
     assert len(files) == 2
+
+    # Duplicates: b.jpg is on both products, the same bytes; the pair is stored once and a
+    # second run reads it back instead of verifying again.
+    first = run_ingest(pg_db.settings, pg_db, stages=["dedupe"]).reports["dedupe"]
+    second = run_ingest(pg_db.settings, pg_db, stages=["dedupe"]).reports["dedupe"]
+    assert isinstance(first, DedupeReport) and isinstance(second, DedupeReport)
+    assert (first.images, first.compared, second.compared) == (3, 3, 0)
+    with pg_db.session() as s:
+        pairs = [(m.exact, m.reasons) for m in s.scalars(select(ImageMatchRow))]
+    assert pairs == [(True, "identical bytes (sha256)")]
+    assert second.groups == first.groups and first.groups
