@@ -20,8 +20,12 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from modiste.config import Settings
 from modiste.evaluation.detection import evaluate_detections, read_detection_set
@@ -39,12 +43,13 @@ CCP = Path(__file__).resolve().parents[2] / "shared/datasets/ccp_street"
 log = logging.getLogger("detector_ensembles")
 
 
-def members(path: Path) -> list[tuple[str, object]]:
+def members(path: Path) -> list[tuple[str, torch.nn.Module]]:
     """(name, single head) for each head in a file: the file itself, or each member."""
     head, cfg = load_head(path)
     if cfg.members == 1:
         return [(path.stem, head)]
-    return [(f"{path.stem}[{i}]", m) for i, m in enumerate(head.get_submodule("members"))]
+    parts = head.get_submodule("members").children()
+    return [(f"{path.stem}[{i}]", m) for i, m in enumerate(parts)]
 
 
 def main() -> None:
@@ -71,19 +76,17 @@ def main() -> None:
     _, val = split_positions(len(train), args.val_fraction, args.seed)
     truth, v16, v32, vlbs = take_images(val, train, f16, f32, lbs)
     vlbs = vlbs[: len(val)]
-    results = []
+    results: list[dict[str, Any]] = []
     for size in range(1, min(args.max_size, len(singles)) + 1):
         for combo in itertools.combinations(singles, size):
             head = combo[0][1] if size == 1 else ensemble(m for _, m in combo)
             preds = predict_cached(head, v16, v32, vlbs, cfg)  # type: ignore[arg-type]
             ev = evaluate_detections(preds, truth, cfg.classes)
-            row = {
-                "heads": [name for name, _ in combo],
-                "map50": round(float(ev["map50"]), 4),
-                "per_class": {k: round(float(v), 3) for k, v in ev["per_class"].items()},
-            }
-            log.info("%-40s mAP50 %.3f", " + ".join(row["heads"]), row["map50"])
-            results.append(row)
+            names = [name for name, _ in combo]
+            map50 = round(float(ev["map50"]), 4)
+            per_class = {k: round(float(v), 3) for k, v in ev["per_class"].items()}
+            log.info("%-40s mAP50 %.3f", " + ".join(names), map50)
+            results.append({"heads": names, "map50": map50, "per_class": per_class})
     by_size = {
         str(k): float(np.mean([r["map50"] for r in results if len(r["heads"]) == k]))
         for k in range(1, min(args.max_size, len(singles)) + 1)

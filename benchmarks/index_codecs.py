@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -44,11 +45,14 @@ def main() -> None:
         ivf = "IVF" in spec
         for nprobe in (args.nprobe or [8, 32]) if ivf else [0]:
             for kf in [1, 2, 4] if "Refine" in spec else [1]:
-                params = faiss.SearchParametersIVF(nprobe=nprobe) if ivf else None
+                ivf_params: Any = None  # kept alive here: refine points at it from C++
+                if ivf:
+                    ivf_params = faiss.SearchParametersIVF()
+                    ivf_params.nprobe = nprobe
+                params = ivf_params
                 if "Refine" in spec:
-                    params = faiss.IndexRefineSearchParameters(
-                        k_factor=kf, base_index_params=params
-                    )
+                    params = faiss.IndexRefineSearchParameters()
+                    params.k_factor, params.base_index_params = kf, ivf_params
                 faiss.omp_set_num_threads(1)
                 lat, found = [], []
                 for row in q:

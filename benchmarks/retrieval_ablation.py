@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def cnn_features(images: list[Any], settings: Any) -> dict[str, np.ndarray]:
     with torch.inference_mode():
         for i in range(0, len(images), 16):
             x = torch.from_numpy(preprocess(images[i : i + 16], bb.cfg))
-            for j, block in enumerate(bb.module):
+            for j, block in enumerate(bb.module.children()):
                 x = block(x)
                 if j in LAYERS:
                     gem = x.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1 / 3)
@@ -71,7 +71,7 @@ def cached_features(
         for k, v in cnn_features(ims, settings).items():
             out[f"{tag}_{k}"] = v
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(file, **out)
+    np.savez(file, **cast(dict[str, Any], out))
     return out
 
 
