@@ -18,6 +18,16 @@ from modiste.pipeline.ingest import IngestSummary, StageSummary
 from .support import assert_problem
 
 
+def wait_until(check, seconds: float = 30.0):  # type: ignore[no-untyped-def]
+    """Poll ``check`` until it returns something truthy; a loaded CI host gets time, not luck."""
+    deadline = time.monotonic() + seconds
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {seconds} s")
+        time.sleep(0.02)
+    return result
+
+
 def test_duplicates_list_confirm_split(client: TestClient, auth: dict[str, str]) -> None:
     # Ingest's dedupe stage found the one offer group of the demo: the studio jacket and its
     # resale by the second shop (same photos, other price).
@@ -45,11 +55,11 @@ def test_ingest_job_reports_progress(client: TestClient, auth: dict[str, str]) -
     started = client.post("/v1/jobs/ingest", json={"stages": ["store"]}, headers=auth)
     assert started.status_code == 202, started.text
     job_id = started.json()["id"]
-    for _ in range(100):
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("finished", "failed"):
-            break
-        time.sleep(0.05)
+    job = wait_until(
+        lambda: (
+            (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in ("finished", "failed") and j
+        )
+    )
     assert job["status"] == "finished", job
     assert [s["name"] for s in job["stages"]] == ["store"]
     assert job_id in [j["id"] for j in client.get("/v1/jobs").json()]
@@ -67,16 +77,14 @@ def test_one_job_at_a_time(api_settings) -> None:  # type: ignore[no-untyped-def
 
     registry = JobRegistry(api_settings, db=None)  # type: ignore[arg-type]
     job = registry.start_ingest(runner=slow_runner)
-    time.sleep(0.05)
-    snap = job.snapshot()
-    assert snap["status"] == "running" and snap["stages"][0]["processed"] == 2
+    snap = wait_until(
+        lambda: (s := job.snapshot())["stages"] and s["stages"][0]["processed"] == 2 and s
+    )
+    assert snap["status"] == "running"
     with pytest.raises(Conflict):
         registry.start_ingest(runner=slow_runner)
     release.set()
-    for _ in range(100):
-        if job.snapshot()["status"] == "finished":
-            break
-        time.sleep(0.02)
+    wait_until(lambda: job.snapshot()["status"] == "finished")
     assert job.snapshot()["stages"][0]["done"] == 3
 
 
