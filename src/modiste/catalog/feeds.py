@@ -6,6 +6,7 @@ Parsing is separate from storing: :func:`read_feed` yields a :class:`FeedRow` or
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -77,7 +78,10 @@ def parse_price(raw: Any) -> tuple[float | None, str | None]:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ValueError(f"price {raw!r} is not a number")
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer too large for a float
+            raise ValueError(f"price {str(raw)[:20]}... is too large") from None
         if not math.isfinite(value) or value < 0:  # JSON numbers skip the text checks below
             raise ValueError(f"price {raw!r} is not a valid price")
         return value, None
@@ -95,6 +99,8 @@ def parse_price(raw: Any) -> tuple[float | None, str | None]:
         head, _, tail = number.rpartition(",")
         number = f"{head.replace(',', '')}.{tail}" if len(tail) != 3 else number.replace(",", "")
     value = float(number)
+    if not math.isfinite(value):  # 400 nines parse as inf
+        raise ValueError(f"price {str(raw)[:20]!r}... is too large")
     if value < 0:
         raise ValueError(f"price {raw!r} is negative")
     return value, m.group(1) or m.group(3)
@@ -105,8 +111,11 @@ def resolve_image_link(link: str, base: Path) -> str:
     link = link.strip()
     if "://" in link or link.lower().startswith(("data:", "javascript:")):
         return link
-    path = Path(link).expanduser()
-    return str(path if path.is_absolute() else (base / path).resolve())
+    try:
+        path = Path(link).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    except (RuntimeError, ValueError, OSError) as e:  # ~unknownuser, a NUL byte, a loop...
+        raise ValueError(f"image link {link[:80]!r} is not a usable path ({e})") from None
 
 
 def _split_links(raw: Any) -> list[str]:
@@ -145,7 +154,10 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
     links += _split_links(record.get("additional_image_link"))
     images: list[str] = []
     for link in links:
-        resolved = resolve_image_link(link, base)
+        try:
+            resolved = resolve_image_link(link, base)
+        except ValueError as e:
+            return RowError(line, str(e), external_id)
         if resolved not in images:
             images.append(resolved)
     extras = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS and v not in (None, "")}
@@ -167,7 +179,7 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
 
 
 def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
         if delimiter is None:
             sample = fh.read(8192)
             fh.seek(0)
@@ -175,12 +187,36 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
                 delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
             except csv.Error:
                 delimiter = ","
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        if not reader.fieldnames or "id" not in {f.strip().lower() for f in reader.fieldnames if f}:
-            raise FeedError(f"{path}: no 'id' column in the header ({reader.fieldnames})")
-        for record in reader:
-            line = reader.line_num
-            n_header = len(reader.fieldnames)
+        # strict: a quote that is never closed is an error, not a field that swallows the
+        # rest of the file
+        reader = csv.DictReader(fh, delimiter=delimiter, strict=True)
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as e:
+            raise FeedError(f"{path}: unreadable header ({e})") from e
+        if not fieldnames or "id" not in {f.strip().lower() for f in fieldnames if f}:
+            raise FeedError(f"{path}: no 'id' column in the header ({fieldnames})")
+        last = reader.line_num
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                if "unexpected end of data" in str(e):
+                    yield last + 1, (
+                        "a quoted field opened here is never closed; the rest of the file "
+                        "was not read"
+                    )
+                    return
+                yield last + 1, f"unreadable row ({e})"  # e.g. a field over the size limit
+                last = reader.line_num
+                continue
+            line = last = reader.line_num
+            if bad := _undecoded(*(v for v in record.values() if isinstance(v, str))):
+                yield line, bad
+                continue
+            n_header = len(fieldnames)
             if None in record:  # more fields than the header names
                 extra = len(record[None])  # type: ignore[index]
                 yield line, f"{n_header + extra} fields, header has {n_header}"
@@ -192,15 +228,49 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
             yield line, record
 
 
+_UNDECODED = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of bad bytes
+_SNIFF_BYTES = 1 << 16
+
+
+def _undecoded(*texts: str) -> str | None:
+    """A row error when a line holds bytes that are not UTF-8 (files are read leniently so that
+    one bad byte costs its row, not the rest of the file)."""
+    for text in texts:
+        if m := _UNDECODED.search(text):
+            return f"not UTF-8 text (byte 0x{ord(m.group()) - 0xDC00:02X})"
+    return None
+
+
+def _check_encoding(path: Path) -> None:
+    """A file that is not UTF-8 from its start (UTF-16, Latin-1...) is refused as a whole."""
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    try:  # incremental: a character cut by the read size is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as e:
+        raise FeedError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with path.open(encoding="utf-8-sig") as fh:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as fh:
         for line_no, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
+            if bad := _undecoded(text):
+                yield line_no, bad
+                continue
             try:
-                record = json.loads(text)
+                record = json.loads(text, parse_constant=_no_constant)
             except json.JSONDecodeError as e:
                 yield line_no, f"invalid JSON ({e.msg})"
+                continue
+            except (ValueError, RecursionError) as e:  # NaN, 5000-digit numbers, deep nesting
+                reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+                yield line_no, f"invalid JSON ({reason})"
                 continue
             if not isinstance(record, dict):
                 yield line_no, "a JSON object is expected on each line"
@@ -224,6 +294,7 @@ def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
             records = _read_csv(path, "\t" if suffix == ".tsv" else None)
         else:
             raise FeedError(f"{path}: unknown feed type {suffix!r} (use .csv, .tsv or .jsonl)")
+        _check_encoding(path)
         seen: set[tuple[str | None, str]] = set()
         for line, record in records:
             if isinstance(record, str):

@@ -247,3 +247,60 @@ def test_feed_level_errors(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(FeedError, match="no product sub-folders"):
         list(read_feed(empty))
+
+
+B = '{"id": "b", "title": "B", '  # the start of the bad JSON line
+BAD_ROWS = {
+    "huge JSON price": ("jsonl", B + '"price": 1' + "0" * 400 + "}", "too large"),
+    "huge text price": ("csv", "b,B," + "9" * 400 + ",", "too large"),
+    "NaN attribute": ("jsonl", B + '"weight": NaN}', "NaN is not a valid"),
+    "unknown home dir": ("csv", "b,B,,~nosuchuser-xyz/x.jpg", "not a usable path"),
+    "NUL in a link": ("jsonl", B + '"image_link": "a\\u0000b.jpg"}', "null byte"),
+    "deep nesting": ("jsonl", B + '"x": ' + "[" * 100_000 + "]" * 100_000 + "}", "too deeply"),
+    "5000-digit number": ("jsonl", B + '"n": ' + "7" * 5000 + "}", "digits"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS, ids=list(BAD_ROWS))
+def test_a_bad_row_is_reported_and_the_rows_around_it_are_read(tmp_path: Path, case: str) -> None:
+    kind, bad, reason = BAD_ROWS[case]
+    if kind == "csv":
+        lines = ["id,title,price,image_link", "a,A,,", bad, "c,C,,"]
+    else:
+        lines = ['{"id": "a", "title": "A"}', bad, '{"id": "c", "title": "C"}']
+    feed = tmp_path / f"feed.{kind}"
+    feed.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+    rows = list(read_feed(feed))
+    assert [r.external_id for r in rows if isinstance(r, FeedRow)] == ["a", "c"]
+    (error,) = [r for r in rows if isinstance(r, RowError)]
+    assert reason in error.reason and error.line == (3 if kind == "csv" else 2)
+
+
+def test_csv_structure_errors_are_reported_not_swallowed(tmp_path: Path) -> None:
+    import csv
+
+    unterminated = tmp_path / "open_quote.csv"
+    unterminated.write_text('id,title\na,A\nb,"never closed\nc,C\nd,D\n')
+    rows = list(read_feed(unterminated))
+    assert [r.external_id for r in rows if isinstance(r, FeedRow)] == ["a"]
+    (error,) = [r for r in rows if isinstance(r, RowError)]
+    assert error.line == 3 and "never closed" in error.reason and "rest of the file" in error.reason
+
+    limit = csv.field_size_limit()
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f"id,title\na,A\nb,{'x' * (limit + 1)}\nc,C\n")
+    rows = list(read_feed(huge))
+    assert [r.external_id for r in rows if isinstance(r, FeedRow)] == ["a", "c"]
+    (error,) = [r for r in rows if isinstance(r, RowError)]
+    assert error.line == 3 and "field limit" in error.reason
+
+
+def test_a_bad_byte_late_in_a_big_file_costs_its_row_only(tmp_path: Path) -> None:
+    good = [f"p{i},Product {i}" for i in range(5000)]  # well past the 64 KiB encoding check
+    feed = tmp_path / "late.csv"
+    text = "\n".join(["id,title", *good[:4000], "bad,Caf\udce9", *good[4000:]]) + "\n"
+    feed.write_bytes(text.encode("utf-8", "surrogateescape"))
+    rows = list(read_feed(feed))
+    assert sum(isinstance(r, FeedRow) for r in rows) == 5000
+    (error,) = [r for r in rows if isinstance(r, RowError)]
+    assert error.line == 4002 and error.reason == "not UTF-8 text (byte 0xE9)"
