@@ -204,9 +204,12 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
                 return
             except csv.Error as e:
                 if "unexpected end of data" in str(e):
-                    yield last + 1, (
-                        "a quoted field opened here is never closed; the rest of the file "
-                        "was not read"
+                    yield (
+                        last + 1,
+                        (
+                            "a quoted field opened here is never closed; the rest of the file "
+                            "was not read"
+                        ),
                     )
                     return
                 yield last + 1, f"unreadable row ({e})"  # e.g. a field over the size limit

@@ -91,19 +91,27 @@ def _apply(session: Session, row: FeedRow, seller_id: int, report: ImportReport)
     if product is None:
         product = ProductRow(seller_id=seller_id, external_id=row.external_id, attributes={})
         session.add(product)
-    product.title = row.title
-    product.description = row.description
-    product.brand = row.brand
-    product.gender = row.gender
-    product.gender_confidence = 1.0 if row.gender else None
-    product.product_type = row.product_type
-    product.product_type_confidence = 1.0 if row.product_type else None
-    product.price = row.price
-    product.currency = row.currency
-    product.link = row.link
-    product.attributes = {**(product.attributes or {}), **row.attributes}
+    edited = set(product.edited_fields or ())  # a person's values win over the feed's
+    for name in ("title", "description", "brand", "price", "currency", "link"):
+        if name not in edited:
+            setattr(product, name, getattr(row, name))
+    for name, confidence in (
+        ("gender", "gender_confidence"),
+        ("product_type", "product_type_confidence"),
+    ):
+        value = getattr(row, name)
+        guessed = getattr(product, confidence) not in (None, 1.0)
+        if name in edited or (value is None and guessed):
+            continue  # a person's value, or the categorizer's fill of a field the feed leaves empty
+        setattr(product, name, value)
+        setattr(product, confidence, 1.0 if value else None)
+    stored = product.attributes or {}
+    product.attributes = (
+        {**row.attributes, **stored} if "attributes" in edited else {**stored, **row.attributes}
+    )
     product.row_hash = digest
-    _sync_images(product, row.images, report)
+    if row.images:  # a feed without image links (a price update) leaves the gallery alone
+        _sync_images(product, row.images, report)
     session.flush()
     if created:
         report.created += 1

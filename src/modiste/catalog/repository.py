@@ -16,11 +16,18 @@ from modiste.errors import NotFoundError
 _DETAIL = re.compile(r"\s*\(.*\)\s*$")
 
 
-def failure_reason(error: str | None) -> str:
-    """Group errors by reason: drop the leading 'source: ' and trailing '(details)'."""
+def failure_reason(error: str | None, source: str | None = None) -> str:
+    """Group errors by reason: drop the leading 'source: ' and trailing '(details)'.
+
+    With ``source``, exactly that prefix is dropped, so a path that itself holds ': ' does not
+    cut the message in the wrong place.
+    """
     if not error:
         return "unknown"
-    text = error.split(": ", 1)[1] if ": " in error else error
+    if source and error.startswith(f"{source}: "):
+        text = error[len(source) + 2 :]
+    else:
+        text = error.split(": ", 1)[1] if ": " in error else error
     return _DETAIL.sub("", text).strip() or "unknown"
 
 
@@ -39,8 +46,10 @@ def catalog_status(session: Session) -> dict[str, Any]:
         session.execute(select(ImageRow.status, func.count()).group_by(ImageRow.status)).all()
     )
     failures = Counter(
-        failure_reason(err)
-        for (err,) in session.execute(select(ImageRow.error).where(ImageRow.status == "failed"))
+        failure_reason(err, source)
+        for err, source in session.execute(
+            select(ImageRow.error, ImageRow.source).where(ImageRow.status == "failed")
+        )
     )
     stages = {
         f"{stage}:{status}": n

@@ -63,6 +63,8 @@ class ProductRow(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Hash of the feed row as imported: an unchanged row is skipped on re-import.
     row_hash: Mapped[str | None] = mapped_column(String(64))
+    # Fields a person set (editor, API): a later feed import does not overwrite them.
+    edited_fields: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -94,7 +94,8 @@ def update_product(session: Session, product_id: int, changes: Mapping[str, Any]
         setattr(product, key, value)
         if key in _CONFIDENCE_OF:
             setattr(product, _CONFIDENCE_OF[key], 1.0 if value is not None else None)
-    # row_hash is kept: re-importing an unchanged feed row skips it, so the edit survives.
+    # Marked as a person's: a later import of a changed feed row keeps these fields.
+    product.edited_fields = sorted({*(product.edited_fields or ()), *changes})
     session.flush()
     return product
 

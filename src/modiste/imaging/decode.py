@@ -163,6 +163,9 @@ def decode_image(
         raise ImageDecodeError(f"{label}: too many pixels (decompression bomb refused)") from e
     except Image.DecompressionBombWarning as e:
         raise ImageDecodeError(f"{label}: too many pixels (decompression bomb refused)") from e
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageDecodeError(f"{label}: corrupt or truncated {fmt} file ({e})") from e
+    except Exception as e:
+        # Untrusted bytes: any failure inside a decoder (struct.error from a broken EXIF block,
+        # TypeError from a TIFF without dimensions...) means a bad image, not a crash.
+        detail = str(e) or type(e).__name__
+        raise ImageDecodeError(f"{label}: corrupt or truncated {fmt} file ({detail})") from e
     return DecodedImage(image=rgb, format="JPEG" if fmt == "JPEG" else fmt, width=w, height=h)

@@ -17,7 +17,7 @@ import ipaddress
 import socket
 import time
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from modiste.config import Settings
 from modiste.errors import FetchError
@@ -67,7 +67,7 @@ class ImageFetcher:
         if is_url(source):
             data = self._fetch_url(source)
         elif source.lower().startswith("file://"):
-            data = self._read_file(Path(urlsplit(source).path), source)
+            data = self._read_file(Path(unquote(urlsplit(source).path)), source)  # %20 -> " "
         elif "://" in source or source.lower().startswith(("data:", "javascript:")):
             raise FetchError(f"{source}: unsupported link scheme (use http(s) or a file path)")
         else:

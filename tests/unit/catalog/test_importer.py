@@ -74,11 +74,25 @@ def test_migrations_build_exactly_the_tables_the_code_declares(db: Database) -> 
 def test_an_older_catalog_is_refused_until_upgraded_and_keeps_its_data(
     settings: Settings, tmp_path: Path
 ) -> None:
+    from sqlalchemy import text
+
     from modiste.catalog.migrate import head_revision, upgrade
 
     old = Database(settings)
     upgrade(old.engine, "0004")
-    import_feed(old, write(tmp_path / "feed.csv", FEED))
+    with old.engine.begin() as conn:  # rows as that version wrote them (no ORM: newer columns)
+        conn.execute(
+            text("INSERT INTO sellers (id, name, created_at) VALUES (1, 's', '2026-01-01')")
+        )
+        for i in range(3):
+            conn.execute(
+                text(
+                    "INSERT INTO products (seller_id, external_id, title, description, attributes,"
+                    " created_at, updated_at) VALUES (1, :e, 'T', '', '{}', '2026-01-01',"
+                    " '2026-01-01')"
+                ),
+                {"e": f"p{i}"},
+            )
     with pytest.raises(ModisteError, match=r"schema 0004, this Modiste needs .*modiste init"):
         old.ensure_ready()
     old.migrate()
@@ -210,3 +224,45 @@ def test_numeric_feed_ids_are_not_shadowed_by_internal_ids(db: Database, tmp_pat
         for huge in (2**40, "99999999999999999999", 0, -3):
             with pytest.raises(NotFoundError):
                 get_product(s, huge)
+
+
+def test_reimport_keeps_a_persons_edits_the_models_fills_and_the_gallery(
+    db: Database, tmp_path: Path
+) -> None:
+    from modiste.catalog.service import update_product
+
+    import_feed(db, write(tmp_path / "feed.csv", FEED))
+    with db.session() as s:
+        coat = get_product(s, "3")
+        update_product(s, coat.id, {"product_type": "Outerwear/Coats", "brand": "Kaze Studio"})
+        trousers = get_product(s, "2")  # as if the categorizer had filled it
+        trousers.product_type, trousers.product_type_confidence = "Pants", 0.83
+    # The next feed: new prices, and no type for the trousers.
+    repriced = FEED.replace("15.00 USD", "19.00 USD")
+    repriced = repriced.replace("female,Pants,EUR 12", "female,,EUR 9")
+    report = import_feed(db, write(tmp_path / "feed2.csv", repriced))
+    assert report.updated == 2
+    with db.session() as s:
+        coat, trousers = get_product(s, "3"), get_product(s, "2")
+        assert (coat.price, coat.brand) == (19.0, "Kaze Studio")
+        assert (coat.product_type, coat.product_type_confidence) == ("Outerwear/Coats", 1.0)
+        assert coat.edited_fields == ["brand", "product_type"]
+        assert (trousers.price, trousers.product_type) == (9.0, "Pants")
+        assert trousers.product_type_confidence == 0.83  # still the model's guess
+
+    # A price-only feed (no image columns) updates prices and leaves every gallery as it was.
+    prices = write(tmp_path / "prices.csv", "id,title,price\n1,Shirt,10\n3,Coat,20\n")
+    report = import_feed(db, prices)
+    assert (report.updated, report.images_removed) == (2, 0)
+    assert counts(db) == (1, 3, 5)
+    with db.session() as s:
+        assert get_product(s, "1").price == 10.0
+
+
+def test_failure_reasons_group_even_when_the_path_holds_a_colon() -> None:
+    from modiste.catalog.repository import failure_reason
+
+    source = "/photos/look: summer/z.jpg"
+    assert failure_reason(f"{source}: not an image (content ...)", source) == "not an image"
+    assert failure_reason("a.jpg: file not found (errno 2)") == "file not found"
+    assert failure_reason(None) == "unknown"

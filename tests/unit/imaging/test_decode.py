@@ -1,4 +1,5 @@
-"""Safe decode over a corpus of awkward images, all generated here (nothing committed)."""
+"""Safe decode over a corpus of awkward images generated here, plus two byte-flipped files
+(data/) that once crashed the decoder."""
 
 from __future__ import annotations
 
@@ -213,3 +214,34 @@ def test_sniff_format() -> None:
     assert sniff_format(b"GIF89a....") == "GIF"
     assert sniff_format(b"<svg") is None
     assert sniff_format(b"") is None
+
+
+@pytest.mark.parametrize("name", ["broken_exif.jpg", "tiff_without_dimensions.tif"])
+def test_decoder_failures_other_than_oserror_are_decode_errors(name: str) -> None:
+    # Found by mutating bytes: a broken EXIF block raised struct.error, a TIFF without
+    # dimensions TypeError; both used to escape as tracebacks.
+    data = (Path(__file__).parent / "data" / name).read_bytes()
+    with pytest.raises(ImageDecodeError, match=f"{name}: corrupt or truncated"):
+        decode_image(data, name=name)
+
+
+def test_mutated_images_decode_or_fail_cleanly() -> None:
+    """Random byte flips in small images of each format: a picture or an ImageDecodeError."""
+    import random
+
+    rng = random.Random(1)
+    outcomes = {"decoded": 0, "refused": 0}
+    for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP"):
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (200, 30, 90)).save(buf, fmt)
+        seed = buf.getvalue()
+        for _ in range(150):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 6)):
+                data[rng.randrange(12, len(data))] = rng.randrange(256)
+            try:  # anything else (struct.error, TypeError...) fails the test
+                decode_image(bytes(data), draft_size=64)
+                outcomes["decoded"] += 1
+            except ImageDecodeError:
+                outcomes["refused"] += 1
+    assert min(outcomes.values()) > 50, outcomes  # the flips reach the decoders both ways

@@ -172,6 +172,8 @@ def test_local_files(tmp_path: Path) -> None:
     f = fetcher(tmp_path, fetch_max_bytes=len(photo) + 100)
     assert f.fetch(str(tmp_path / "a.jpg")) == photo
     assert f.fetch(f"file://{tmp_path / 'a.jpg'}") == photo  # file:// is a local path too
+    (tmp_path / "look: été 1.jpg").write_bytes(photo)
+    assert f.fetch((tmp_path / "look: été 1.jpg").as_uri()) == photo  # percent-encoded
     with pytest.raises(FetchError, match="not an image"):
         f.fetch(str(tmp_path / "page.jpg"))
     with pytest.raises(FetchError, match="file not found"):
