@@ -123,3 +123,39 @@ def test_search_commands_take_the_shared_filters(api_settings) -> None:  # type:
     assert all(h["product"]["gender"] == "Women" for h in hits)
     helped = runner.invoke(app, ["search", "product", "--help"], env={"COLUMNS": "200"})
     assert "Only this seller's products." in helped.stdout
+
+
+def test_a_chunked_upload_is_cut_at_the_cap(api_settings) -> None:  # type: ignore[no-untyped-def]
+    """No Content-Length (chunked): the body is counted as it arrives and refused at the cap,
+    not spooled to disk in full first."""
+    import asyncio
+
+    small = api_settings.model_copy(update={"api_max_upload_bytes": 2000})
+    app = create_app(small)
+    cap = 2000 * 8  # the request cap: a few photos per request
+    head = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff"
+    )
+    chunks = [head, *([b"\0" * 4096] * 100), b"\r\n--XyZ--\r\n"]  # ~400 KB in all
+    pulled, answers = [0], []
+
+    async def receive() -> dict:
+        body = chunks.pop(0) if chunks else b""
+        pulled[0] += len(body)
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/search/image", "raw_path": b"/v1/search/image",
+        "root_path": "", "query_string": b"", "client": ("127.0.0.1", 1), "server": ("t", 80),
+        "headers": [(b"content-type", b"multipart/form-data; boundary=XyZ"), (b"host", b"t")],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in answers if m["type"] == "http.response.start")
+    assert start["status"] == 413
+    assert b"payload-too-large" in b"".join(m.get("body", b"") for m in answers)
+    assert pulled[0] <= cap + 4096  # read up to the cap, not the whole 400 KB

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modiste import __version__
 from modiste.api.adapters import GalleryAdapter, SearchAdapter
@@ -34,22 +34,54 @@ made with `modiste keys create NAME`. Errors are `application/problem+json` (RFC
 
 
 class BodySizeLimit:
-    """Refuse a request whose declared Content-Length is over the cap, before reading it."""
+    """Refuse a request body over the cap: at once when Content-Length says so, else (chunked
+    uploads) as soon as the bytes received pass it, so the app never spools more than the cap.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
+    def _too_large(self) -> Any:
+        return problem(413, f"request body over {self.limit} bytes", slug="payload-too-large")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = problem(
-                    413, f"request body over {self.limit} bytes", slug="payload-too-large"
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._too_large()(scope, receive, send)
+            return
+        received, over, answered = 0, False, False
+
+        async def capped_receive() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    over = True  # the app sees a client that went away, and stops reading
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal answered
+            if not over:
+                await send(message)
+            elif not answered and message["type"] == "http.response.start":
+                answered = True  # whatever the app makes of the cut body, the answer is 413
+                await self._too_large()(scope, receive, send)
+
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not answered:
+            await self._too_large()(scope, receive, send)
 
 
 def create_app(settings: Settings, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
