@@ -31,6 +31,12 @@ def failure_reason(error: str | None, source: str | None = None) -> str:
     return _DETAIL.sub("", text).strip() or "unknown"
 
 
+def contains(column: Any, text: str) -> Any:
+    """Case-insensitive "column contains text", with ``%`` and ``_`` meaning themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
 @dataclass(frozen=True)
 class ProductFilter:
     seller: str | None = None
@@ -86,7 +92,7 @@ def list_products(
     if flt.seller:
         query = query.where(Seller.name == flt.seller)
     if flt.product_type:
-        query = query.where(ProductRow.product_type.ilike(f"%{flt.product_type}%"))
+        query = query.where(contains(ProductRow.product_type, flt.product_type))
     if flt.gender:
         query = query.where(func.lower(ProductRow.gender) == flt.gender.lower())
     if flt.min_price is not None:
@@ -94,8 +100,9 @@ def list_products(
     if flt.max_price is not None:
         query = query.where(ProductRow.price <= flt.max_price)
     if flt.query:
-        like = f"%{flt.query}%"
-        query = query.where(or_(ProductRow.title.ilike(like), ProductRow.brand.ilike(like)))
+        query = query.where(
+            or_(contains(ProductRow.title, flt.query), contains(ProductRow.brand, flt.query))
+        )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.options(selectinload(ProductRow.images), selectinload(ProductRow.seller))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
+from modiste.catalog.repository import contains
 from modiste.catalog.schema import ProductRow, Seller
 from modiste.search.synonyms import Synonyms
 
@@ -55,7 +56,7 @@ def _fts_quote(term: str) -> str:
 def _filter_clauses(flt: SearchFilters) -> list[Any]:
     clauses: list[Any] = []
     if flt.category:
-        clauses.append(ProductRow.product_type.ilike(f"%{flt.category}%"))
+        clauses.append(contains(ProductRow.product_type, flt.category))
     if flt.gender:
         clauses.append(func.lower(ProductRow.gender) == flt.gender.lower())
     if flt.min_price is not None:
@@ -69,7 +70,7 @@ def _filter_clauses(flt: SearchFilters) -> list[Any]:
 
 def _like_any(terms: frozenset[str]) -> Any:
     columns = (ProductRow.title, ProductRow.brand, ProductRow.product_type, ProductRow.description)
-    return or_(*(col.ilike(f"%{t}%") for t in terms for col in columns))
+    return or_(*(contains(col, t) for t in terms for col in columns))
 
 
 class TextSearch:
@@ -124,7 +125,7 @@ class TextSearch:
             # No FTS: rank by how many concepts appear in the title (all must appear somewhere).
             title_hits = sum(
                 (
-                    case((or_(*(ProductRow.title.ilike(f"%{t}%") for t in c)), 1.0), else_=0.0)
+                    case((or_(*(contains(ProductRow.title, t) for t in c)), 1.0), else_=0.0)
                     for c in concepts
                 ),
                 literal(1.0),

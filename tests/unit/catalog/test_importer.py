@@ -266,3 +266,14 @@ def test_failure_reasons_group_even_when_the_path_holds_a_colon() -> None:
     assert failure_reason(f"{source}: not an image (content ...)", source) == "not an image"
     assert failure_reason("a.jpg: file not found (errno 2)") == "file not found"
     assert failure_reason(None) == "unknown"
+
+
+def test_filters_take_percent_and_underscore_literally(db: Database, tmp_path: Path) -> None:
+    feed = "id,title,product_type\n1,Shirt 100% linen,Tops\n2,Linen shirt 100 percent,Tops\n"
+    feed += "3,Model AxB,Bags\n4,Model A_B,Bags\n"
+    import_feed(db, write(tmp_path / "feed.csv", feed))
+    with db.session() as s:
+        for text, expected in (("100%", ["1"]), ("A_B", ["4"]), ("%", ["1"]), ("linen", ["1", "2"])):
+            rows, total = list_products(s, ProductFilter(query=text))
+            assert [p.external_id for p in rows] == expected and total == len(expected), text
+        assert list_products(s, ProductFilter(product_type="_"))[1] == 0

@@ -76,6 +76,12 @@ def test_filters_and_pagination(db: Database) -> None:
     assert len(first) == len(second) == 1 and first != second
 
 
+def test_wildcard_characters_are_literal(db: Database) -> None:
+    assert ids(db, "%") == [] and ids(db, "_") == []  # not "everything"
+    assert ids(db, "dress", SearchFilters(category="%")) == []
+    assert ids(db, "dress", SearchFilters(category="Dress")) == ["p5"]
+
+
 def test_index_follows_updates_and_deletes(db: Database) -> None:
     import_rows(
         db, [FeedRow(line=2, external_id="p1", title="Wool coat", seller="shop-a")], source="update"
