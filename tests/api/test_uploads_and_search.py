@@ -80,7 +80,12 @@ def test_gallery_sort(client: TestClient) -> None:
         "wj01-red_back.jpg",
         "wj01-red_alt1.jpg",
     ]  # front, back, close-up: the default regulation
+    assert [i["position"] for i in body["items"]] == [1, 0, 2]
     assert all(i["reason"] for i in body["items"])
+    # Pasted photos often share a name: position tells them apart.
+    same = [("files", ("image.jpg", data, "image/jpeg")) for _, (_, data, _) in files]
+    body = client.post("/v1/galleries/sort", files=same).json()
+    assert sorted(i["position"] for i in body["items"]) == [0, 1, 2]
 
 
 def test_regulations(client: TestClient, auth: dict[str, str], api_settings) -> None:  # type: ignore[no-untyped-def]

@@ -42,6 +42,7 @@ class SortedImage:
     confidence: float
     reason: str
     excluded: bool
+    position: int  # index in the request: tells apart photos sent under the same file name
 
 
 class GalleryAdapter:
@@ -127,13 +128,19 @@ class GalleryAdapter:
             for i, (k, p) in enumerate(zip(keys, predictions, strict=True))
         ]
         result = ordering.order_gallery(items, rules, category)
+        placed = [(o.item, o.rank, o.reason, False) for o in result.items]
+        placed += [(e.item, None, e.reason, True) for e in result.excluded]
         out = [
-            SortedImage(o.item.key, o.rank, o.item.label, o.item.confidence, o.reason, False)
-            for o in result.items
-        ]
-        out += [
-            SortedImage(e.item.key, None, e.item.label, e.item.confidence, e.reason, True)
-            for e in result.excluded
+            SortedImage(
+                key=item.key,
+                rank=rank,
+                label=item.label,
+                confidence=item.confidence,
+                reason=reason,
+                excluded=excluded,
+                position=item.position,
+            )
+            for item, rank, reason, excluded in placed
         ]
         missing = list(getattr(result, "missing_reasons", None) or result.missing)
         return result.regulation, out, missing

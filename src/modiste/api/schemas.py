@@ -143,7 +143,8 @@ class ShotLabelIn(_In):
 
 
 class SortedImagePublic(BaseModel):
-    key: str
+    key: str = Field(description="The upload's file name (not unique: see position).")
+    position: int = Field(description="0-based index of the photo in the request.")
     rank: int | None
     label: str
     confidence: float
