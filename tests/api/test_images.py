@@ -46,6 +46,22 @@ def test_shot_label_is_stored_and_exported(
     assert export["written"] == 1
     gallery = client.get(f"/v1/products/{_product_of(client, img['id'])}/images").json()
     assert any(i["id"] == img["id"] and i["label"] == candidate for i in gallery)
+    # The answer's rank is the gallery's, where hidden and failed photos come last: with the
+    # first photo failed, the one after it is shown first.
+    from modiste.catalog.schema import ImageRow
+
+    first, second = gallery[0]["id"], gallery[1]["id"]
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s:
+        s.get(ImageRow, first).status = "failed"
+    try:
+        res = client.put(f"/v1/images/{second}/shot", json={"label": candidate}, headers=auth)
+        shown = client.get(f"/v1/products/{_product_of(client, second)}/images").json()
+        assert shown[0]["id"] == second
+        assert res.json()["rank"] == 1
+    finally:
+        with db.session() as s:
+            s.get(ImageRow, first).status = "stored"
 
 
 def _product_of(client: TestClient, image_id: int) -> int:

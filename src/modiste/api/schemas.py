@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from modiste.catalog.gallery_edits import GalleryEntry
 from modiste.catalog.schema import ImageRow, ProductRow
 
 
@@ -132,6 +133,19 @@ class GalleryImagePublic(ImagePublic):
     label_source: str | None
     reason: str | None
     in_gallery: bool | None
+
+
+def gallery_image_public(e: GalleryEntry) -> GalleryImagePublic:
+    """One photo as the gallery shows it (rank counted as in ``ordered_gallery``)."""
+    return GalleryImagePublic(
+        **image_public(e.image).model_dump(),
+        rank=e.rank,
+        label=e.label,
+        confidence=e.confidence,
+        label_source=e.label_source,
+        reason=e.reason,
+        in_gallery=e.image.in_gallery,
+    )
 
 
 class GalleryOrderIn(_In):

@@ -9,7 +9,12 @@ from fastapi.responses import FileResponse
 
 from modiste.api.deps import GalleryDep, ReadAccess, SessionDep, StoreDep, WriteKey
 from modiste.api.ids import IdPath
-from modiste.api.schemas import ExportPublic, GalleryImagePublic, ShotLabelIn, image_public
+from modiste.api.schemas import (
+    ExportPublic,
+    GalleryImagePublic,
+    ShotLabelIn,
+    gallery_image_public,
+)
 from modiste.catalog import gallery_edits
 from modiste.catalog.schema import ImageRow
 from modiste.errors import NotFoundError
@@ -85,16 +90,8 @@ def set_shot(
         gallery_edits.export_correction(
             store, gallery.corrections_dir, img.content_hash, body.label
         )
-    shot = img.shot
-    return GalleryImagePublic(
-        **image_public(img).model_dump(),
-        rank=img.gallery_rank or img.position + 1,
-        label=shot.label if shot else None,
-        confidence=shot.confidence if shot else None,
-        label_source=shot.source if shot else None,
-        reason=img.gallery_reason,
-        in_gallery=img.in_gallery,
-    )
+    entries = gallery_edits.ordered_gallery(session, img.product_id)
+    return gallery_image_public(next(e for e in entries if e.image.id == img.id))
 
 
 @router.post("/corrections/export", response_model=ExportPublic, tags=["gallery"])

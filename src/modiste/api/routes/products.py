@@ -15,7 +15,7 @@ from modiste.api.schemas import (
     ProductPage,
     ProductPublic,
     ProductUpdate,
-    image_public,
+    gallery_image_public,
     product_public,
 )
 from modiste.catalog import gallery_edits, service
@@ -75,18 +75,7 @@ def delete(product_id: IdPath, session: SessionDep, _: WriteKey) -> Response:
 @router.get("/{product_id}/images", response_model=list[GalleryImagePublic])
 def gallery(product_id: IdPath, session: SessionDep, _: ReadAccess) -> list[GalleryImagePublic]:
     """The product's photos in regulation order (stored rank, else feed position)."""
-    return [
-        GalleryImagePublic(
-            **image_public(e.image).model_dump(),
-            rank=e.rank,
-            label=e.label,
-            confidence=e.confidence,
-            label_source=e.label_source,
-            reason=e.reason,
-            in_gallery=e.image.in_gallery,
-        )
-        for e in gallery_edits.ordered_gallery(session, product_id)
-    ]
+    return [gallery_image_public(e) for e in gallery_edits.ordered_gallery(session, product_id)]
 
 
 @router.put("/{product_id}/images/order", response_model=list[GalleryImagePublic])
