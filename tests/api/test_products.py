@@ -100,3 +100,30 @@ def test_pages_render(client: TestClient) -> None:
         res = client.get(path)
         assert res.status_code == 200 and "<main" in res.text, path
     assert "Stellar Solar Jacket" in client.get(f"/products/{pid}").text
+
+
+def test_duplicates_page_pages_through_every_group(client: TestClient) -> None:
+    import re
+
+    from sqlalchemy import delete
+
+    from modiste.catalog.schema import DuplicateGroup, DuplicateMember
+
+    db = client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as s:
+        made = [
+            DuplicateGroup(kind="near", members=[DuplicateMember(product_id=1)]) for _ in range(35)
+        ]
+        s.add_all(made)
+        s.flush()
+        ids = [g.id for g in made]
+    try:
+        total = client.get("/v1/duplicates").json()["total"]
+        first, second = client.get("/duplicates"), client.get("/duplicates?page=2")
+        on_page = [re.findall(r'data-group-id="(\d+)"', p.text) for p in (first, second)]
+        assert len(on_page[0]) == 30 and len(on_page[0]) + len(on_page[1]) == total
+        assert not set(on_page[0]) & set(on_page[1])
+        assert 'href="/duplicates?page=2"' in first.text and "page 2 of 2" in second.text
+    finally:
+        with db.session() as s:
+            s.execute(delete(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))

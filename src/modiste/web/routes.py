@@ -97,11 +97,14 @@ def duplicates_page(
     request: Request,
     session: SessionDep,
     status: Annotated[str | None, Query(pattern="^(open|confirmed|split)$")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    groups, total = list_groups(session, status=status, limit=100)
+    groups, total = list_groups(
+        session, status=status, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+    )
     return _page(
         request, "duplicates.html", "duplicates", groups=groups_public(session, groups),
-        total=total, status=status,
+        total=total, status=status, page_no=page, pages=max(1, -(-total // PER_PAGE)),
     )  # fmt: skip
 
 
