@@ -58,6 +58,10 @@ def test_create_update_delete(client: TestClient, auth: dict[str, str]) -> None:
         1.0,
     )
     assert changed["title"] == "Wool coat"  # untouched fields stay
+    # NaN and Infinity are not JSON: refused, not stored as non-standard text.
+    nan = '{"attributes": {"weight": NaN}}'
+    sent = {**auth, "Content-Type": "application/json"}
+    assert_problem(client.patch(f"/v1/products/{pid}", content=nan, headers=sent), 422)
     assert client.get(f"/v1/products/{pid}").json()["gender"] == "Women"
     assert_problem(client.patch(f"/v1/products/{pid}", json={"price": -1}, headers=auth), 422)
     assert_problem(client.patch(f"/v1/products/{pid}", json={"nope": 1}, headers=auth), 422)

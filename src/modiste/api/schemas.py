@@ -15,7 +15,7 @@ from modiste.catalog.schema import ImageRow, ProductRow
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN is not JSON
 
 
 _Short = Field(default=None, max_length=200)
