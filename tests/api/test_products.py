@@ -131,3 +131,28 @@ def test_duplicates_page_pages_through_every_group(client: TestClient) -> None:
     finally:
         with db.session() as s:
             s.execute(delete(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))
+
+
+def test_openapi_documents_errors_as_they_are_sent(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+
+    spec = client.get("/openapi.json").json()
+    problem = spec["components"]["schemas"]["Problem"]
+    op = spec["paths"]["/v1/products/{product_id}"]["patch"]
+    assert {"400", "401", "404", "422"} <= set(op["responses"])
+    assert list(op["responses"]["422"]["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    # Real answers match what is documented.
+    for res in (
+        client.patch("/v1/products/1", json={"price": -5}, headers=auth),  # 422
+        client.patch("/v1/products/999999", json={"price": 5}, headers=auth),  # 404
+        client.patch("/v1/products/1", json={"price": 5}),  # 401
+    ):
+        assert str(res.status_code) in op["responses"], res.status_code
+        assert res.headers["content-type"] == "application/problem+json"
+        body = res.json()
+        assert set(problem["required"]) <= set(body)
+        kinds = {"string": str, "integer": int, "array": list}
+        for key, value in body.items():
+            assert isinstance(value, kinds[problem["properties"][key]["type"]]), key

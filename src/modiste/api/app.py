@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modiste import __version__
 from modiste.api.adapters import GalleryAdapter, SearchAdapter
 from modiste.api.jobs import JobRegistry
-from modiste.api.problems import install_problem_handlers, problem
+from modiste.api.problems import document_problems, install_problem_handlers, problem
 from modiste.api.uploads import max_upload_bytes
 from modiste.catalog.db import Database
 from modiste.config import Settings
@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     app.state.gallery = GalleryAdapter(settings)
     app.state.search = SearchAdapter(settings, db)
     install_problem_handlers(app)
+    document_problems(app)
     for module in (products, images, galleries, search, duplicates, system):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)

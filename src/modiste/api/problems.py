@@ -152,6 +152,86 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal error; see the server log", slug="internal")
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error (RFC 9457). Validation errors also list each field in `errors`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+_WHY = {
+    400: "Invalid value (a regulation that does not parse, an id already taken...)",
+    401: "No valid API key (writes; reads too when the catalog is private)",
+    404: "No such item",
+    409: "Another ingest job is running",
+    413: "Upload over the size cap",
+    415: "Not an allowed image format",
+    422: "Invalid request, or a photo that does not decode",
+    503: "The feature's model or index is not built or not installed",
+}
+
+
+def _error_codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
+    """The problem answers an operation can give, from what it takes and what it does."""
+    codes = {422} if "422" in op["responses"] else set()
+    if op.get("security"):
+        codes.add(401)
+    if "{" in path:
+        codes.add(404)
+    body = (op.get("requestBody") or {}).get("content", {})
+    if "multipart/form-data" in body:
+        codes |= {413, 415, 422}
+    elif method in ("post", "put", "patch") and body:
+        codes.add(400)
+    if path.endswith(("/search/image", "/galleries/sort", "/similar")):
+        codes.add(503)
+    if path.endswith("/jobs/ingest"):
+        codes.add(409)
+    return codes
+
+
+def document_problems(app: FastAPI) -> None:
+    """Describe the error answers in the OpenAPI schema as they are sent: problem+json with
+    the Problem schema (FastAPI's default 422 says application/json with another shape)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        ref = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in spec["paths"].items():
+            for method, op in operations.items():
+                for code in sorted(_error_codes(path, method, op)):
+                    op["responses"][str(code)] = {"description": _WHY[code], "content": ref}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModisteError, _modiste)
     app.add_exception_handler(StarletteHTTPException, _http)
