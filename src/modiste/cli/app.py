@@ -28,9 +28,16 @@ def main() -> None:
     _load_commands()
     try:
         app()
-    except ModisteError as e:
+    except (ModisteError, OSError, UnicodeDecodeError) as e:
         from rich.console import Console
 
+        if isinstance(e, OSError) and e.filename is not None:  # a path a person gave us
+            message = f"{e.filename}: {e.strerror or e}"
+        elif isinstance(e, UnicodeDecodeError):
+            message = f"an input file is not UTF-8 text ({e.reason} at byte {e.start})"
+        else:
+            message = str(e)
         # soft_wrap: one line however long (paths, URLs), even when stderr is not a terminal
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        err = Console(stderr=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
         sys.exit(1)

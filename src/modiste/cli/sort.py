@@ -126,6 +126,13 @@ def sort_product(
     return ProductResult(name, folder, order_gallery(items, regulation, category), errors)
 
 
+def _saved_dirs(st: CliState, extra: Sequence[Path] = ()) -> list[Path]:
+    """Where regulations are looked up besides the shipped ones: DATA_DIR/regulations (where
+    the API saves them) when it exists, then the folders given with --dir."""
+    saved = st.settings.regulations_dir
+    return [*([saved] if saved.is_dir() else []), *extra]
+
+
 def run_sort(
     st: CliState,
     path: Path,
@@ -138,7 +145,8 @@ def run_sort(
 ) -> list[ProductResult]:
     """The body of ``modiste sort``; the classifier is injected so tests need no model."""
     taxonomy = load_taxonomy(taxonomy_path)
-    regulation = resolve_regulation(regulation_ref, taxonomy=taxonomy)
+    ref = regulation_ref or st.settings.regulation  # MODISTE_REGULATION, as ingest uses it
+    regulation = resolve_regulation(ref, _saved_dirs(st), taxonomy=taxonomy)
     products = find_products(path)
     classifier = (classifier_factory or default_classifier_factory)(st.settings)
     results = []
@@ -193,7 +201,11 @@ def sort_command(
         "Without it, the catalog is sorted (and its stored order updated).",
     ),
     regulation: str | None = typer.Option(
-        None, "--regulation", "-r", help="Regulation file, or a shipped name (default: default)."
+        None,
+        "--regulation",
+        "-r",
+        help="Regulation file, or a shipped or saved name (default: MODISTE_REGULATION, else "
+        "default).",
     ),
     category: str | None = typer.Option(
         None, "--category", "-c", help="Category path for overrides, e.g. Gear/Bags."
@@ -205,6 +217,11 @@ def sort_command(
 ) -> None:
     """Classify each product's images and order its gallery by a regulation, with reasons."""
     if path is None:
+        if category is not None or taxonomy is not None:
+            raise typer.BadParameter(
+                "--category and --taxonomy apply to a folder PATH; the catalog uses each "
+                "product's type and the configured taxonomy"
+            )
         sort_catalog(state(ctx), regulation, json_out)
         return
     run_sort(
@@ -219,12 +236,12 @@ def regulations_list(
     dirs: list[Path] = typer.Option([], "--dir", help="Extra folder of regulation files."),
     taxonomy: Path | None = typer.Option(None, "--taxonomy", help="User taxonomy YAML to merge."),
 ) -> None:
-    """The shipped regulations and those in --dir folders."""
+    """The shipped regulations, those saved in DATA_DIR/regulations and those in --dir."""
     st = state(ctx)
     table = Table(title="regulations", title_justify="left")
     for col in ("name", "max images", "required", "excluded", "overrides", "description"):
         table.add_column(col, no_wrap=col == "name")
-    for reg in list_regulations(dirs, taxonomy=load_taxonomy(taxonomy)):
+    for reg in list_regulations(_saved_dirs(st, dirs), taxonomy=load_taxonomy(taxonomy)):
         r = reg.rules
         overrides = ", ".join(p for o in reg.categories for p in o.match)
         table.add_row(
@@ -246,7 +263,7 @@ def regulations_show(
 ) -> None:
     """Print a regulation's YAML (or its effective rules for one category)."""
     st = state(ctx)
-    reg = resolve_regulation(name, dirs, taxonomy=load_taxonomy(taxonomy))
+    reg = resolve_regulation(name, _saved_dirs(st, dirs), taxonomy=load_taxonomy(taxonomy))
     if category is not None:
         rules, pattern = reg.rules_for(category)
         st.console.print(

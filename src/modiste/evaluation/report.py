@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from modiste.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -25,10 +27,27 @@ def _jsonable(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _finite(o: Any) -> Any:
+    """NaN and infinities (an AP over a class with no boxes...) become null: strict JSON."""
+    if isinstance(o, float | np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_finite(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _finite(o.tolist())
+    return o
+
+
 def write_json(report: dict[str, Any], path: Path) -> Path:
-    """Write ``report`` as indented JSON (creating folders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=_jsonable, sort_keys=False) + "\n")
+    """Write ``report`` as indented, strict JSON (creating folders)."""
+    text = json.dumps(_finite(report), indent=2, default=_jsonable, allow_nan=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot write the report ({e.strerror or e})") from e
     return path
 
 
