@@ -90,6 +90,14 @@ def test_readd_replaces_vector_and_payload(index):
     assert index.search(x[50], k=1, filters={"category": "shoe"})[0][0].id == 10
 
 
+def test_payload_items_lists_every_id_with_its_payload(index):
+    vecs = vectors(1500, seed=5)
+    index.add(list(range(1500)), vecs, [{"n": i} for i in range(1500)])  # over a scroll page
+    index.remove([7, 8])
+    items = dict(index.payload_items())
+    assert len(items) == 1498 and 7 not in items and items[1499] == {"n": 1499}
+
+
 def test_filters_equality_membership_range(index):
     x = filled(index)
     for filt, ok in [

@@ -153,12 +153,30 @@ class SearchAdapter:
         self.settings = settings
         self.db = db
         self._service: Any = None
+        self._stamp: int | None = None
         self._text: Any = None
         self._lock = threading.Lock()
 
+    def _index_stamp(self) -> int | None:
+        """When the visual index was last committed (its manifest is replaced on each save)."""
+        manifest = self.settings.resolved_data_dir / "index" / "visual" / "manifest.json"
+        try:
+            return manifest.stat().st_mtime_ns
+        except OSError:
+            return None
+
     def _visual(self) -> Any:
         with self._lock:
+            stamp = self._index_stamp()
+            if self._service is not None and stamp != self._stamp:
+                # An ingest (a job here, or the CLI) saved the index since: read it again; the
+                # models stay loaded.
+                indexing = importlib.import_module("modiste.search.indexing")
+                service = self._service
+                service.index = indexing.open_visual_index(self.settings, service.embedder)
+                self._stamp = stamp
             if self._service is None:
+                self._stamp = stamp
                 mod = optional_module(SEARCH_SERVICE_MODULE, "visual search")
                 factory = getattr(mod, "create_search_service", None)
                 self._service = (

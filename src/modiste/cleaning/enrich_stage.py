@@ -86,7 +86,7 @@ def _fill_missing(ctx: StageContext) -> None:
 
 @register_stage(
     "categorize",
-    order=50,
+    order=38,  # before embed: the vectors' payloads carry the filled type and gender
     after=("store",),
     description="fill empty product type / gender from the text",
     product_level=_fill_missing,

@@ -7,7 +7,7 @@ Validation lives here so a dimension mismatch or a bad id reads the same on ever
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +53,10 @@ class VectorIndex(Protocol):
         """One list of at most ``k`` hits, best first, per query row."""
 
     def count(self) -> int: ...
+
+    def payload_items(self) -> Iterator[tuple[int, Payload]]:
+        """Every stored id with its payload (what the catalog checks the index against)."""
+        ...
 
     def __contains__(self, id_: object) -> bool: ...
 

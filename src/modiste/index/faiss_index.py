@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,9 @@ class FaissIndex:
 
     def __contains__(self, id_: object) -> bool:
         return isinstance(id_, (int, np.integer)) and int(id_) in self._payloads
+
+    def payload_items(self) -> Iterator[tuple[int, Payload]]:
+        yield from list(self._payloads.items())  # a copy: callers may add or remove meanwhile
 
     def __len__(self) -> int:
         return self.count()

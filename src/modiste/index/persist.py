@@ -84,7 +84,10 @@ def commit(directory: Path, files: dict[str, Writer], meta: dict[str, Any]) -> N
         fsync_dir(directory)
     except OSError as e:
         raise VectorIndexError(f"could not save index to {directory}: {e}") from e
-    _remove_stale(directory, keep=set(names.values()) | {MANIFEST})
+    # The previous generation stays: a reader that read the old manifest a moment ago is
+    # still opening its files. The one before it goes.
+    previous = set((old or {}).get("files", {}).values())
+    _remove_stale(directory, keep=set(names.values()) | previous | {MANIFEST})
 
 
 def file_paths(directory: Path, manifest: dict[str, Any]) -> dict[str, Path]:

@@ -121,6 +121,19 @@ class QdrantIndex:
             return False
         return bool(self._existing([int(id_)]))
 
+    def payload_items(self) -> Iterator[tuple[int, Payload]]:
+        offset = None
+        while True:
+            with _wrapped("scroll"):
+                points, offset = self.client.scroll(
+                    self.collection, limit=1024, offset=offset, with_payload=True,
+                    with_vectors=False,
+                )  # fmt: skip
+            for p in points:
+                yield int(p.id), dict(p.payload or {})
+            if offset is None:
+                return
+
     def _existing(self, ids: list[int]) -> set[int]:
         with _wrapped("retrieve"):
             points = self.client.retrieve(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -74,7 +75,10 @@ def open_visual_index(
 
     space = _space_file(settings)
     if not fresh and space.is_file():
-        built = json.loads(space.read_text()).get("space")
+        try:
+            built = json.loads(space.read_text()).get("space")
+        except (OSError, ValueError, AttributeError) as e:
+            raise VectorIndexError(f"unreadable {space} ({e}); run `modiste index rebuild`") from e
         if built != embedder.name:
             raise VectorIndexError(
                 "the visual index was built with another embedder; run `modiste index rebuild`"
@@ -85,8 +89,13 @@ def open_visual_index(
 
         shutil.rmtree(path)
     index = create_index(BACKEND, embedder.dim, path)
-    space.parent.mkdir(parents=True, exist_ok=True)
-    space.write_text(json.dumps({"space": embedder.name, "dim": embedder.dim}) + "\n")
+    text = json.dumps({"space": embedder.name, "dim": embedder.dim}) + "\n"
+    if fresh or not space.is_file() or space.read_text() != text:
+        # Written only when it changes, and atomically: searches open the index concurrently.
+        space.parent.mkdir(parents=True, exist_ok=True)
+        tmp = space.with_name(f".{space.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, space)
     return index
 
 

@@ -36,14 +36,21 @@ def _teardown(ctx: StageContext) -> None:
 
 
 def _reconcile(ctx: StageContext) -> None:
-    """Keep the index in step with placement decisions taken after an image was indexed.
+    """Keep the index in step with the catalog after the images were indexed.
 
-    Cleaning can flip ``in_search`` later (a relisting found on a later import, a label corrected
-    to wash_tag in review): such images leave the index; images that came back get indexed.
+    - Cleaning can flip ``in_search`` later (a relisting found on a later import, a label
+      corrected to wash_tag in review): such images leave the index; images that came back get
+      indexed again.
+    - Vectors whose garment is gone (image or product deleted, a rebuild or save cut short)
+      are removed; garments missing from the index are indexed again.
+    - A product edited since (price, gender, type filled by the categorizer or a person) gets
+      its vectors' payloads rewritten, so filters see the new values.
     """
     from sqlalchemy import exists, select
+    from sqlalchemy.orm import selectinload
 
-    from modiste.catalog.schema import GarmentRow, ImageRow, StageState
+    from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow, StageState
+    from modiste.search.indexing import payload
 
     has_garments = exists().where(GarmentRow.image_id == ImageRow.id)
     # "skipped" too: an image skipped while it was kept out of search may be let back in.
@@ -64,14 +71,40 @@ def _reconcile(ctx: StageContext) -> None:
                 ~has_garments,
             )
         ).all()
-    if not stale and not back:
-        return
+        garments = session.scalars(
+            select(GarmentRow)
+            .where(GarmentRow.indexed.is_(True))
+            .options(
+                selectinload(GarmentRow.image)
+                .selectinload(ImageRow.product)
+                .selectinload(ProductRow.seller)
+            )
+        ).all()
+        expected = {g.id: (g.image_id, payload(g.image.product, g.image, g)) for g in garments}
+    if not expected and not stale and not back and "embed.indexer" not in ctx.cache:
+        return  # nothing was ever indexed: no need to load the models
     if "embed.indexer" not in ctx.cache:
         _setup(ctx)
     indexer = ctx.cache["embed.indexer"]
-    indexer.index_images([*stale, *back])  # type: ignore[attr-defined]
-    indexer.index.save()  # type: ignore[attr-defined]
-    log.info("index reconciled: %d removed, %d re-added", len(stale), len(back))
+    index = indexer.index  # type: ignore[attr-defined]
+    stored = dict(index.payload_items())
+    orphans = [i for i in stored if i not in expected]
+    drifted = {image for gid, (image, want) in expected.items() if stored.get(gid) != want}
+    drifted -= {*stale, *back}
+    if not (stale or back or orphans or drifted):
+        return
+    if orphans:
+        index.remove(orphans, missing_ok=True)
+    if stale or back:
+        indexer.index_images([*stale, *back])  # type: ignore[attr-defined]
+    if drifted:  # same crops, new payloads (or vectors lost from the index)
+        indexer.index_images(sorted(drifted), redetect=False)  # type: ignore[attr-defined]
+    index.save()
+    log.info(
+        "index reconciled: %d images removed, %d re-added, %d orphan vectors dropped, "
+        "%d images refreshed",
+        len(stale), len(back), len(orphans), len(drifted),
+    )  # fmt: skip
 
 
 @register_stage(

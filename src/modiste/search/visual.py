@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from modiste.catalog.schema import (
     DuplicateGroup,
@@ -86,6 +87,23 @@ def category_matches(payload: dict[str, Any], category: str | None) -> bool:
         return True
     c = category.lower()
     return c in str(payload.get("product_type", "")) or c == str(payload.get("label", "")).lower()
+
+
+def _matches_now(product: ProductRow, label: str | None, flt: SearchFilters | None) -> bool:
+    """The filters, checked against the product as stored now rather than its payload."""
+    if flt is None:
+        return True
+    if flt.gender and (product.gender or "").lower() != flt.gender.lower():
+        return False
+    if flt.seller and (product.seller.name if product.seller else "") != flt.seller:
+        return False
+    price = product.price
+    if flt.min_price is not None and (price is None or price < flt.min_price):
+        return False
+    if flt.max_price is not None and (price is None or price > flt.max_price):
+        return False
+    current = {"product_type": (product.product_type or "").lower(), "label": label or ""}
+    return category_matches(current, flt.category)
 
 
 class SearchService:
@@ -162,6 +180,23 @@ class SearchService:
                     best[pid] = _product_hit(hit)
             if len(best) >= k:
                 break
+        if best:
+            # The catalog has the last word: a product deleted or edited since its vectors were
+            # written (payloads catch up at the next ingest) is not offered against its filters.
+            with self.db.session() as session:
+                now = {
+                    p.id: p
+                    for p in session.scalars(
+                        select(ProductRow)
+                        .where(ProductRow.id.in_(list(best)))
+                        .options(selectinload(ProductRow.seller))
+                    )
+                }
+                best = {
+                    pid: hit
+                    for pid, hit in best.items()
+                    if pid in now and _matches_now(now[pid], hit.label, filters)
+                }
         return sorted(best.values(), key=lambda h: -h.score)[:k]
 
     def _fetch(

@@ -93,3 +93,11 @@ def test_empty_type_and_gender_are_filled_with_confidence(
         # A value the feed gave is never replaced; only the empty gender is filled.
         assert (b.product_type, b.product_type_confidence) == ("Shoes", 1.0)
         assert b.gender == "Women"
+
+
+def test_categorize_runs_before_embed() -> None:
+    """The index's payloads are written by embed: the filled type and gender must be there."""
+    from modiste.pipeline.stages import get_stages
+
+    names = [s.name for s in get_stages(None)]
+    assert names.index("categorize") < names.index("embed")

@@ -140,9 +140,14 @@ def test_crash_mid_save_leaves_the_previous_index_loadable(tmp_path: Path, monke
     # The next successful save commits and clears the leftovers of the crashed one.
     idx.save()
     assert FaissIndex.open(path).count() == 100
+    # Kept: the committed generation and the one before it (a reader that read the previous
+    # manifest a moment ago is still opening its files); older ones and leftovers go.
+    idx.add([100], x[:1])
+    idx.save()
     manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["generation"] == 3
     assert sorted(p.name for p in path.iterdir()) == sorted(
-        ["manifest.json", *manifest["files"].values()]
+        ["manifest.json", *manifest["files"].values(), "index-000002.bin", "payloads-000002.bin"]
     )
 
 

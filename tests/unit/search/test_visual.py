@@ -270,3 +270,48 @@ def test_reconcile_follows_later_placement_changes(catalog, settings, embedder, 
         back = s.scalar(select(ImageRow.id).where(ImageRow.source == "x/greena1.png"))
         assert s.scalars(select(GarmentRow).where(GarmentRow.image_id == back)).all()
     stage._teardown(ctx)
+
+
+def test_reconcile_follows_edits_deletes_and_lost_vectors(
+    catalog, settings, embedder, tmp_path
+) -> None:
+    """A repriced product's payloads are rewritten, a deleted product's vectors go, and
+    vectors lost from the index (a rebuild or save cut short) come back."""
+    from modiste.catalog.schema import StageState
+    from modiste.pipeline.stages import StageContext
+    from modiste.search import stage
+
+    db, _, ids, _ = catalog
+    index = create_index("faiss", embedder.dim, tmp_path / "idx")
+    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
+    ctx.cache["embed.indexer"] = CatalogIndexer(db, ctx.store, index, embedder, None)
+    with db.session() as s:
+        image_ids = list(s.scalars(select(ImageRow.id).order_by(ImageRow.id)))
+    for image_id, outcome in stage.embed_images(ctx, image_ids).items():
+        with db.session() as s:
+            s.merge(StageState(image_id=image_id, stage="embed", status=outcome.status))
+    red, blue = ids["red-a"], ids["blue-a"]
+    with db.session() as s:
+        s.get(ProductRow, red).price = 1.0
+        s.delete(s.get(ProductRow, blue))  # its images and garments go with it (cascade)
+        lost = s.scalars(select(GarmentRow).where(GarmentRow.indexed.is_(True))).first()
+        lost_id, lost_image = lost.id, lost.image_id
+    index.remove([lost_id])  # as if the index had been saved without it
+    # Before any reconcile, search already leaves the deleted product out.
+    service = SearchService(settings, db, index, embedder, None)
+    query = Image.open(io.BytesIO(_photo(COLOURS["blue"])))
+    found = {h.product_id for h in service.search_image(query, None, k=3)[0].hits}
+    assert blue not in found and ids["blue-b"] in found
+    # ...and checks filters against the product as it is now (red was 10.0, is 1.0).
+    red_photo = Image.open(io.BytesIO(_photo(COLOURS["red"])))
+    dearer = service.search_image(red_photo, SearchFilters(min_price=5), k=3)[0].hits
+    assert red not in {h.product_id for h in dearer} and dearer
+    stage._reconcile(ctx)
+    items = dict(index.payload_items())
+    assert {p["product_id"] for p in items.values()} == set(ids.values()) - {blue}
+    assert all(p["price"] == 1.0 for p in items.values() if p["product_id"] == red)
+    assert lost_image in {p["image_id"] for p in items.values()}  # indexed again
+    assert index.count() == 13  # 15 minus blue-a's two
+    again = create_index("faiss", embedder.dim, tmp_path / "idx")  # saved
+    assert dict(again.payload_items()) == items
+    stage._teardown(ctx)
