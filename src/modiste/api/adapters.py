@@ -88,7 +88,7 @@ class GalleryAdapter:
 
         reg = optional_module("modiste.gallery.regulation", "gallery regulations")
         try:
-            data = yaml.safe_load(text)
+            data = reg.parse_yaml(text)  # refuses a key given twice
         except yaml.YAMLError as e:
             raise ConfigError(f"regulation {name!r}: not valid YAML ({e})") from e
         if isinstance(data, dict):

@@ -17,6 +17,26 @@ def data_path(*parts: str) -> Path:
     return Path(str(resources.files("modiste.gallery").joinpath("data", *parts)))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loading that refuses a key given twice (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """Safe YAML that refuses duplicate keys; raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+
+
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """Parse ``path`` as a YAML mapping, or raise ConfigError naming the file."""
     try:
@@ -24,7 +44,7 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot read ({e.strerror or e})") from e
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{what} {path}: not valid YAML ({e})") from e
     if data is None:

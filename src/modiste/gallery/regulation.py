@@ -20,6 +20,7 @@ import yaml
 
 from modiste.errors import ConfigError, NotFoundError
 from modiste.gallery._yaml import check_keys, data_path, read_mapping
+from modiste.gallery._yaml import parse_yaml as parse_yaml  # for the API: same YAML rules
 from modiste.gallery.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,11 @@ def _build_override(data: Any, base: Rules, taxonomy: Taxonomy, where: str) -> C
     check_keys(data, ("match", *RULE_KEYS), where)
     match = data.get("match")
     patterns = [match] if isinstance(match, str) else match
-    if not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+    if (
+        not isinstance(patterns, list)
+        or not patterns
+        or not all(isinstance(p, str) and p.strip() for p in patterns)
+    ):
         raise ConfigError(f"{where}: 'match' must be a category path or glob, or a list of them")
     rules = _build_rules(data, base, taxonomy, f"{where} ({patterns[0]})")
     full = rules.to_dict()

@@ -47,3 +47,19 @@ def test_report_writes_json_and_png(tmp_path: Path) -> None:
     js, png = write_report(rep, tmp_path / "r.json", "t")
     assert json.loads(js.read_text())["confusion"]["labels"] == ["a", "b"]
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reports_are_strict_json_and_a_bad_path_is_a_clear_error(tmp_path: Path) -> None:
+    import numpy as np
+
+    from modiste.errors import ModisteError
+    from modiste.evaluation.report import write_json
+
+    path = write_json({"ap50": float("nan"), "per_class": {"bag": np.float32("inf"), "top": 0.5}},
+                      tmp_path / "r.json")  # fmt: skip
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(c)) == {
+        "ap50": None, "per_class": {"bag": None, "top": 0.5}
+    }  # fmt: skip
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ModisteError, match=r"afile/r\.json: cannot write"):
+        write_json({}, tmp_path / "afile" / "r.json")

@@ -154,3 +154,23 @@ def test_regulations_list_show_taxonomy(tmp_path: Path) -> None:
     assert "pin_first: [packshot]" in effective.output
     tax = invoke(tmp_path, "regulations", "taxonomy")
     assert tax.exit_code == 0 and "size_chart" in tax.output and "study" in tax.output
+
+
+def test_sort_finds_saved_regulations_and_the_configured_one(
+    tmp_path: Path, shop: Path, fake: ColourClassifier
+) -> None:
+    saved = tmp_path / "data" / "regulations"
+    saved.mkdir(parents=True)  # where PUT /v1/regulations/{name} saves them
+    (saved / "backs.yaml").write_text("name: backs\norder: [near_back, near_front]\n")
+    out = tmp_path / "r.json"
+    result = invoke(tmp_path, "sort", str(shop / "tee-01"), "-r", "backs", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["regulation"] == "backs"
+    assert report["products"][0]["items"][0]["label"] == "near_back"
+    listed = invoke(tmp_path, "regulations", "list")
+    assert "backs" in listed.output
+    env = {"COLUMNS": "240", "MODISTE_REGULATION": "backs"}
+    args = ["--data-dir", str(tmp_path / "data"), "sort", str(shop / "tee-01"), "--json", str(out)]
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+    assert json.loads(out.read_text())["regulation"] == "backs"

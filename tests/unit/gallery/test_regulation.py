@@ -103,6 +103,8 @@ def test_category_matching(pattern: str, category: str, expected: bool) -> None:
             "promoted class cannot also be excluded",
         ),
         ({"categories": [{"pin_first": ["hem"]}]}, "'match' must be"),
+        ({"categories": [{"match": 5}]}, "'match' must be"),
+        ({"categories": [{"match": {"a": "b"}}]}, "'match' must be"),
         ({"categories": [{"match": "Gear", "order": ["nope"]}]}, "category #1 (Gear): order"),
         ({"categories": {"Gear": {}}}, "must be a list"),
         ({"order": "near_front", "name": "bad name!"}, "'name' must be"),
@@ -112,6 +114,13 @@ def test_invalid_regulations_raise_config_error(data: dict[str, Any], problem: s
     with pytest.raises(ConfigError) as err:
         Regulation.from_dict({"name": "t", "order": ["near_front"], **data})
     assert problem in str(err.value)
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("order: [near_front]\norder: [packshot]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="key 'order' is given twice"):
+        load_regulation(path)
 
 
 def test_order_is_required_and_errors_name_the_file(tmp_path: Path) -> None:
