@@ -23,14 +23,20 @@ def train_text(
     label_column: str = typer.Option(..., "--label-column", help="Column with the label."),
     out: Path = typer.Option(..., "--out", help="Folder to write model.json + model.npz."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the held-out split."),
-    test_size: float = typer.Option(0.2, "--test-size", help="Held-out share (0: train on all)."),
+    test_size: float = typer.Option(
+        0.2, "--test-size", min=0.0, max=0.9, help="Held-out share (0: train on all)."
+    ),
     grouped: bool = typer.Option(False, "--grouped", help="Keep copies of a title on one side."),
-    c: float = typer.Option(0.5, "--c", help="SVM regularisation C."),
+    c: float = typer.Option(0.5, "--c", min=1e-6, help="SVM regularisation C (> 0)."),
     keep_weights: float = typer.Option(
-        1.0, "--keep-weights", help="Share of weights kept (prunes the rest; smaller files)."
+        1.0,
+        "--keep-weights",
+        min=0.01,
+        max=1.0,
+        help="Share of weights kept (prunes the rest; smaller files).",
     ),
     max_char_features: int | None = typer.Option(
-        None, "--max-char-features", help="Cap on character n-gram vocabulary."
+        None, "--max-char-features", min=1, help="Cap on character n-gram vocabulary."
     ),
     extra_columns: str = typer.Option(
         "",
@@ -39,7 +45,7 @@ def train_text(
         "Only for feeds that carry them; never the label column.",
     ),
     max_word_features: int | None = typer.Option(
-        None, "--max-word-features", help="Cap on word n-gram vocabulary."
+        None, "--max-word-features", min=1, help="Cap on word n-gram vocabulary."
     ),
     pair_weight: float = typer.Option(
         0.0,
@@ -86,7 +92,11 @@ def eval_text(
         None, "--split-seed", help="Override the split stored in the model."
     ),
     test_size: float | None = typer.Option(
-        None, "--test-size", help="Override the held-out share (0: score every row)."
+        None,
+        "--test-size",
+        min=0.0,
+        max=0.9,
+        help="Override the held-out share (0: score every row).",
     ),
     grouped: bool | None = typer.Option(None, "--grouped/--no-grouped"),
     png: Path | None = typer.Option(

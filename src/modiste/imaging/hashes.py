@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from modiste.errors import ImageDecodeError
 from modiste.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 
 THUMB = 32  # side of the stored Lab thumbnail
@@ -139,8 +140,11 @@ def fingerprint_file(
     source: bytes | str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> ImageFingerprint:
     """Decode (safely, with fast DCT downscaling) and fingerprint one image."""
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
     name = None if isinstance(source, bytes) else str(source)
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as e:
+        raise ImageDecodeError(f"{name}: cannot read ({e.strerror or e})") from e
     decoded = decode_image(data, max_pixels=max_pixels, draft_size=DECODE_SIZE, name=name)
     return fingerprint_image(decoded.image, sha256=hashlib.sha256(data).hexdigest())
 

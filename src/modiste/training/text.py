@@ -21,7 +21,7 @@ import numpy as np
 
 from modiste.cleaning.text import CategorizerConfig, TextCategorizer
 from modiste.cleaning.text_features import normalize_text
-from modiste.errors import FeedError
+from modiste.errors import ConfigError, FeedError
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,8 @@ def evaluate_text_csv(
     _, te = split_indices(texts, labels, split)
     if split.test_size <= 0:
         te = np.arange(len(texts))
+    if not len(te):
+        raise ConfigError(f"{data}: no rows to score (the file or its held-out side is empty)")
     report = evaluate_text_model(model, [texts[i] for i in te], [labels[i] for i in te], png)
     report = {
         "model": str(model_dir),
