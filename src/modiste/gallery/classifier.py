@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.domain import ShotPrediction
-from modiste.errors import ModelError, NotFoundError
+from modiste.errors import ConfigError, ModelError, NotFoundError
+from modiste.gallery.taxonomy import CLASS_NAME
 from modiste.imaging import decode_image
 from modiste.models.heads import LinearHead
 from modiste.training.shots import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
@@ -197,6 +198,11 @@ def read_example_folder(folder: Path) -> dict[str, list[Image.Image]]:
         raise NotFoundError(f"not a folder: {folder}")
     out: dict[str, list[Image.Image]] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name == UNKNOWN or not CLASS_NAME.match(sub.name):
+            raise ConfigError(
+                f"{sub}: class folders are named as shot classes are in regulations "
+                f"(lower_snake_case: a-z, 0-9, _); {UNKNOWN!r} is reserved"
+            )
         ims = []
         for f in sorted(sub.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:

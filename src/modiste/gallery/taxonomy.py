@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 """What a classifier answers below its confidence threshold; reserved, never a class."""
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+CLASS_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # how a shot class is named
 _CLASS_KEYS = ("group", "description", "study")
 
 
@@ -182,7 +182,7 @@ def _merge(
 
 
 def _check_name(name: object, where: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not CLASS_NAME.match(name):
         raise ConfigError(f"{where} name {name!r} must be lower_snake_case (a-z, 0-9, _)")
 
 

@@ -171,3 +171,14 @@ def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
         assert key in rep
     assert rep["n_images"] == 4 and rep["n_products"] == 2
     assert out.with_name("eval_confusion.png").is_file()
+
+
+@pytest.mark.parametrize("name", ["unknown", "Front View", "near-front"])
+def test_example_folders_must_be_usable_class_names(tmp_path: Path, name: str) -> None:
+    from modiste.errors import ConfigError
+    from modiste.gallery.classifier import read_example_folder
+
+    (tmp_path / name).mkdir()
+    Image.new("RGB", (32, 32), (200, 0, 0)).save(tmp_path / name / "a.png")
+    with pytest.raises(ConfigError, match="lower_snake_case"):
+        read_example_folder(tmp_path)
