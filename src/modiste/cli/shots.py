@@ -131,10 +131,14 @@ def eval_shots_cmd(
     if not data.is_file():
         raise FeedError(f"gallery CSV not found: {data}")
     with data.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    missing = {"product_id", "image_path", "shot"} - set(rows[0] if rows else {})
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = set(reader.fieldnames or ())
+    missing = {"product_id", "image_path", "shot"} - columns
     if missing:
         raise FeedError(f"{data}: missing columns {', '.join(sorted(missing))}")
+    if not rows:
+        raise FeedError(f"{data}: no rows")
     reg = load_regulation(regulation)
     clf = create_shot_classifier(st.settings, runtime=runtime)
     preds, kept = [], []
@@ -153,9 +157,11 @@ def eval_shots_cmd(
                     ok.append(r)
                 except ImageDecodeError as e:
                     st.err.print(f"skipping {r['image_path']}: {e}", highlight=False)
-            preds += clf.predict(ims)
+            preds += clf.predict(ims) if ims else []
             kept += ok
             bar.advance(task, len(chunk))
+    if not kept:
+        raise FeedError(f"{data}: none of its {len(rows)} images could be read")
     rep = shot_report(
         [r["product_id"] for r in kept],
         [r["shot"] for r in kept],

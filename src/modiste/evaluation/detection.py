@@ -130,8 +130,9 @@ def read_detection_set(
     dropped: Counter[str] = Counter()
     grouped: dict[Path, list[tuple[str, list[float]]]] = {}
     for row in _read_csv(boxes_csv):
-        if label_column not in row:
-            raise FeedError(f"{boxes_csv}: no column {label_column!r}")
+        for column in (label_column, "image_path"):
+            if column not in row:
+                raise FeedError(f"{boxes_csv}: no column {column!r}")
         path = (boxes_csv.parent / row["image_path"]).resolve()
         if path not in items:
             continue
@@ -141,7 +142,7 @@ def read_detection_set(
             continue
         try:
             coords = [float(row[k]) for k in ("x1", "y1", "x2", "y2")]
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, TypeError) as e:  # TypeError: a short row (None)
             raise FeedError(f"{boxes_csv}: bad box for {row['image_path']}: {e}") from e
         grouped.setdefault(path, []).append((label, coords))
     for path, rows in grouped.items():
