@@ -52,13 +52,18 @@ def load_items(path: Path, label_column: str = "product_id") -> list[Item]:
         ConfigError: The file is unreadable or lacks ``image_path`` / ``label_column``.
     """
     rows = _read_rows(path)
-    if rows and ("image_path" not in rows[0] or label_column not in rows[0]):
+    if not rows:
+        raise ConfigError(f"{path}: no rows")
+    if "image_path" not in rows[0] or label_column not in rows[0]:
         raise ConfigError(f"{path}: needs columns image_path and {label_column}")
     items = []
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
         box = None
         if all(row.get(c) not in (None, "") for c in ("x1", "y1", "x2", "y2")):
-            box = Box(float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"]))
+            try:
+                box = Box(*(float(row[c]) for c in ("x1", "y1", "x2", "y2")))
+            except ValueError as e:
+                raise ConfigError(f"{path} line {line}: bad box ({e})") from e
         group = row.get("style_id") or row.get("sender_id") or row.get("group") or ""
         items.append(Item(path.parent / row["image_path"], row[label_column], box, group))
     return items

@@ -65,6 +65,13 @@ def test_load_items_paths_boxes_and_errors(tmp_path: Path) -> None:
     assert items[0].path == tmp_path / "a.jpg" and items[0].box is not None and items[1].box is None
     with pytest.raises(ConfigError):
         load_items(tmp_path / "q.csv", "product_id")
+    _write(tmp_path / "none.csv", ["image_path", "label"], [])
+    with pytest.raises(ConfigError, match="no rows"):
+        load_items(tmp_path / "none.csv", "label")
+    _write(tmp_path / "bad.csv", ["image_path", "label", "x1", "y1", "x2", "y2"],
+           [["a.jpg", "top", "a", 2, 3, 4]])  # fmt: skip
+    with pytest.raises(ConfigError, match="line 2: bad box"):
+        load_items(tmp_path / "bad.csv", "label")
 
 
 def test_build_crossdomain_is_seeded_and_disjoint(tmp_path: Path) -> None:
