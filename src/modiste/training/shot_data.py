@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modiste.errors import NotFoundError
+from modiste.errors import ConfigError, NotFoundError
 
 log = logging.getLogger(__name__)
 FLAT_EXCLUDE = {"Shoes", "Hat", "Not sure", "Other", "Skip"}  # not garment flat-lays
@@ -44,7 +44,9 @@ def _rows(csv_path: Path) -> list[dict[str, str]]:
 def gallery_samples(csv_path: Path, source: str = "gallery") -> list[ShotSample]:
     """A gallery CSV (``product_id, image_path, shot`` [, ``style_id``])."""
     out = []
-    for r in _rows(csv_path):
+    for line, r in enumerate(_rows(csv_path), start=2):
+        if not r.get("image_path") or not r.get("shot") or not r.get("product_id"):
+            raise ConfigError(f"{csv_path} line {line}: needs product_id, image_path and shot")
         group = r.get("style_id") or r["product_id"]
         out.append(
             ShotSample(csv_path.parent / r["image_path"], r["shot"], group, r["product_id"], source)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from modiste.errors import ConfigError
 from modiste.models.heads import LinearHead, fit_temperature
 from modiste.training.shot_data import FeatureCache, ShotSample
 
@@ -156,6 +157,10 @@ def fit_head(
         scale[-boost_last:] /= boost
     idx = {lab: i for i, lab in enumerate(labels)}
     yi = np.array([idx[v] for v in y])
+    if len(set(yi.tolist())) < 2:
+        raise ConfigError(
+            f"a shot head needs examples of at least two classes (got {sorted(set(y)) or 'none'})"
+        )
     clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
     clf.fit((x - mean) / scale, yi)
     coef = np.zeros((len(labels), x.shape[1]), np.float32)
