@@ -47,6 +47,17 @@ def ingest(settings: Settings, db: Database, rows: list[FeedRow]) -> None:
     run_ingest(settings, db, stages=["store", "dedupe"])
 
 
+def one_coat_at_two_shops(tmp_path: Path, settings: Settings, db: Database) -> None:
+    """Two photos of a coat at shop-a; resized, recompressed copies of them at shop-b."""
+    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
+    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
+    rows = [
+        FeedRow(line=2, external_id="a", title="Coat", seller="shop-a", price=120, images=imgs),
+        FeedRow(line=3, external_id="b", title="Coat", seller="shop-b", price=89, images=copies),
+    ]
+    ingest(settings, db, rows)
+
+
 def groups(db: Database) -> list[tuple[str, list[tuple[int | None, int | None]]]]:
     with db.session() as session:
         out = []
@@ -157,16 +168,7 @@ def test_same_item_at_two_shops_is_one_offer_group_with_prices(
 def test_rerun_is_stable_and_a_split_group_stays_split(
     tmp_path: Path, settings: Settings, db: Database
 ) -> None:
-    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
-    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
-    ingest(
-        settings,
-        db,
-        [
-            FeedRow(line=2, external_id="a", title="Coat", seller="shop-a", images=imgs),
-            FeedRow(line=3, external_id="b", title="Coat", seller="shop-b", images=copies),
-        ],
-    )
+    one_coat_at_two_shops(tmp_path, settings, db)
     first = groups(db)
     run_ingest(settings, db, stages=["dedupe"])
     assert groups(db) == first
@@ -284,16 +286,7 @@ def test_dedupe_command_on_the_catalog_and_recompute(
     from modiste.cli import dedupe as _  # noqa: F401  (registers the command)
     from modiste.cli._apps import app
 
-    imgs = [photo(tmp_path / f"{i}.jpg", i) for i in (3, 4)]
-    copies = [photo(tmp_path / f"{i}_shop.jpg", i, scale=0.8, quality=85) for i in (3, 4)]
-    ingest(
-        settings,
-        db,
-        [
-            FeedRow(line=2, external_id="a", title="Coat", seller="a", price=120, images=imgs),
-            FeedRow(line=3, external_id="b", title="Coat", seller="b", price=89, images=copies),
-        ],
-    )
+    one_coat_at_two_shops(tmp_path, settings, db)
     runner, base = CliRunner(), ["--data-dir", str(settings.data_dir), "dedupe"]
     out = tmp_path / "report.json"
     res = runner.invoke(app, [*base, "--json", str(out)])

@@ -236,13 +236,12 @@ def test_embed_stage_records_outcomes_and_saves(catalog, settings, embedder, tmp
     assert "embed.indexer" not in ctx.cache
 
 
-def test_reconcile_follows_later_placement_changes(catalog, settings, embedder, tmp_path) -> None:
-    """Kept out of search after indexing: it leaves the index; one let back in returns."""
+def _embedded(db, settings, embedder, tmp_path):  # type: ignore[no-untyped-def]
+    """The catalog run through the embed stage (outcomes recorded): context, index, image ids."""
     from modiste.catalog.schema import StageState
     from modiste.pipeline.stages import StageContext
     from modiste.search import stage
 
-    db, _, _, _ = catalog
     index = create_index("faiss", embedder.dim, tmp_path / "idx")
     ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
     ctx.cache["embed.indexer"] = CatalogIndexer(db, ctx.store, index, embedder, None)
@@ -251,6 +250,16 @@ def test_reconcile_follows_later_placement_changes(catalog, settings, embedder, 
     for image_id, outcome in stage.embed_images(ctx, ids).items():
         with db.session() as s:
             s.merge(StageState(image_id=image_id, stage="embed", status=outcome.status))
+    return ctx, index, ids
+
+
+def test_reconcile_follows_later_placement_changes(catalog, settings, embedder, tmp_path) -> None:
+    """Kept out of search after indexing: it leaves the index; one let back in returns."""
+    from modiste.catalog.schema import StageState
+    from modiste.search import stage
+
+    db, _, _, _ = catalog
+    ctx, index, ids = _embedded(db, settings, embedder, tmp_path)
     assert index.count() == 15
     with db.session() as s:  # cleaning changes its mind about two images
         s.execute(update(ImageRow).where(ImageRow.id == ids[0]).values(in_search=False))
@@ -277,19 +286,10 @@ def test_reconcile_follows_edits_deletes_and_lost_vectors(
 ) -> None:
     """A repriced product's payloads are rewritten, a deleted product's vectors go, and
     vectors lost from the index (a rebuild or save cut short) come back."""
-    from modiste.catalog.schema import StageState
-    from modiste.pipeline.stages import StageContext
     from modiste.search import stage
 
     db, _, ids, _ = catalog
-    index = create_index("faiss", embedder.dim, tmp_path / "idx")
-    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
-    ctx.cache["embed.indexer"] = CatalogIndexer(db, ctx.store, index, embedder, None)
-    with db.session() as s:
-        image_ids = list(s.scalars(select(ImageRow.id).order_by(ImageRow.id)))
-    for image_id, outcome in stage.embed_images(ctx, image_ids).items():
-        with db.session() as s:
-            s.merge(StageState(image_id=image_id, stage="embed", status=outcome.status))
+    ctx, index, _ = _embedded(db, settings, embedder, tmp_path)
     red, blue = ids["red-a"], ids["blue-a"]
     with db.session() as s:
         s.get(ProductRow, red).price = 1.0
