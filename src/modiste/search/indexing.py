@@ -99,6 +99,20 @@ def open_visual_index(
     return index
 
 
+def open_built_index(settings: Settings) -> VectorIndex | None:
+    """The index as built, without loading any model (None when none was built yet)."""
+    from modiste.index import create_index
+
+    space = _space_file(settings)
+    if not space.is_file():
+        return None
+    try:
+        dim = int(json.loads(space.read_text())["dim"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise VectorIndexError(f"unreadable {space} ({e}); run `modiste index rebuild`") from e
+    return create_index(BACKEND, dim, index_dir(settings))
+
+
 def payload(product: ProductRow, image: ImageRow, garment: GarmentRow) -> dict[str, Any]:
     out: dict[str, Any] = {
         "product_id": product.id,

@@ -50,7 +50,7 @@ def _reconcile(ctx: StageContext) -> None:
     from sqlalchemy.orm import selectinload
 
     from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow, StageState
-    from modiste.search.indexing import payload
+    from modiste.search.indexing import open_built_index, payload
 
     has_garments = exists().where(GarmentRow.image_id == ImageRow.id)
     # "skipped" too: an image skipped while it was kept out of search may be let back in.
@@ -81,25 +81,27 @@ def _reconcile(ctx: StageContext) -> None:
             )
         ).all()
         expected = {g.id: (g.image_id, payload(g.image.product, g.image, g)) for g in garments}
-    if not expected and not stale and not back and "embed.indexer" not in ctx.cache:
-        return  # nothing was ever indexed: no need to load the models
-    if "embed.indexer" not in ctx.cache:
-        _setup(ctx)
-    indexer = ctx.cache["embed.indexer"]
-    index = indexer.index  # type: ignore[attr-defined]
-    stored = dict(index.payload_items())
+    indexer = ctx.cache.get("embed.indexer")
+    # Comparing needs the index only; the models load only when images must be (re)indexed.
+    index = indexer.index if indexer is not None else open_built_index(ctx.settings)  # type: ignore[attr-defined]
+    stored = dict(index.payload_items()) if index is not None else {}
     orphans = [i for i in stored if i not in expected]
     drifted = {image for gid, (image, want) in expected.items() if stored.get(gid) != want}
     drifted -= {*stale, *back}
     if not (stale or back or orphans or drifted):
         return
-    if orphans:
+    if orphans and index is not None:
         index.remove(orphans, missing_ok=True)
-    if stale or back:
-        indexer.index_images([*stale, *back])  # type: ignore[attr-defined]
-    if drifted:  # same crops, new payloads (or vectors lost from the index)
-        indexer.index_images(sorted(drifted), redetect=False)  # type: ignore[attr-defined]
-    index.save()
+        index.save()
+    if stale or back or drifted:
+        if indexer is None:
+            _setup(ctx)  # opens the index again, as just saved
+            indexer = ctx.cache["embed.indexer"]
+        if stale or back:
+            indexer.index_images([*stale, *back])  # type: ignore[attr-defined]
+        if drifted:  # same crops, new payloads (or vectors lost from the index)
+            indexer.index_images(sorted(drifted), redetect=False)  # type: ignore[attr-defined]
+        indexer.index.save()  # type: ignore[attr-defined]
     log.info(
         "index reconciled: %d images removed, %d re-added, %d orphan vectors dropped, "
         "%d images refreshed",
