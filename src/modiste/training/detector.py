@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.domain import Garment
-from modiste.errors import ModelError
+from modiste.errors import ConfigError, ModelError
 from modiste.evaluation.detection import (
     DetectionItem,
     evaluate_detections,
@@ -126,6 +126,8 @@ def extract_features(
 
     Cached under ``cache_dir`` keyed by backbone weights, input size and the image list.
     """
+    if not items:
+        raise ConfigError("no images to train or score on (is the images CSV empty?)")
     import torch
     from PIL import Image
 
