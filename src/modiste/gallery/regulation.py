@@ -135,6 +135,8 @@ class Regulation:
         where = f"regulation {name!r}" + (f" ({source})" if source else "")
         if "order" not in data:
             raise ConfigError(f"{where}: 'order' (the list of shot classes in order) is required")
+        if not data["order"]:
+            raise ConfigError(f"{where}: 'order' is empty: list at least one shot class")
         rules = _build_rules(data, Rules(order=()), taxonomy, where)
         raw_categories = data.get("categories") or []
         if not isinstance(raw_categories, list):
@@ -198,6 +200,8 @@ def _build_promotion(data: Any, taxonomy: Taxonomy, where: str) -> Promotion | N
     labels = taxonomy.expand(_names(data["labels"], where), f"{where}: labels")
     raw = data["unless_any"]
     unless = taxonomy.expand(_names(raw, where), f"{where}: unless_any", allow_groups=True)
+    if not labels or not unless:
+        raise ConfigError(f"{where}: labels and unless_any each need at least one class")
     group = raw if isinstance(raw, str) and raw in taxonomy.groups else None
     return Promotion(tuple(labels), tuple(unless), group)
 

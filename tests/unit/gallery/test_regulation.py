@@ -104,6 +104,8 @@ def test_category_matching(pattern: str, category: str, expected: bool) -> None:
         ),
         ({"categories": [{"pin_first": ["hem"]}]}, "'match' must be"),
         ({"categories": [{"match": 5}]}, "'match' must be"),
+        ({"order": []}, "'order' is empty"),
+        ({"promote": {"labels": [], "unless_any": "model"}}, "at least one class"),
         ({"categories": [{"match": {"a": "b"}}]}, "'match' must be"),
         ({"categories": [{"match": "Gear", "order": ["nope"]}]}, "category #1 (Gear): order"),
         ({"categories": {"Gear": {}}}, "must be a list"),
