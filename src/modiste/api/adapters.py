@@ -63,7 +63,8 @@ class GalleryAdapter:
         return self.settings.resolved_data_dir / "corrections"
 
     def _dirs(self) -> list[Path]:
-        return [self.user_dir] if self.user_dir.is_dir() else []
+        reg = optional_module("modiste.gallery.regulation", "gallery regulations")
+        return list(reg.saved_regulation_dirs(self.settings))
 
     def labels(self) -> list[str]:
         taxonomy = optional_module("modiste.gallery.taxonomy", "the shot taxonomy")
@@ -159,9 +160,11 @@ class SearchAdapter:
 
     def _index_stamp(self) -> int | None:
         """When the visual index was last committed (its manifest is replaced on each save)."""
-        manifest = self.settings.resolved_data_dir / "index" / "visual" / "manifest.json"
+        from modiste.index.persist import MANIFEST
+
+        indexing = optional_module("modiste.search.indexing", "visual search")
         try:
-            return manifest.stat().st_mtime_ns
+            return (indexing.index_dir(self.settings) / MANIFEST).stat().st_mtime_ns
         except OSError:
             return None
 
@@ -171,7 +174,7 @@ class SearchAdapter:
             if self._service is not None and stamp != self._stamp:
                 # An ingest (a job here, or the CLI) saved the index since: read it again; the
                 # models stay loaded.
-                indexing = importlib.import_module("modiste.search.indexing")
+                indexing = optional_module("modiste.search.indexing", "visual search")
                 service = self._service
                 service.index = indexing.open_visual_index(self.settings, service.embedder)
                 self._stamp = stamp

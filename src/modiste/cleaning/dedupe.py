@@ -150,14 +150,10 @@ class DuplicateFinder:
                 log.debug("dedupe: %s already indexed, skipped", item.id)
                 continue
             evidence = self._compare(item)
-            pos = len(self._items)
-            self._items.append(item)
-            self._pos[item.id] = pos
-            self._products[item.product_key].append(pos)
+            pos = self._append(item)
             for other, ev in evidence.items():
                 self._edges[pos][other] = ev
                 self._edges[other][pos] = ev
-            self._store(pos, item)
             new.append(pos)
         return [m for p in new for m in self._classified(p)]
 
@@ -171,13 +167,8 @@ class DuplicateFinder:
         against these, so a stored catalog costs no re-verification.
         """
         for item in items:
-            if item.id in self._pos:
-                continue
-            pos = len(self._items)
-            self._items.append(item)
-            self._pos[item.id] = pos
-            self._products[item.product_key].append(pos)
-            self._store(pos, item)
+            if item.id not in self._pos:
+                self._append(item)
         for a, b, ev in evidence:
             pa, pb = self._pos.get(a), self._pos.get(b)
             if pa is not None and pb is not None and pa != pb:
@@ -192,6 +183,15 @@ class DuplicateFinder:
             for o, ev in others.items()
             if p < o
         ]
+
+    def _append(self, item: DedupeItem) -> int:
+        """Keep ``item`` and put it in the candidate indexes; returns its position."""
+        pos = len(self._items)
+        self._items.append(item)
+        self._pos[item.id] = pos
+        self._products[item.product_key].append(pos)
+        self._store(pos, item)
+        return pos
 
     def _store(self, pos: int, item: DedupeItem) -> None:
         if item.sha256:

@@ -11,3 +11,4 @@ Gender = Annotated[str | None, typer.Option(help="Men, Women, Unisex, Boys or Gi
 MinPrice = Annotated[float | None, typer.Option(help="Lowest price.")]
 MaxPrice = Annotated[float | None, typer.Option(help="Highest price.")]
 Seller = Annotated[str | None, typer.Option(help="Only this seller's products.")]
+TopK = Annotated[int, typer.Option(min=1, max=100, help="How many products.")]

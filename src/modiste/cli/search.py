@@ -12,7 +12,7 @@ from rich.table import Table
 
 from modiste.cli._apps import app, state
 from modiste.cli.catalog import open_db
-from modiste.cli.options import Category, Gender, MaxPrice, MinPrice, Seller
+from modiste.cli.options import Category, Gender, MaxPrice, MinPrice, Seller, TopK
 from modiste.search.synonyms import load_synonyms
 from modiste.search.text import SearchFilters, TextSearch
 
@@ -98,7 +98,7 @@ def search_image_cmd(
     ctx: typer.Context,
     photo: Path = typer.Argument(..., help="A photo (JPEG, PNG, WebP...)."),
     object_index: int | None = typer.Option(None, "--object", help="Search only object N."),
-    k: Annotated[int, typer.Option(min=1, max=100, help="How many products.")] = 12,
+    k: TopK = 12,
     category: Category = None,
     gender: Gender = None,
     min_price: MinPrice = None,
@@ -133,7 +133,7 @@ def search_product_cmd(
     ctx: typer.Context,
     product: str = typer.Argument(..., help="Feed id or internal id of a catalog product."),
     of_seller: str | None = typer.Option(None, "--of-seller", help="Seller of that feed id."),
-    k: Annotated[int, typer.Option(min=1, max=100, help="How many products.")] = 12,
+    k: TopK = 12,
     category: Category = None,
     gender: Gender = None,
     min_price: MinPrice = None,

@@ -21,7 +21,12 @@ from modiste.config import Settings
 from modiste.domain import ShotPrediction
 from modiste.errors import ImageDecodeError, ModelError, NotFoundError
 from modiste.gallery.ordering import GalleryItem, OrderedGallery, order_gallery
-from modiste.gallery.regulation import Regulation, list_regulations, resolve_regulation
+from modiste.gallery.regulation import (
+    Regulation,
+    list_regulations,
+    resolve_regulation,
+    saved_regulation_dirs,
+)
 from modiste.gallery.taxonomy import load_taxonomy
 from modiste.imaging import decode_image
 
@@ -127,10 +132,8 @@ def sort_product(
 
 
 def _saved_dirs(st: CliState, extra: Sequence[Path] = ()) -> list[Path]:
-    """Where regulations are looked up besides the shipped ones: DATA_DIR/regulations (where
-    the API saves them) when it exists, then the folders given with --dir."""
-    saved = st.settings.regulations_dir
-    return [*([saved] if saved.is_dir() else []), *extra]
+    """The catalog's saved regulations, then the folders given with --dir."""
+    return [*saved_regulation_dirs(st.settings), *extra]
 
 
 def run_sort(

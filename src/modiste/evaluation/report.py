@@ -16,33 +16,24 @@ log = logging.getLogger(__name__)
 
 
 def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _finite(o: Any) -> Any:
-    """NaN and infinities (an AP over a class with no boxes...) become null: strict JSON."""
+    """Plain JSON values for a report: numpy scalars and arrays as numbers and lists, paths
+    as text, NaN and infinities (an AP over a class with no boxes...) as null."""
     if isinstance(o, float | np.floating):
         return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.integer):
+        return int(o)
     if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_finite(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _finite(o.tolist())
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, Path):
+        return str(o)
     return o
 
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
     """Write ``report`` as indented, strict JSON (creating folders)."""
-    text = json.dumps(_finite(report), indent=2, default=_jsonable, allow_nan=False)
+    text = json.dumps(_jsonable(report), indent=2, allow_nan=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n")

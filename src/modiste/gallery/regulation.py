@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from modiste.config import Settings
 from modiste.errors import ConfigError, NotFoundError
 from modiste.gallery._yaml import check_keys, data_path, read_mapping
 from modiste.gallery._yaml import parse_yaml as parse_yaml  # for the API: same YAML rules
@@ -256,6 +257,13 @@ def category_matches(pattern: str, category: str) -> bool:
 
 
 # --- loading --------------------------------------------------------------------------------
+
+
+def saved_regulation_dirs(settings: Settings) -> list[Path]:
+    """Where a catalog's own regulations live, besides the shipped ones: DATA_DIR/regulations
+    (where the API saves them), when it exists."""
+    saved = settings.regulations_dir
+    return [saved] if saved.is_dir() else []
 
 
 def shipped_regulations_dir() -> Path:

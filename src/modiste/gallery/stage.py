@@ -16,7 +16,7 @@ from modiste.catalog.schema import ImageRow, ProductRow, ShotRow
 from modiste.cleaning.policy import load_policy
 from modiste.errors import ModisteError
 from modiste.gallery.ordering import GalleryItem, order_gallery
-from modiste.gallery.regulation import resolve_regulation
+from modiste.gallery.regulation import resolve_regulation, saved_regulation_dirs
 from modiste.imaging.decode import decode_image
 from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
@@ -101,10 +101,7 @@ def _order_all(ctx: StageContext) -> None:
 
 def order_products(ctx: StageContext, product_ids: Sequence[int] | None = None) -> int:
     """Write gallery_rank/gallery_reason for every product (or the ones given)."""
-    user_dir = ctx.settings.regulations_dir
-    regulation = resolve_regulation(
-        ctx.settings.regulation, [user_dir] if user_dir.is_dir() else []
-    )
+    regulation = resolve_regulation(ctx.settings.regulation, saved_regulation_dirs(ctx.settings))
     n = 0
     with ctx.db.session() as session:  # type: ignore[attr-defined]
         query = select(ProductRow).options(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,6 +62,20 @@ def _space_file(settings: Settings) -> Path:
     return settings.resolved_data_dir / "index" / "visual.json"
 
 
+def _built_space(settings: Settings) -> dict[str, Any] | None:
+    """What ``visual.json`` says the index was built with (None: no index built yet)."""
+    space = _space_file(settings)
+    if not space.is_file():
+        return None
+    try:
+        built = json.loads(space.read_text())
+    except (OSError, ValueError) as e:
+        built = e
+    if not isinstance(built, dict):
+        raise VectorIndexError(f"unreadable {space} ({built}); run `modiste index rebuild`")
+    return built
+
+
 def open_visual_index(
     settings: Settings, embedder: CropEmbedder, *, fresh: bool = False
 ) -> VectorIndex:
@@ -71,31 +84,24 @@ def open_visual_index(
     Raises:
         VectorIndexError: The index was built with another embedder (run `modiste index rebuild`).
     """
+    from modiste.imaging.store import atomic_write
     from modiste.index import create_index
 
-    space = _space_file(settings)
-    if not fresh and space.is_file():
-        try:
-            built = json.loads(space.read_text()).get("space")
-        except (OSError, ValueError, AttributeError) as e:
-            raise VectorIndexError(f"unreadable {space} ({e}); run `modiste index rebuild`") from e
-        if built != embedder.name:
-            raise VectorIndexError(
-                "the visual index was built with another embedder; run `modiste index rebuild`"
-            )
+    built = None if fresh else _built_space(settings)
+    if built is not None and built.get("space") != embedder.name:
+        raise VectorIndexError(
+            "the visual index was built with another embedder; run `modiste index rebuild`"
+        )
     path = index_dir(settings)
     if fresh and path.exists():
         import shutil
 
         shutil.rmtree(path)
     index = create_index(BACKEND, embedder.dim, path)
-    text = json.dumps({"space": embedder.name, "dim": embedder.dim}) + "\n"
-    if fresh or not space.is_file() or space.read_text() != text:
+    mine = {"space": embedder.name, "dim": embedder.dim}
+    if fresh or built != mine:
         # Written only when it changes, and atomically: searches open the index concurrently.
-        space.parent.mkdir(parents=True, exist_ok=True)
-        tmp = space.with_name(f".{space.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, space)
+        atomic_write(_space_file(settings), (json.dumps(mine) + "\n").encode())
     return index
 
 
@@ -103,21 +109,19 @@ def open_built_index(settings: Settings) -> VectorIndex | None:
     """The index as built, without loading any model (None when none was built yet)."""
     from modiste.index import create_index
 
-    space = _space_file(settings)
-    if not space.is_file():
+    built = _built_space(settings)
+    if built is None:
         return None
-    try:
-        dim = int(json.loads(space.read_text())["dim"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise VectorIndexError(f"unreadable {space} ({e}); run `modiste index rebuild`") from e
-    return create_index(BACKEND, dim, index_dir(settings))
+    if not isinstance(built.get("dim"), int):
+        raise VectorIndexError(
+            f"{_space_file(settings)} gives no dimension; run `modiste index rebuild`"
+        )
+    return create_index(BACKEND, built["dim"], index_dir(settings))
 
 
-def payload(product: ProductRow, image: ImageRow, garment: GarmentRow) -> dict[str, Any]:
+def product_payload(product: ProductRow) -> dict[str, Any]:
+    """The product's fields that search filters on, as the index stores them."""
     out: dict[str, Any] = {
-        "product_id": product.id,
-        "image_id": image.id,
-        "label": garment.label,
         "product_type": (product.product_type or "").lower(),
         "gender": (product.gender or "").lower(),
         "seller": product.seller.name if product.seller else "",
@@ -125,6 +129,15 @@ def payload(product: ProductRow, image: ImageRow, garment: GarmentRow) -> dict[s
     if product.price is not None:
         out["price"] = float(product.price)
     return out
+
+
+def payload(product: ProductRow, image: ImageRow, garment: GarmentRow) -> dict[str, Any]:
+    return {
+        "product_id": product.id,
+        "image_id": image.id,
+        "label": garment.label,
+        **product_payload(product),
+    }
 
 
 class CatalogIndexer:

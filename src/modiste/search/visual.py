@@ -25,7 +25,9 @@ from modiste.catalog.schema import (
 )
 from modiste.domain import Box
 from modiste.errors import ModelError, NotFoundError
+from modiste.index.filters import matches, parse_filters
 from modiste.search.crops import WHOLE_IMAGE, crop_garments, whole_image
+from modiste.search.indexing import product_payload
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -90,20 +92,10 @@ def category_matches(payload: dict[str, Any], category: str | None) -> bool:
 
 
 def _matches_now(product: ProductRow, label: str | None, flt: SearchFilters | None) -> bool:
-    """The filters, checked against the product as stored now rather than its payload."""
-    if flt is None:
-        return True
-    if flt.gender and (product.gender or "").lower() != flt.gender.lower():
-        return False
-    if flt.seller and (product.seller.name if product.seller else "") != flt.seller:
-        return False
-    price = product.price
-    if flt.min_price is not None and (price is None or price < flt.min_price):
-        return False
-    if flt.max_price is not None and (price is None or price > flt.max_price):
-        return False
-    current = {"product_type": (product.product_type or "").lower(), "label": label or ""}
-    return category_matches(current, flt.category)
+    """The filters, checked as the index checks them, on the product as stored now."""
+    current = {**product_payload(product), "label": label or ""}
+    conditions = parse_filters(index_filters(flt))
+    return matches(current, conditions) and category_matches(current, flt.category if flt else None)
 
 
 class SearchService:
