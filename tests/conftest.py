@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,23 @@ from modiste.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """No test sees the developer's settings or ./modiste-data (e.g. after ``make demo``).
+
+    Every ``MODISTE_*`` variable but the test suite's own (``MODISTE_TEST_*``) is removed, and the
+    default data folder points at an empty temporary one, so a command run without
+    ``--data-dir`` cannot find a real catalog.
+    """
+    for name in list(os.environ):
+        if name.startswith("MODISTE_") and not name.startswith("MODISTE_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MODISTE_DATA_DIR", str(tmp_path_factory.mktemp("default-data") / "data"))
+    yield
 
 
 @pytest.fixture(scope="session")
