@@ -6,7 +6,7 @@ STAMP := $(VENV)/.modiste-installed
 # torch/torchvision are pinned to the wheels this machine serves from local disk.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup demo test lint bench clean browser
+.PHONY: setup demo test lint audit bench clean browser
 
 setup: $(STAMP)
 
@@ -38,6 +38,33 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	@$(MAKE) --no-print-directory audit
+
+# Known-vulnerable dependencies (pip-audit, PyPI advisories). Found ones fail the lint; where the
+# advisory service cannot be reached (offline, a local mirror) it says so plainly instead.
+audit: setup
+	@rm -f $(VENV)/pip-audit.json
+	@$(BIN)/pip-audit -l --skip-editable --progress-spinner off --timeout 10 \
+	  -f json -o $(VENV)/pip-audit.json 2>$(VENV)/pip-audit.log; \
+	  $(BIN)/python -c "$$AUDIT_REPORT" $(VENV)/pip-audit.json
+
+define AUDIT_REPORT
+import json, sys
+try:
+    deps = json.load(open(sys.argv[1]))["dependencies"]
+except (OSError, ValueError, KeyError):
+    sys.exit(print("pip-audit: advisory service unreachable, dependencies NOT audited (.venv/pip-audit.log)"))
+bad = [(d["name"], d["version"], v["id"], v.get("fix_versions")) for d in deps for v in d.get("vulns", [])]
+for name, version, vid, fix in bad:
+    print(f"pip-audit: {name} {version} is vulnerable: {vid} (fixed in {fix or 'no release yet'})")
+audited = [d for d in deps if "skip_reason" not in d]
+if not bad and not audited:
+    print(f"pip-audit: no advisories could be fetched for any of {len(deps)} packages: NOT audited (offline?)")
+elif not bad:
+    print(f"pip-audit: {len(audited)} packages audited, no known vulnerabilities ({len(deps) - len(audited)} not on PyPI)")
+sys.exit(1 if bad else 0)
+endef
+export AUDIT_REPORT
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
