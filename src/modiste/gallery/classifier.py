@@ -20,7 +20,7 @@ from modiste.errors import ConfigError, ModelError, NotFoundError
 from modiste.gallery.taxonomy import CLASS_NAME
 from modiste.imaging import decode_image
 from modiste.models.heads import LinearHead
-from modiste.training.shots import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
+from modiste.models.shot_head import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -22,7 +22,7 @@ from modiste.gallery.classifier import (
 from modiste.models.embedder import Embedder
 from modiste.models.heads import LinearHead
 from modiste.models.registry import create_backbone
-from modiste.training.shots import FeatureSpec, combine, fit_head, n_cues
+from modiste.models.shot_head import FeatureSpec, combine, fit_head, n_cues
 
 
 def _solid(color: tuple[int, int, int], seed: int) -> Image.Image:
