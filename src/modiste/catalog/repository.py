@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,50 @@ class ProductFilter:
     query: str | None = None  # substring of title/brand
 
 
-def catalog_status(session: Session) -> dict[str, Any]:
+def missing_originals(session: Session, exists: Callable[[str], bool]) -> list[int]:
+    """Ids of images marked stored whose original is not in the image store.
+
+    A data folder copied mid-ingest (files before the database) has such rows: they look done
+    to every stage. One ``exists`` call (a stat) per distinct content hash.
+    """
+    rows = session.execute(
+        select(ImageRow.id, ImageRow.content_hash).where(ImageRow.status == "stored")
+    ).all()
+    present: dict[str, bool] = {}
+    missing = []
+    for image_id, content_hash in rows:
+        if not content_hash:
+            missing.append(image_id)
+            continue
+        if content_hash not in present:
+            present[content_hash] = exists(content_hash)
+        if not present[content_hash]:
+            missing.append(image_id)
+    return sorted(missing)
+
+
+def stage_failures(session: Session) -> dict[str, dict[str, int]]:
+    """Failed outcomes of every ingest stage, grouped by stage then reason."""
+    by_stage: dict[str, Counter[str]] = defaultdict(Counter)
+    for stage, error, source in session.execute(
+        select(StageState.stage, StageState.error, ImageRow.source)
+        .join(ImageRow, ImageRow.id == StageState.image_id)
+        .where(StageState.status == "failed")
+    ):
+        by_stage[stage][failure_reason(error, source)] += 1
+    return {stage: dict(reasons.most_common()) for stage, reasons in sorted(by_stage.items())}
+
+
+def catalog_status(
+    session: Session, *, original_exists: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """Counts for ``modiste status`` and the health route.
+
+    ``images.failed`` counts images the store stage could not keep; ``failed_images`` counts
+    images with a failure at any stage (a stored photo the classifier could not read is not
+    "fine"). With ``original_exists`` (the image store's check), stored images whose file is
+    gone are counted in ``missing_originals``.
+    """
     images_by_status = dict(
         session.execute(select(ImageRow.status, func.count()).group_by(ImageRow.status)).all()
     )
@@ -71,7 +115,12 @@ def catalog_status(session: Session) -> dict[str, Any]:
             select(ImageRow.policy_reason).where(ImageRow.in_search.is_(False))
         )
     )
-    return {
+    failed_images = session.scalar(
+        select(func.count(func.distinct(StageState.image_id))).where(
+            StageState.status == "failed"
+        )
+    )
+    status: dict[str, Any] = {
         "sellers": session.scalar(select(func.count()).select_from(Seller)) or 0,
         "products": session.scalar(select(func.count()).select_from(ProductRow)) or 0,
         "images": {
@@ -81,7 +130,13 @@ def catalog_status(session: Session) -> dict[str, Any]:
         "failures_by_reason": dict(failures.most_common()),
         "stages": stages,
         "kept_out_of_search": dict(policy.most_common()),
+        "failed_images": failed_images or 0,
+        "failures_by_stage": stage_failures(session),
     }
+    if original_exists is not None:
+        missing = missing_originals(session, original_exists)
+        status["missing_originals"] = {"images": len(missing), "image_ids": missing[:20]}
+    return status
 
 
 def list_products(

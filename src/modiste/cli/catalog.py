@@ -125,27 +125,43 @@ def ingest(
 def status(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
-    """Counts of sellers, products and images by status; failures grouped by reason."""
+    """Counts of sellers, products and images; failures of every stage; missing originals."""
+    from modiste.imaging.store import ImageStore
+
     st = state(ctx)
     db = open_db(st, migrate=False)
+    store = ImageStore(st.settings.images_dir)
     with db.session() as session:
-        data = catalog_status(session)
+        data = catalog_status(session, original_exists=store.exists)
     data["data_dir"] = str(st.settings.resolved_data_dir)
     if json_out:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    images = data["images"]
+    images, missing = data["images"], data["missing_originals"]["images"]
     st.console.print(
         f"[bold]{data['sellers']}[/] sellers, [bold]{data['products']}[/] products, "
         f"[bold]{images['total']}[/] images: [green]{images['stored']} stored[/], "
-        f"{images['pending']} pending, [red]{images['failed']} failed[/]"
+        f"{images['pending']} pending, [red]{images['failed']} failed to store[/]; "
+        f"[red]{data['failed_images']} with a failure at any stage[/]"
     )
-    if data["failures_by_reason"]:
+    if missing:
+        st.console.print(
+            f"[red]{missing} stored images have no file in the image store[/] "
+            "(a copy or restore without them?): `modiste ingest` fetches them again"
+        )
+    failed_stages = {k: sum(v.values()) for k, v in data["failures_by_stage"].items()}
+    if failed_stages:
+        st.console.print(
+            "failed by stage: " + ", ".join(f"{k}={v}" for k, v in failed_stages.items())
+        )
+    if data["failures_by_stage"]:
         table = Table(title="failures by reason")
+        table.add_column("stage")
         table.add_column("reason")
         table.add_column("images", justify="right")
-        for reason, n in data["failures_by_reason"].items():
-            table.add_row(reason, str(n))
+        for stage, reasons in data["failures_by_stage"].items():
+            for reason, n in reasons.items():
+                table.add_row(stage, reason, str(n))
         st.console.print(table)
     if data["stages"]:
         st.console.print(

@@ -118,6 +118,8 @@ def run_ingest(
     ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
     summary = IngestSummary()
     for stage in selected:
+        if stage.prepare:
+            stage.prepare(ctx)
         ids = pending_image_ids(db, stage, limit=limit)
         stage_summary = StageSummary(stage.name)
         summary.stages.append(stage_summary)

@@ -69,6 +69,8 @@ class Stage:
     setup: Callable[[StageContext], None] | None = None  # load models once per run
     teardown: Callable[[StageContext], None] | None = None
     product_level: Callable[[StageContext], None] | None = None  # runs after all chunks
+    # runs before the runner picks the images that need the stage (it may un-record outcomes)
+    prepare: Callable[[StageContext], None] | None = None
 
 
 _STAGES: dict[str, Stage] = {}
@@ -85,6 +87,7 @@ def register_stage(
     setup: Callable[[StageContext], None] | None = None,
     teardown: Callable[[StageContext], None] | None = None,
     product_level: Callable[[StageContext], None] | None = None,
+    prepare: Callable[[StageContext], None] | None = None,
 ) -> Callable[[StageFn], StageFn]:
     def deco(fn: StageFn) -> StageFn:
         _STAGES[name] = Stage(
@@ -97,6 +100,7 @@ def register_stage(
             setup=setup,
             teardown=teardown,
             product_level=product_level,
+            prepare=prepare,
         )
         return fn
 

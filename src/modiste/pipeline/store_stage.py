@@ -11,6 +11,7 @@ from modiste.catalog.schema import ImageRow
 from modiste.errors import ModisteError
 from modiste.imaging.decode import decode_image
 from modiste.pipeline.fetch import ImageFetcher
+from modiste.pipeline.originals import forget_outcomes_of_changed, requeue_missing_originals
 from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
 
@@ -41,6 +42,8 @@ def _intake(ctx: StageContext, source: str) -> tuple[bytes, int, int, str]:
     description="fetch, decode/validate, store content-addressed",
     setup=_setup,
     teardown=_teardown,
+    prepare=requeue_missing_originals,  # stored rows whose file is gone are fetched again
+    product_level=forget_outcomes_of_changed,
 )
 def store_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
     """Fetch, validate and store images; failures are recorded on the image with the reason."""
