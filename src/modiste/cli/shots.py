@@ -6,8 +6,10 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
 
 from modiste.cli._apps import app, eval_app, state, train_app
 from modiste.cli.progress import task_bar
@@ -169,6 +171,7 @@ def eval_shots_cmd(
         reg,
         [r.get("category") for r in kept],
         [p.confidence for p in preds],
+        model_labels=clf.labels,
     )
     rep.update(
         {
@@ -179,11 +182,42 @@ def eval_shots_cmd(
         }
     )
     _, png = write_report(rep, json_out, f"shots: {data.name}")
+    st.console.print(_per_class_table(rep))
+    if rep["classes_not_in_model"]:
+        st.console.print(
+            f"not in model: {', '.join(rep['classes_not_in_model'])} "
+            f"({rep['n_images_not_in_model']} images; add them with `modiste shots learn`); "
+            f"accuracy on the classes the model has {rep['accuracy_in_model'] or 0.0:.3f}",
+            highlight=False,
+        )
     st.console.print(
         f"accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}, order exact "
         f"{rep['order_exact_match'] if rep['order_exact_match'] is not None else float('nan'):.3f} "
         f"over {rep['n_images']} images / {rep['n_products']} products → {json_out} ({png})"
     )
+
+
+def _per_class_table(rep: dict[str, Any]) -> Table:
+    """Recall, precision and F1 per true class; a class the model lacks says so."""
+    from modiste.evaluation.shots import NOT_IN_MODEL
+
+    table = Table("class", "support", "recall", "precision", "F1", "note")
+    for lab, v in rep["per_class"].items():
+        if v.get("status") == NOT_IN_MODEL:
+            top = ", ".join(f"{k} {n}" for k, n in list(v["predicted_as"].items())[:3])
+            table.add_row(
+                lab, str(v["support"]), "-", "-", "-", f"{NOT_IN_MODEL} (taken for {top})"
+            )
+        else:
+            table.add_row(
+                lab,
+                str(v["support"]),
+                f"{v['recall']:.2f}",
+                f"{v['precision']:.2f}",
+                f"{v['f1']:.2f}",
+                "",
+            )
+    return table
 
 
 @shots_app.command("predict")

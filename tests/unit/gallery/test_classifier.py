@@ -120,17 +120,18 @@ def test_user_head_overrides_and_learn_cli_path(clf: ShotClassifier, tmp_path: P
     assert "wash_tag" in load_shot_head(settings)[0].labels
 
 
-def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
+def _eval_cli(tmp_path: Path, shots: list[str]) -> tuple[Path, str]:
+    """``modiste eval shots`` on two products with ``shots`` each; the head knows front/back."""
     from typer.testing import CliRunner
 
-    from modiste.cli import shots  # noqa: F401  (registers the commands)
+    from modiste.cli import shots as _  # noqa: F401  (registers the commands)
     from modiste.cli._apps import app
 
     data = tmp_path / "set"
     (data / "img").mkdir(parents=True)
     rows = []
     for pid in ("p1", "p2"):
-        for j, shot in enumerate(["near_front", "near_back"]):
+        for j, shot in enumerate(shots):
             _solid((40 * j, 90, 90), j).save(data / "img" / f"{pid}{j}.jpg")
             rows.append({"product_id": pid, "image_path": f"img/{pid}{j}.jpg", "shot": shot})
     with (data / "g.csv").open("w", newline="") as f:
@@ -143,22 +144,14 @@ def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
     head.meta = {**FeatureSpec(size=64).as_meta(), "threshold": 0.0}
     head.save(user_head_path(settings))
     out = tmp_path / "r" / "eval.json"
-    res = CliRunner().invoke(
-        app,
-        [
-            "--data-dir",
-            str(settings.data_dir),
-            "eval",
-            "shots",
-            "--data",
-            str(data / "g.csv"),
-            "--json",
-            str(out),
-            "--runtime",
-            "torch",
-        ],
-    )
+    args = ["--data-dir", str(settings.data_dir), "eval", "shots", "--data", str(data / "g.csv")]
+    res = CliRunner().invoke(app, [*args, "--json", str(out), "--runtime", "torch"])
     assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
+    out, _ = _eval_cli(tmp_path, ["near_front", "near_back"])
     rep = json.loads(out.read_text())
     for key in (
         "accuracy",
@@ -170,7 +163,21 @@ def test_eval_shots_cli_writes_report(tmp_path: Path) -> None:
     ):
         assert key in rep
     assert rep["n_images"] == 4 and rep["n_products"] == 2
+    assert rep["classes_not_in_model"] == [] and rep["accuracy_in_model"] == rep["accuracy"]
     assert out.with_name("eval_confusion.png").is_file()
+
+
+def test_eval_shots_says_which_classes_the_model_lacks(tmp_path: Path) -> None:
+    out, printed = _eval_cli(tmp_path, ["near_front", "wash_tag", "size_chart"])
+    rep = json.loads(out.read_text())
+    assert rep["classes_not_in_model"] == ["size_chart", "wash_tag"]
+    assert rep["n_images_not_in_model"] == 4
+    tag = rep["per_class"]["wash_tag"]
+    assert tag["status"] == "not in model" and tag["recall"] is None and tag["support"] == 2
+    assert sum(tag["predicted_as"].values()) == 2
+    assert rep["per_class"]["near_front"]["status"] == "in model"
+    assert rep["accuracy_in_model"] is not None
+    assert "not in model" in printed and "wash_tag" in printed
 
 
 @pytest.mark.parametrize("name", ["unknown", "Front View", "near-front"])
