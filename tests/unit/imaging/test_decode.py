@@ -216,13 +216,23 @@ def test_sniff_format() -> None:
     assert sniff_format(b"") is None
 
 
-@pytest.mark.parametrize("name", ["broken_exif.jpg", "tiff_without_dimensions.tif"])
-def test_decoder_failures_other_than_oserror_are_decode_errors(name: str) -> None:
-    # Found by mutating bytes: a broken EXIF block raised struct.error, a TIFF without
-    # dimensions TypeError; both used to escape as tracebacks.
+def test_decoder_failures_other_than_oserror_are_decode_errors() -> None:
+    # Found by mutating bytes: a TIFF without dimensions raised TypeError, which used to
+    # escape as a traceback.
+    name = "tiff_without_dimensions.tif"
     data = (Path(__file__).parent / "data" / name).read_bytes()
     with pytest.raises(ImageDecodeError, match=f"{name}: corrupt or truncated"):
         decode_image(data, name=name)
+
+
+def test_broken_exif_block_still_gives_its_orientation() -> None:
+    # A tag that cannot be written back used to raise struct.error (re-serialising the EXIF
+    # after rotating); only the orientation is read now, so the photo decodes, rotated.
+    data = (Path(__file__).parent / "data" / "broken_exif.jpg").read_bytes()
+    with Image.open(io.BytesIO(data)) as raw:
+        w, h = raw.size
+    decoded = decode_image(data, name="broken_exif.jpg")
+    assert decoded.size == (h, w) and (decoded.width, decoded.height) == (h, w)
 
 
 def test_mutated_images_decode_or_fail_cleanly() -> None:
