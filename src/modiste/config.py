@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     fetch_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts (names or IPs) allowed even when they resolve to private, loopback or "
-        "link-local addresses. Empty: only public addresses are fetched.",
+        "link-local addresses: 'host' on ports 80 and 443, 'host:8080' on that port, 'host:*' on "
+        "any. Empty: only public addresses are fetched.",
     )
     fetch_workers: int = 8
 

@@ -1,39 +1,81 @@
 """Getting image bytes from a feed's link: a URL (fetched safely) or a local file.
 
 URL fetches refuse what an attacker could use a feed for (server-side request forgery):
-loopback, private, link-local, multicast, reserved and cloud-metadata addresses, checked on
-every hop of a redirect chain, unless the host is on the ``fetch_allowed_hosts`` list. The body
-is capped while streaming (a lying Content-Length doesn't help) and must *look* like an image
-whatever its Content-Type says.
+loopback, private, link-local, multicast, reserved and cloud-metadata addresses, also when one
+hides inside an IPv6 address (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64), checked on
+every hop of a redirect chain, unless the host and port are on the ``fetch_allowed_hosts`` list
+(``host`` allows its default ports 80 and 443 only, ``host:8080`` that port, ``host:*`` any).
+The body is capped while streaming (a lying Content-Length doesn't help) and must *look* like an
+image whatever its Content-Type says. A refusal names the reason but not the resolved address:
+the message is stored with the image and shown by the API; the address goes to the log.
 
 Known limit: the name is resolved for the check and again by the HTTP client, so a DNS server
-that answers differently within that window (rebinding) is not caught; put a filtering egress
+that answers differently within that window (rebinding) is not caught, nor is a NAT64 gateway
+with its own prefix (only the well-known 64:ff9b::/96 is looked into); put a filtering egress
 proxy in front of Modiste if feeds come from untrusted parties.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import time
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from modiste.config import Settings
-from modiste.errors import FetchError
+from modiste.errors import ConfigError, FetchError
 from modiste.imaging.decode import sniff_format
 
+log = logging.getLogger(__name__)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 _METADATA_IPS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+_DEFAULT_PORTS = frozenset({80, 443})
+# IPv6 forms that carry an IPv4 address (here: in the last 32 bits). Python's is_global does
+# not look inside them (it calls 6to4 and NAT64 global), so 2002:7f00:1:: would reach 127.0.0.1.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: operator-local, never public
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d
 
 
 def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
-def _refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """Every IPv4 address ``ip`` carries, with the name of the form that carries it."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found: list[tuple[ipaddress.IPv4Address, str]] = []
+    if ip.ipv4_mapped is not None:
+        found.append((ip.ipv4_mapped, "IPv4-mapped"))
+    if ip.sixtofour is not None:
+        found.append((ip.sixtofour, "6to4"))
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        found += [(server, "Teredo"), (client, "Teredo")]
+    if ip in _NAT64:
+        found.append((low32, "NAT64"))
+    if ip in _IPV4_TRANSLATED:
+        found.append((low32, "IPv4-translated"))
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are themselves, not 0.0.0.x
+        found.append((low32, "IPv4-compatible"))
+    return found
+
+
+def _refused_reason(ip: IPAddress) -> str | None:
+    """Why ``ip`` must not be fetched, or None for a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        for inner, form in _embedded_ipv4(ip):
+            reason = _refused_reason(inner)
+            if reason:
+                return f"{reason}, embedded in an IPv6 address ({form})"
+        if ip.ipv4_mapped is not None or ip in _NAT64:  # the IPv4 inside is where it goes
+            return None
+        if ip in _NAT64_LOCAL:
+            return "a non-public address (local-use NAT64)"
     if ip in _METADATA_IPS:
         return "a cloud metadata address"
     for attr, what in (
@@ -51,6 +93,53 @@ def _refused_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     return None
 
 
+def _normal_host(host: str) -> str:
+    """Lower case, and an IP literal in its one canonical spelling (so FD00::0001 is fd00::1)."""
+    host = host.strip().lower()
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def parse_allowed_hosts(entries: list[str]) -> dict[str, frozenset[int] | None]:
+    """``fetch_allowed_hosts`` as host -> allowed ports (None: any port).
+
+    A bare host means its default ports (80, 443) only: allowing ``images.internal`` should
+    not open its database or admin ports to whoever writes a feed. ``host:PORT`` allows that
+    port (list the host twice for both), ``host:*`` any port; IPv6 as ``[fd00::5]:8080``.
+    """
+    allowed: dict[str, frozenset[int] | None] = {}
+    for entry in entries:
+        text = entry.strip().lower()
+        host, port = text, ""
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            if "]" not in text or (rest and not rest.startswith(":")):
+                host = ""
+            port = rest[1:]
+        elif text.count(":") == 1:
+            host, port = text.split(":")
+        ports: frozenset[int] | None
+        if port == "*":
+            ports = None
+        elif port.isdigit() and 0 < int(port) < 65536:
+            ports = frozenset({int(port)})
+        elif not port and not text.endswith(":"):
+            ports = _DEFAULT_PORTS
+        else:
+            host = ""
+        if not host:
+            raise ConfigError(
+                f"fetch_allowed_hosts: {entry!r} is not HOST, HOST:PORT or HOST:* "
+                "(IPv6 as [ADDRESS]:PORT)"
+            )
+        key = _normal_host(host)
+        before = allowed.get(key, frozenset())
+        allowed[key] = None if before is None or ports is None else before | ports
+    return allowed
+
+
 class ImageFetcher:
     """Fetch image bytes for a feed link. Thread-safe; one instance per ingest run."""
 
@@ -59,7 +148,7 @@ class ImageFetcher:
         self.deadline = settings.fetch_deadline_s
         self.max_bytes = settings.fetch_max_bytes
         self.max_redirects = settings.fetch_max_redirects
-        self.allowed_hosts = {h.lower() for h in settings.fetch_allowed_hosts}
+        self.allowed_hosts = parse_allowed_hosts(settings.fetch_allowed_hosts)
         self._client = None
 
     def fetch(self, source: str) -> bytes:
@@ -94,6 +183,13 @@ class ImageFetcher:
         return path.read_bytes()
 
     # -- URLs ---------------------------------------------------------------------------------
+    def allows(self, host: str, port: int) -> bool:
+        """Whether the allow-list lets ``host`` (a name or an IP) be fetched on ``port``."""
+        if (key := _normal_host(host)) not in self.allowed_hosts:
+            return False
+        ports = self.allowed_hosts[key]
+        return ports is None or port in ports
+
     def check_url(self, url: str) -> None:
         """Raise FetchError if ``url`` points somewhere we must not go."""
         try:
@@ -106,23 +202,28 @@ class ImageFetcher:
         host = (parts.hostname or "").lower()
         if not host:
             raise FetchError(f"{url}: no host in link")
-        if host in self.allowed_hosts:
+        port = port or (443 if parts.scheme == "https" else 80)
+        if self.allows(host, port):
             return
         if host in _METADATA_HOSTS:
             raise FetchError(f"{url}: refused, {host} is a cloud metadata host")
         try:
-            infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
         except socket.gaierror as e:
             raise FetchError(f"{url}: cannot resolve host {host} ({e.strerror})") from e
         for info in infos:
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if str(ip) in self.allowed_hosts:
+            if self.allows(str(ip), port):
                 continue
             reason = _refused_reason(ip)
             if reason:
+                # The address stays in the log: the message is stored and shown to API clients.
+                log.warning("fetch refused: %s resolves to %s, %s", host, ip, reason)
+                named = f"[{host}]" if ":" in host else host
+                hint = host if port in _DEFAULT_PORTS else f"{named}:{port}"
                 raise FetchError(
-                    f"{url}: refused, {host} resolves to {ip}, {reason} "
-                    "(allow it with MODISTE_FETCH_ALLOWED_HOSTS if intended)"
+                    f"{url}: refused, {host} resolves to {reason} "
+                    f"(allow it with MODISTE_FETCH_ALLOWED_HOSTS='[\"{hint}\"]' if intended)"
                 )
 
     def _http(self):  # type: ignore[no-untyped-def]

@@ -72,6 +72,11 @@ class LoopbackServer(ThreadingHTTPServer):
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    @property
+    def allow(self) -> str:
+        """The fetch allow-list entry for this server (a bare host would allow 80/443 only)."""
+        return f"127.0.0.1:{self.server_address[1]}"
+
 
 def jpeg_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (48, 64)) -> bytes:
     buf = io.BytesIO()

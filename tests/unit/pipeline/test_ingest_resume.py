@@ -59,7 +59,7 @@ def test_sigkill_midway_then_rerun(tmp_path: Path, http_server: LoopbackServer) 
         **os.environ,
         "MODISTE_INGEST_CHUNK_SIZE": str(CHUNK),
         "MODISTE_FETCH_WORKERS": "2",
-        "MODISTE_FETCH_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "MODISTE_FETCH_ALLOWED_HOSTS": f'["{http_server.allow}"]',
         "COLUMNS": "200",
     }
     stored_sql = "SELECT count(*) FROM images WHERE status = 'stored'"
