@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -116,14 +117,27 @@ def _page_error(request: Request, status: int, detail: str) -> Response | None:
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
+def public_detail(request: Request, detail: str) -> str:
+    """``detail`` with the server's own folders named, not spelled out (a regulation file's
+    error reads ``DATA_DIR/regulations/x.yaml``): a public answer should not map the disk."""
+    settings = getattr(request.app.state, "settings", None)
+    roots = [(Path(__file__).resolve().parents[1], "<modiste>")]
+    if settings is not None:
+        roots += [(settings.model_dir, "MODELS_DIR"), (settings.resolved_data_dir, "DATA_DIR")]
+    for root, name in sorted(roots, key=lambda r: -len(str(r[0]))):  # the deepest first
+        detail = detail.replace(str(root), name)
+    return detail
+
+
 async def _modiste(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModisteError)
     status, slug = status_for(exc)
     if status >= 500 and status != 503:
         log.exception("request failed", exc_info=exc)
     headers = exc.headers if isinstance(exc, ApiProblem) else None
-    return _page_error(request, status, str(exc)) or problem(
-        status, str(exc), slug=slug, headers=headers
+    detail = public_detail(request, str(exc))
+    return _page_error(request, status, detail) or problem(
+        status, detail, slug=slug, headers=headers
     )
 
 

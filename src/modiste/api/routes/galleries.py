@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
+from modiste.api.adapters import GalleryAdapter
 from modiste.api.deps import GalleryDep, ReadAccess, SettingsDep, WriteKey
 from modiste.api.problems import PayloadTooLarge
 from modiste.api.schemas import (
@@ -22,17 +24,27 @@ MAX_FILES = 40
 _Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 
 
-def _summary(reg: Any) -> RegulationSummary:
+def _origin(reg: Any, gallery: GalleryAdapter) -> str | None:
+    """Where a regulation comes from, as a word: its file path would tell any reader of a
+    public catalog how the server's disk is laid out."""
     source = getattr(reg, "source", None)
+    if source is None:
+        return None
+    saved = pathlib.Path(source).resolve().parent == gallery.user_dir.resolve()
+    return "saved" if saved else "shipped"
+
+
+def _summary(reg: Any, gallery: GalleryAdapter) -> RegulationSummary:
     return RegulationSummary(
         name=reg.name,
         description=getattr(reg, "description", ""),
-        source=str(source) if source else None,
+        source=_origin(reg, gallery),
     )
 
 
-def _public(reg: Any) -> RegulationPublic:
-    return RegulationPublic(**_summary(reg).model_dump(), rules=reg.to_dict(), yaml=reg.to_yaml())
+def _public(reg: Any, gallery: GalleryAdapter) -> RegulationPublic:
+    summary = _summary(reg, gallery).model_dump()
+    return RegulationPublic(**summary, rules=reg.to_dict(), yaml=reg.to_yaml())
 
 
 @router.post("/galleries/sort", response_model=GallerySortPublic)
@@ -63,12 +75,12 @@ async def sort_gallery(
 
 @router.get("/regulations", response_model=list[RegulationSummary])
 def list_regulations(gallery: GalleryDep, _: ReadAccess) -> list[RegulationSummary]:
-    return [_summary(r) for r in gallery.all()]
+    return [_summary(r, gallery) for r in gallery.all()]
 
 
 @router.get("/regulations/{name}", response_model=RegulationPublic)
 def get_regulation(name: _Name, gallery: GalleryDep, _: ReadAccess) -> RegulationPublic:
-    return _public(gallery.get(name))
+    return _public(gallery.get(name), gallery)
 
 
 @router.put("/regulations/{name}", response_model=RegulationPublic)
@@ -76,4 +88,4 @@ def put_regulation(
     name: _Name, body: RegulationIn, gallery: GalleryDep, _: WriteKey
 ) -> RegulationPublic:
     """Validate a YAML regulation against the taxonomy and save it to DATA_DIR/regulations."""
-    return _public(gallery.save(name, body.yaml))
+    return _public(gallery.save(name, body.yaml), gallery)
