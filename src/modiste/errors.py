@@ -37,3 +37,7 @@ class ModelError(ModisteError):
 
 class VectorIndexError(ModisteError):
     """A vector index operation failed (dimension mismatch, corrupt file, backend error)."""
+
+
+class BackupError(ModisteError):
+    """A backup could not be made, or is corrupt, partial or unsuitable (nothing was restored)."""

@@ -11,6 +11,7 @@ from modiste.errors import ModisteError
 def _load_commands() -> None:
     # Imported for their side effect of registering commands on the Typer apps.
     from modiste.cli import (  # noqa: F401
+        backup,
         catalog,
         dedupe,
         demo,
