@@ -237,3 +237,18 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
     assert stored_counts[-1] > stored_counts[0] >= 4  # the backups really ran during writes
     with Database(settings).session() as s:
         assert len(s.scalars(select(ImageRow.id)).all()) > stored_counts[0]
+
+
+def test_postgres_without_pg_dump_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url="postgresql+psycopg://me:s3cret@127.0.0.1:9/c"
+    )
+    settings.resolved_data_dir.mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    with pytest.raises(BackupError, match="pg_dump is not on PATH") as err:
+        create_backup(settings, tmp_path / "backup")
+    assert "s3cret" not in str(err.value)
+    assert not (tmp_path / "backup").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # no partial folder left
