@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modiste import __version__
 from modiste.api.adapters import GalleryAdapter, SearchAdapter
+from modiste.api.headers import SecurityHeaders
 from modiste.api.jobs import JobRegistry
 from modiste.api.problems import document_problems, install_problem_handlers, problem
 from modiste.api.uploads import max_upload_bytes
@@ -113,6 +114,9 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)
     app.add_middleware(BodySizeLimit, limit=max_upload_bytes(settings) * _REQUEST_FILES)  # type: ignore[arg-type]
+    # Added last, so outermost: every answer gets the headers, a 413 from BodySizeLimit too.
+    docs = [p for p in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if p]
+    app.add_middleware(SecurityHeaders, docs_paths=docs)  # type: ignore[arg-type]
     return app
 
 

@@ -166,9 +166,14 @@ function initSearch() {
         const b = el("button", {
           type: "button", class: "box", "aria-pressed": "false",
           "aria-label": `Search with the ${o.label}`,
-          style: `left:${(100 * o.box.x1) / res.width}%;top:${(100 * o.box.y1) / res.height}%;` +
-                 `width:${(100 * (o.box.x2 - o.box.x1)) / res.width}%;height:${(100 * (o.box.y2 - o.box.y1)) / res.height}%`,
         }, el("span", {}, o.label));
+        // Through the CSSOM: the Content-Security-Policy refuses style="..." attributes.
+        Object.assign(b.style, {
+          left: `${(100 * o.box.x1) / res.width}%`,
+          top: `${(100 * o.box.y1) / res.height}%`,
+          width: `${(100 * (o.box.x2 - o.box.x1)) / res.width}%`,
+          height: `${(100 * (o.box.y2 - o.box.y1)) / res.height}%`,
+        });
         b.addEventListener("click", () => pick(i));
         boxes.append(b);
       });
