@@ -1,4 +1,5 @@
-"""Shot-type commands: ``train shots``, ``eval shots``, ``shots predict``, ``shots learn``."""
+"""Shot-type commands: ``train shots``, ``train shots-synth``, ``eval shots``, ``shots predict``,
+``shots learn``."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def train_shots_cmd(
     include_tags: bool = typer.Option(
         False, help="Also train on tags_fabrics (its README: evaluation only)."
     ),
+    extra: list[Path] = typer.Option(
+        [],
+        "--extra",
+        help="Extra gallery CSV to train on (product_id, image_path, shot [, style_id]), e.g. "
+        "the one `modiste train shots-synth` writes; repeatable.",
+    ),
     cache_dir: Path | None = typer.Option(
         Path("/tmp/modiste-cache/shots"), help="Feature cache ('' to disable)."
     ),
@@ -80,6 +87,7 @@ def train_shots_cmd(
             n_flat=n_flat,
             n_far=n_far,
             include_tags=include_tags,
+            extra=tuple(extra),
             out=target,
             cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
             progress=progress,
@@ -106,6 +114,46 @@ def train_shots_cmd(
         )
     if target is not None:
         st.console.print(f"head written to [bold]{target}[/]")
+
+
+@train_app.command("shots-synth")
+def shots_synth_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Folder for images/ and gallery.csv."),
+    per_class: int = typer.Option(100, "--per-class", min=1, help="Images per class."),
+    seed: int = typer.Option(0, help="Same seed, same images."),
+    classes: str = typer.Option("", help="Comma-separated classes (default: every generator)."),
+    datasets: Path = typer.Option(
+        DEFAULT_DATASETS, help="Folder holding magento_luma/ and clothing_dataset/ (the sources)."
+    ),
+    size: int = typer.Option(384, min=64, help="Long side of each image in pixels."),
+    sheets: Path | None = typer.Option(None, help="Also write one contact-sheet PNG per class."),
+    generated_sources: bool = typer.Option(
+        False,
+        "--generated-sources",
+        help="Cut from drawn garments instead of the data sets (to try it out; not for training).",
+    ),
+) -> None:
+    """Generate training photos for labels, charts and close-ups from real garment photos."""
+    from modiste.training.synth import CLASSES, SourcePool, contact_sheets, write_dataset
+
+    st = state(ctx)
+    chosen = [c.strip() for c in classes.split(",") if c.strip()] or list(CLASSES)
+    pool = (
+        SourcePool.generated(seed=seed) if generated_sources else SourcePool.from_datasets(datasets)
+    )
+    with task_bar(st.err) as bar:
+        task = bar.add_task("generate", total=per_class * len(chosen))
+        csv_path = write_dataset(
+            out, pool, chosen, per_class, seed, size, lambda n: bar.advance(task, n)
+        )
+    st.console.print(
+        f"{per_class * len(chosen)} images → [bold]{csv_path}[/] "
+        f"(train with `modiste train shots --extra {csv_path}`)"
+    )
+    if sheets is not None:
+        written = contact_sheets(csv_path, sheets)
+        st.console.print(f"{len(written)} contact sheets → [bold]{sheets}[/]")
 
 
 @eval_app.command("shots")

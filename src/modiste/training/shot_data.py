@@ -3,6 +3,7 @@
 Sources (see ../shared/datasets/README.md): Magento Luma galleries (near_front, near_back,
 near_zoom, packshot, far_front), CCP street photos (far_front), clothing-dataset consumer photos
 (flat_front). tags_fabrics is evaluation-only by its README, so it is used only when asked for.
+Extra gallery CSVs (e.g. the generated set of ``modiste train shots-synth``) join them.
 """
 
 from __future__ import annotations
@@ -60,8 +61,13 @@ def load_shot_dataset(
     n_far: int = 300,
     include_tags: bool = False,
     seed: int = 0,
+    extra: Sequence[Path] = (),
 ) -> list[ShotSample]:
-    """The training set: all of Magento plus seeded subsamples of CCP and clothing-dataset."""
+    """The training set: all of Magento plus seeded subsamples of CCP and clothing-dataset.
+
+    ``extra`` gallery CSVs are added as they are (source ``extra``); their ``style_id`` column,
+    when present, groups their rows for CV (generated crops carry their source photo's group).
+    """
     rng = random.Random(seed)
     samples = gallery_samples(datasets_dir / "magento_luma" / "gallery.csv", "magento")
     ccp = datasets_dir / "ccp_street" / "images.csv"
@@ -91,6 +97,8 @@ def load_shot_dataset(
         )
     if include_tags:
         samples += gallery_samples(datasets_dir / "tags_fabrics" / "gallery.csv", "tags_fabrics")
+    for path in extra:
+        samples += gallery_samples(path, "extra")
     return samples
 
 

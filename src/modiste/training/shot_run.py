@@ -42,6 +42,7 @@ def train_shots(
     n_flat: int = 300,
     n_far: int = 300,
     include_tags: bool = False,
+    extra: tuple[Path, ...] = (),
     out: Path | None = None,
     cache_dir: Path | None = None,
     regulation_path: Path | None = None,
@@ -55,7 +56,7 @@ def train_shots(
     from modiste.evaluation.shots import shot_report
     from modiste.gallery.regulation import load_regulation
 
-    samples = load_shot_dataset(datasets_dir, n_flat, n_far, include_tags)
+    samples = load_shot_dataset(datasets_dir, n_flat, n_far, include_tags, extra=extra)
     paths = [s.path for s in samples]
     builder = FeatureBuilder(spec, settings, FeatureCache(cache_dir) if cache_dir else None)
     step = progress("features", 2 * len(paths)) if progress else None
@@ -120,6 +121,7 @@ def train_shots(
         head.meta["data"] = (
             f"magento_luma (all), ccp_street ({n_far}), clothing_dataset ({n_flat})"
             + (", tags_fabrics" if include_tags else "")
+            + "".join(f", {p.parent.name}/{p.name}" for p in extra)
         )
         head.save(out)
     return report, head

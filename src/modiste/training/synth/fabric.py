@@ -1,0 +1,130 @@
+"""Fabric surfaces: real fabric crops for backgrounds, a weave texture, and drawn stand-ins.
+
+The source photos are 320-512 px, so a close-up cut from them is upscaled several times and
+loses the thread-level texture a real macro photo shows; :func:`weave` lays a fine plain, twill
+or knit pattern over such crops (an approximation, said so in docs/decisions/shot-generators.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from modiste.training.synth.sources import Layout, SourcePool
+
+
+def weave(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A multiplicative luminance map (H, W) around 1.0: plain weave, twill or knit loops."""
+    h, w = shape
+    pitch = float(rng.uniform(2.5, 7.0))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = float(rng.uniform(-0.3, 0.3))
+    u = (xx * np.cos(ang) + yy * np.sin(ang)) * 2 * np.pi / pitch
+    v = (-xx * np.sin(ang) + yy * np.cos(ang)) * 2 * np.pi / pitch
+    kind = int(rng.integers(3))
+    if kind == 0:  # plain weave: a checker of over/under threads
+        pat = np.sin(u) * np.sin(v)
+    elif kind == 1:  # twill: diagonal ribs
+        pat = np.sin(u + v) + 0.3 * np.sin(u)
+    else:  # knit: columns of V-shaped loops
+        pat = np.sin(u + 1.5 * np.abs(np.sin(v / 2))) * (0.6 + 0.4 * np.cos(v))
+    noise = rng.normal(0, 0.35, (h, w)).astype(np.float32)
+    return np.asarray(1.0 + strength * (0.8 * pat + noise) / 2.0, np.float32)
+
+
+def apply_weave(image: Image.Image, rng: np.random.Generator, strength: float) -> Image.Image:
+    """Multiply the image by a weave map (the texture a real macro shot would resolve)."""
+    from PIL import Image as PILImage
+
+    arr = np.asarray(image.convert("RGB")).astype(np.float32)
+    mul = weave(arr.shape[:2], rng, strength)[..., None]
+    return PILImage.fromarray(np.clip(arr * mul, 0, 255).astype(np.uint8))
+
+
+def fabric_patch(
+    pool: SourcePool, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[Image.Image, str, str]:
+    """A garment-fabric crop at ``size`` (W, H) from a real photo: (image, key, group).
+
+    Labels and tags are photographed on the garment, so their background is fabric; the crop is
+    a foreground window with little skin, defocused a little (the camera focuses on the label).
+    """
+    from PIL import ImageFilter
+
+    from modiste.training.synth.sources import Layout
+
+    w, h = size
+    for _ in range(20):
+        src = pool.pick(rng, {"flat", "model", "packshot"})
+        im = src.load()
+        lay = Layout(im)
+        box = _fabric_window(lay, rng, w / h)
+        if box is None:
+            continue
+        crop = im.crop(box).resize(size, resample=3)  # bicubic
+        crop = apply_weave(crop, rng, float(rng.uniform(0.03, 0.12)))
+        crop = crop.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.6))))
+        return crop, src.key, src.group
+    src = pool.pick(rng, {"flat", "model", "packshot"})
+    return src.load().resize(size, resample=3), src.key, src.group
+
+
+def _fabric_window(
+    lay: Layout, rng: np.random.Generator, aspect: float
+) -> tuple[int, int, int, int] | None:
+    if lay.box is None:
+        return None
+    x0, y0, x1, y1 = lay.box
+    side = float(rng.uniform(0.25, 0.5)) * min(x1 - x0, y1 - y0)
+    cw, ch = int(max(side * aspect**0.5, 16)), int(max(side / aspect**0.5, 16))
+    for _ in range(12):
+        cx = float(rng.uniform(x0 + cw / 2, max(x0 + cw / 2 + 1, x1 - cw / 2)))
+        cy = float(rng.uniform(y0 + ch / 2, max(y0 + ch / 2 + 1, y1 - ch / 2)))
+        box = (int(cx - cw / 2), int(cy - ch / 2), int(cx + cw / 2), int(cy + ch / 2))
+        if lay.share(lay.mask, box) > 0.9 and lay.share(lay.skin, box) < 0.1:
+            return box
+    return None
+
+
+def drawn_garment(
+    rng: np.random.Generator, side: int, long_sleeves: bool, white: bool
+) -> Image.Image:
+    """A shirt shape with stripes or dots and a pocket: a stand-in source when no data set."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    w, h = int(side * 0.75), side
+    bg = (250, 250, 250) if white else tuple(int(v) for v in rng.integers(90, 200, 3))
+    im = PILImage.new("RGB", (w, h), bg)
+    d = ImageDraw.Draw(im)
+    colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+    cx, top, bot = w / 2, h * 0.12, h * 0.9
+    body = [(cx - w * 0.22, top), (cx + w * 0.22, top), (cx + w * 0.24, bot), (cx - w * 0.24, bot)]
+    d.polygon(body, fill=colour)
+    arm = 0.42 if long_sleeves else 0.2
+    for s in (-1, 1):
+        d.polygon(
+            [
+                (cx + s * w * 0.2, top),
+                (cx + s * w * 0.46, top + h * arm),
+                (cx + s * w * 0.36, top + h * (arm + 0.05)),
+                (cx + s * w * 0.2, top + h * 0.25),
+            ],
+            fill=colour,
+        )
+    d.ellipse([cx - w * 0.07, top - h * 0.03, cx + w * 0.07, top + h * 0.05], fill=bg)
+    ink = tuple(255 - c for c in colour)
+    if rng.random() < 0.5:
+        for yi in range(int(top + h * 0.3), int(bot), 9):
+            d.line([(cx - w * 0.2, yi), (cx + w * 0.2, yi)], fill=ink, width=2)
+    else:
+        for _ in range(30):
+            x, y = rng.uniform(cx - w * 0.2, cx + w * 0.2), rng.uniform(top + h * 0.3, bot)
+            d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=ink)
+    d.rectangle([cx + w * 0.05, top + h * 0.15, cx + w * 0.15, top + h * 0.26], outline=ink)
+    arr = np.asarray(im).astype(np.int16) + rng.integers(-6, 7, (h, w, 3))
+    return PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8))

@@ -1,0 +1,227 @@
+"""One image per (class, seed, index), a gallery CSV that ``train shots`` reads, contact sheets.
+
+Each image has its own random stream, ``default_rng([seed, class, index])``: the same seed gives
+the same bytes, whatever the other classes or counts asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from modiste.errors import ConfigError
+from modiste.training.synth import photo
+from modiste.training.synth.care import brand_label, care_label, printed_neck_label
+from modiste.training.synth.charts import size_chart
+from modiste.training.synth.details import DETAIL_SOURCES, detail_box
+from modiste.training.synth.fabric import apply_weave, fabric_patch
+from modiste.training.synth.sources import Layout, SourcePool
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+LABEL_CLASSES = ("wash_tag", "brand_tag", "size_chart")
+CLASSES = (*LABEL_CLASSES, *DETAIL_SOURCES)
+ASPECTS = {  # (W, H) ratios and their odds, per kind of shot
+    "label": (((3, 4), 0.5), ((1, 1), 0.3), ((4, 3), 0.2)),
+    "chart": (((1, 1), 0.3), ((4, 3), 0.3), ((4, 5), 0.2), ((3, 4), 0.2)),
+    "detail": (((4, 5), 0.5), ((1, 1), 0.3), ((3, 4), 0.1), ((4, 3), 0.1)),
+}
+CSV_COLUMNS = ["product_id", "image_path", "shot", "style_id", "note"]
+
+
+@dataclass(frozen=True)
+class SynthImage:
+    """A generated photo, its class, and the real photo it was cut from or composited on."""
+
+    image: Image.Image
+    shot: str
+    source: str
+    group: str
+
+
+def frame_size(rng: np.random.Generator, kind: str, long_side: int) -> tuple[int, int]:
+    """(W, H) with the long side ``long_side`` and an aspect drawn as real shots of that kind."""
+    options = ASPECTS[kind]
+    k = int(rng.choice(len(options), p=[p for _, p in options]))
+    aw, ah = options[k][0]
+    if aw >= ah:
+        return long_side, round(long_side * ah / aw)
+    return round(long_side * aw / ah), long_side
+
+
+def _label_photo(
+    label: Image.Image, pool: SourcePool, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[Image.Image, str, str]:
+    """Composite a flat RGBA label on real fabric as a phone photo of it looks."""
+    from PIL import Image as PILImage
+
+    w, h = size
+    bg, key, group = fabric_patch(pool, rng, size)
+    if rng.random() < 0.6:
+        label = photo.curl(label, rng, float(rng.uniform(0.01, 0.08)))
+    label = label.rotate(
+        float(rng.uniform(-25, 25)), resample=PILImage.Resampling.BICUBIC, expand=True
+    )
+    label = photo.perspective(label, rng, float(rng.uniform(0.0, 0.12)))
+    x = int((w - label.width) / 2 + rng.uniform(-0.15, 0.15) * w)
+    y = int((h - label.height) / 2 + rng.uniform(-0.15, 0.15) * h)
+    out = photo.paste_with_shadow(bg, label, (x, y), rng)
+    if rng.random() < 0.35:  # sewn into a seam: fabric folds over the label's top edge
+        seam_fabric, _, _ = fabric_patch(pool, rng, size)
+        out = photo.seam(out, max(4, y + int(rng.uniform(0.0, 0.12) * h)), seam_fabric, rng)
+    if rng.random() < 0.35:
+        out = photo.hand(out, rng)
+    return photo.camera(out, rng), key, group
+
+
+def wash_tag(pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    size = frame_size(rng, "label", long_side)
+    label = care_label(rng, int(size[0] * rng.uniform(0.45, 0.8)))
+    im, key, group = _label_photo(label, pool, rng, size)
+    return SynthImage(im, "wash_tag", key, group)
+
+
+def brand_tag(pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    size = frame_size(rng, "label", long_side)
+    if rng.random() < 0.65:  # woven label
+        label = brand_label(rng, int(size[0] * rng.uniform(0.4, 0.8)))
+        im, key, group = _label_photo(label, pool, rng, size)
+        return SynthImage(im, "brand_tag", key, group)
+    bg, key, group = fabric_patch(pool, rng, size)  # printed (tagless) neck label
+    out = printed_neck_label(bg, rng)
+    if rng.random() < 0.5:
+        out = photo.seam(out, int(rng.uniform(0.05, 0.2) * size[1]), bg, rng)
+    if rng.random() < 0.25:
+        out = photo.hand(out, rng)
+    return SynthImage(photo.camera(out, rng), "brand_tag", key, group)
+
+
+def size_chart_image(pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    size = frame_size(rng, "chart", long_side)
+    if rng.random() < 0.7:  # posted as a digital image: sharp, only re-encoded
+        return SynthImage(
+            photo.jpeg(size_chart(rng, size), int(rng.integers(70, 96))), "size_chart", "-", "-"
+        )
+    card = size_chart(rng, (int(size[0] * 0.8), int(size[1] * 0.8))).convert("RGBA")
+    im, key, group = _label_photo(card, pool, rng, size)
+    return SynthImage(im, "size_chart", key, group)
+
+
+def detail(cls: str, pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    """A close-up cut from a real garment photo where :func:`detail_box` places ``cls``."""
+    from PIL import Image as PILImage
+
+    kinds, garments = DETAIL_SOURCES[cls]
+    size = frame_size(rng, "detail", long_side)
+    for _ in range(60):
+        src = pool.pick(rng, kinds, garments)
+        im = src.load()
+        box = detail_box(cls, Layout(im), rng, size[0] / size[1], src.garment)
+        if box is None or box[2] - box[0] < 8:
+            continue
+        if rng.random() < 0.5:  # a hand-held camera is never quite level
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            im = im.rotate(
+                float(rng.uniform(-8, 8)),
+                resample=PILImage.Resampling.BILINEAR,
+                center=(cx, cy),
+                fillcolor=(255,) * 3,
+            )
+        crop = im.crop(box).resize(size, resample=3)
+        if cls == "material":
+            crop = apply_weave(crop, rng, float(rng.uniform(0.06, 0.16)))
+        elif rng.random() < 0.5:
+            crop = apply_weave(crop, rng, float(rng.uniform(0.02, 0.06)))
+        return SynthImage(photo.camera(crop, rng), cls, src.key, src.group)
+    raise ConfigError(f"no source photo shows a {cls} by the generator's geometry")
+
+
+GENERATORS: dict[str, Callable[[SourcePool, np.random.Generator, int], SynthImage]] = {
+    "wash_tag": wash_tag,
+    "brand_tag": brand_tag,
+    "size_chart": size_chart_image,
+    **{c: (lambda p, r, s, c=c: detail(c, p, r, s)) for c in DETAIL_SOURCES},  # type: ignore[misc]
+}
+
+
+def generate_one(
+    cls: str, pool: SourcePool, seed: int, index: int, long_side: int = 384
+) -> SynthImage:
+    """Image ``index`` of class ``cls`` for ``seed`` (independent of every other image)."""
+    if cls not in GENERATORS:
+        raise ConfigError(f"no generator for {cls!r}; valid: {', '.join(CLASSES)}")
+    rng = np.random.default_rng([seed, CLASSES.index(cls), index])
+    return GENERATORS[cls](pool, rng, long_side)
+
+
+def write_dataset(
+    out: Path,
+    pool: SourcePool,
+    classes: Sequence[str] = CLASSES,
+    per_class: int = 100,
+    seed: int = 0,
+    long_side: int = 384,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """``out/images/<class>/*.jpg`` and ``out/gallery.csv`` (product_id, image_path, shot, ...).
+
+    ``style_id`` is the source photo's group, so grouped CV keeps a crop in the fold of the real
+    photo it was cut from.
+    """
+    unknown = sorted(set(classes) - set(GENERATORS))
+    if unknown:
+        raise ConfigError(f"no generator for {', '.join(unknown)}; valid: {', '.join(CLASSES)}")
+    rows = []
+    for cls in classes:
+        (out / "images" / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            s = generate_one(cls, pool, seed, i, long_side)
+            rel = f"images/{cls}/{cls}_{i:05d}.jpg"
+            s.image.save(out / rel, "JPEG", quality=95)
+            group = s.group if s.group != "-" else f"synth-{cls}-{i}"
+            rows.append([f"synth-{seed}-{cls}-{i:05d}", rel, cls, group, s.source])
+            if progress:
+                progress(1)
+    csv_path = out / "gallery.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        w.writerows(rows)
+    log.info("wrote %d generated images to %s", len(rows), out)
+    return csv_path
+
+
+def contact_sheets(
+    gallery_csv: Path, out_dir: Path, per_sheet: int = 12, cols: int = 4, thumb: int = 128
+) -> list[Path]:
+    """One PNG grid per class of a generated set (the first ``per_sheet`` images)."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    with gallery_csv.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    by_class: dict[str, list[Path]] = {}
+    for r in rows:
+        by_class.setdefault(r["shot"], []).append(gallery_csv.parent / r["image_path"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for cls, paths in by_class.items():
+        paths = paths[:per_sheet]
+        n_rows = -(-len(paths) // cols)
+        sheet = PILImage.new("RGB", (cols * (thumb + 4) + 4, n_rows * (thumb + 4) + 4), "white")
+        for k, p in enumerate(paths):
+            with PILImage.open(p) as im:
+                t = ImageOps.pad(im.convert("RGB"), (thumb, thumb), color=(255, 255, 255))
+            sheet.paste(t, (4 + (k % cols) * (thumb + 4), 4 + (k // cols) * (thumb + 4)))
+        path = out_dir / f"{cls}.png"
+        sheet.save(path, optimize=True)
+        written.append(path)
+    return written
