@@ -267,14 +267,16 @@ FORBIDDEN_URLS: tuple[str, ...] = (
     "http://user:pass@127.0.0.1:9/a.jpg",  # credentials in the authority
     "http://224.0.0.1:9/a.jpg",
     "http://255.255.255.255:9/a.jpg",
+    "http://[64:ff9b::7f00:1]:9/a.jpg",  # NAT64 of 127.0.0.1
+    "http://[::127.0.0.1]:9/a.jpg",  # IPv4-compatible (deprecated)
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]:9/a.jpg",  # Teredo
 )
 
-# Spellings that embed a loopback/private IPv4 in a global-looking IPv6 block.
+# 6to4 (2002::/16) embeds an IPv4 address in what Python calls a global IPv6 address.
 TUNNELLED_URLS: tuple[str, ...] = (
     "http://[2002:7f00:1::]:9/a.jpg",  # 6to4 of 127.0.0.1
     "http://[2002:a00:1::]:9/a.jpg",  # 6to4 of 10.0.0.1
-    "http://[64:ff9b::7f00:1]:9/a.jpg",  # NAT64 of 127.0.0.1
-    "http://[::127.0.0.1]:9/a.jpg",  # IPv4-compatible (deprecated)
+    "http://[2002:a9fe:a9fe::]/latest/meta-data/",  # 6to4 of 169.254.169.254
 )
 
 BAD_SCHEMES: tuple[str, ...] = (

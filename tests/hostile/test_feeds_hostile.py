@@ -174,11 +174,6 @@ def test_local_paths_to_system_files_are_not_stored(
     keeper.assert_intact()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="defect (issue #16, feed link validation): a relative link may climb out of the "
-    "feed's folder with ../ and read any image the process can see",
-)
 def test_relative_links_stay_inside_the_feed_folder(keeper: Keeper, tmp_path: Path) -> None:
     (tmp_path / "outside.png").write_bytes(_save(_photo((20, 20)), "PNG"))
     stored = _store(keeper, tmp_path, [("t1", "../outside.png")])
@@ -186,11 +181,6 @@ def test_relative_links_stay_inside_the_feed_folder(keeper: Keeper, tmp_path: Pa
         assert [i["status"] for i in product["images"]] in ([], ["failed"]), product
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="defect (issue #16, feed link validation): a product 'link' of javascript:/data: is "
-    "stored as given and later rendered as a link in the web UI",
-)
 @pytest.mark.parametrize(
     "link",
     [

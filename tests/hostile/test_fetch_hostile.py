@@ -38,8 +38,8 @@ def test_forbidden_links_refused_without_connecting(
 
 @pytest.mark.xfail(
     strict=False,
-    reason="defect (issue #16, SSRF): IPv6 tunnel prefixes (6to4 2002::/16, NAT64 64:ff9b::/96, "
-    "IPv4-compatible ::a.b.c.d) that embed a loopback/private IPv4 count as global",
+    reason="defect (issue #16, SSRF): 6to4 addresses (2002::/16) that embed a loopback, "
+    "private or metadata IPv4 count as global and are fetched",
 )
 @pytest.mark.parametrize("url", TUNNELLED_URLS)
 def test_tunnelled_ipv4_refused_without_connecting(
