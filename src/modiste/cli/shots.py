@@ -136,6 +136,7 @@ def shots_synth_cmd(
 ) -> None:
     """Generate training photos for labels, charts and close-ups from real garment photos."""
     from modiste.training.synth import CLASSES, SourcePool, contact_sheets, write_dataset
+    from modiste.training.synth.generate import overview_sheet
 
     st = state(ctx)
     chosen = [c.strip() for c in classes.split(",") if c.strip()] or list(CLASSES)
@@ -153,7 +154,8 @@ def shots_synth_cmd(
     )
     if sheets is not None:
         written = contact_sheets(csv_path, sheets)
-        st.console.print(f"{len(written)} contact sheets → [bold]{sheets}[/]")
+        overview = overview_sheet(csv_path, sheets / "overview.png")
+        st.console.print(f"{len(written)} contact sheets and {overview.name} → [bold]{sheets}[/]")
 
 
 @eval_app.command("shots")

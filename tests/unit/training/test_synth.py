@@ -116,7 +116,9 @@ def test_shots_synth_command(tmp_path: Path) -> None:
     with (out / "gallery.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["shot"] for r in rows] == ["brand_tag", "collar"]
-    assert (tmp_path / "sh" / "collar.png").is_file()
+    assert (tmp_path / "sh" / "collar.png").is_file() and (
+        tmp_path / "sh" / "overview.png"
+    ).is_file()
     assert "--extra" in res.output
 
 

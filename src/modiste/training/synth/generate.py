@@ -225,3 +225,30 @@ def contact_sheets(
         sheet.save(path, optimize=True)
         written.append(path)
     return written
+
+
+def overview_sheet(gallery_csv: Path, path: Path, per_class: int = 6, thumb: int = 88) -> Path:
+    """One row per class (its name on the left), colour-quantised so it stays small for docs."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont, ImageOps
+
+    from modiste.training.synth.text import font_paths
+
+    with gallery_csv.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    by_class: dict[str, list[Path]] = {}
+    for r in rows:
+        by_class.setdefault(r["shot"], []).append(gallery_csv.parent / r["image_path"])
+    label_w, cell = 96, thumb + 4
+    sheet = PILImage.new("RGB", (label_w + per_class * cell, len(by_class) * cell + 4), "white")
+    d = ImageDraw.Draw(sheet)
+    face = ImageFont.truetype(str(font_paths()[0]), 13)
+    for n, (cls, paths) in enumerate(by_class.items()):
+        d.text((6, n * cell + cell // 2), cls, fill=(0, 0, 0), font=face, anchor="lm")
+        for k, p in enumerate(paths[:per_class]):
+            with PILImage.open(p) as im:
+                t = ImageOps.pad(im.convert("RGB"), (thumb, thumb), color=(255, 255, 255))
+            sheet.paste(t, (label_w + k * cell, 4 + n * cell))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.quantize(colors=128, dither=PILImage.Dither.FLOYDSTEINBERG).save(path, optimize=True)
+    return path
