@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from modiste.catalog.schema import ImageRow
 from modiste.errors import ModisteError
-from modiste.imaging.decode import decode_image
+from modiste.imaging.decode import configure_decode_budget, decode_image
 from modiste.pipeline.fetch import ImageFetcher
 from modiste.pipeline.originals import forget_outcomes_of_changed, requeue_missing_originals
 from modiste.pipeline.stages import Outcome, StageContext, register_stage
@@ -18,6 +18,8 @@ from modiste.pipeline.stages import Outcome, StageContext, register_stage
 def _setup(ctx: StageContext) -> None:
     ctx.store.sweep_temp()  # type: ignore[attr-defined]  # leftovers of a killed run
     ctx.cache["fetcher"] = ImageFetcher(ctx.settings)
+    # The fetch workers decode in parallel; big images take turns within this many pixels.
+    configure_decode_budget(ctx.settings.decode_budget_pixels)
 
 
 def _teardown(ctx: StageContext) -> None:
@@ -26,14 +28,21 @@ def _teardown(ctx: StageContext) -> None:
         fetcher.close()
 
 
-def _intake(ctx: StageContext, source: str) -> tuple[bytes, int, int, str]:
+# content hash, width, height, format, size in bytes
+Intake = tuple[str, int, int, str, int]
+
+
+def _intake(ctx: StageContext, source: str) -> Intake:
+    """Fetch, validate and keep one original. It is stored here, in the fetch worker, so that a
+    chunk never holds every original's bytes at once (32 x 25 MB)."""
     fetcher = ctx.cache["fetcher"]
     assert isinstance(fetcher, ImageFetcher)
     data = fetcher.fetch(source)
     decoded = decode_image(
         data, max_pixels=ctx.settings.max_image_pixels, draft_size=64, name=source
     )
-    return data, decoded.width, decoded.height, decoded.format
+    content_hash = ctx.store.put(data)  # type: ignore[attr-defined]
+    return content_hash, decoded.width, decoded.height, decoded.format, len(data)
 
 
 @register_stage(
@@ -52,9 +61,9 @@ def store_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
         rows = session.scalars(select(ImageRow).where(ImageRow.id.in_(image_ids))).all()
         sources = {row.id: row.source for row in rows}
 
-    results: dict[int, tuple[bytes, int, int, str] | ModisteError] = {}
+    results: dict[int, Intake | ModisteError] = {}
 
-    def work(item: tuple[int, str]) -> tuple[int, tuple[bytes, int, int, str] | ModisteError]:
+    def work(item: tuple[int, str]) -> tuple[int, Intake | ModisteError]:
         image_id, source = item
         try:
             return image_id, _intake(ctx, source)
@@ -75,9 +84,7 @@ def store_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
                 row.status, row.error = "failed", str(result)
                 outcomes[row.id] = Outcome.failed(str(result))
                 continue
-            data, width, height, fmt = result
-            row.content_hash = ctx.store.put(data)  # type: ignore[attr-defined]
-            row.width, row.height, row.format, row.bytes = width, height, fmt, len(data)
+            row.content_hash, row.width, row.height, row.format, row.bytes = result
             row.status, row.error = "stored", None
             outcomes[row.id] = Outcome.done()
     for image_id in image_ids:
