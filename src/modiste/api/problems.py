@@ -30,6 +30,8 @@ from modiste.errors import (
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://modiste.dev/problems/"
+# The routes with modiste.api.ratelimit's dependency (documented here as their 429).
+RATE_LIMITED = ("/search/image", "/galleries/sort", "/jobs/ingest")
 
 
 class ApiProblem(ModisteError):
@@ -57,6 +59,12 @@ class PayloadTooLarge(ApiProblem):
 
 class UnsupportedMediaType(ApiProblem):
     status, slug = 415, "unsupported-media-type"
+
+
+class TooManyRequests(ApiProblem):
+    """A client over its rate on an expensive route (see :mod:`modiste.api.ratelimit`)."""
+
+    status, slug = 429, "too-many-requests"
 
 
 class NotAvailable(ApiProblem):
@@ -197,6 +205,7 @@ _WHY = {
     413: "Upload over the size cap",
     415: "Not an allowed image format",
     422: "Invalid request, or a photo that does not decode",
+    429: "Too many requests from this client or API key; retry after Retry-After seconds",
     503: "The feature's model or index is not built or not installed",
 }
 
@@ -217,6 +226,8 @@ def _error_codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
         codes.add(503)
     if path.endswith("/jobs/ingest"):
         codes.add(409)
+    if method == "post" and path.endswith(RATE_LIMITED):
+        codes.add(429)
     return codes
 
 

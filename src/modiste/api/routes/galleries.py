@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from modiste.api.adapters import GalleryAdapter
 from modiste.api.deps import GalleryDep, ReadAccess, SettingsDep, WriteKey
 from modiste.api.problems import PayloadTooLarge
+from modiste.api.ratelimit import rate_limited
 from modiste.api.schemas import (
     GallerySortPublic,
     RegulationIn,
@@ -17,7 +18,7 @@ from modiste.api.schemas import (
     RegulationSummary,
     SortedImagePublic,
 )
-from modiste.api.uploads import GALLERY_DRAFT, PixelAllowance, decode_upload
+from modiste.api.uploads import decode_upload
 
 router = APIRouter(tags=["gallery"])
 MAX_FILES = 40
@@ -47,7 +48,11 @@ def _public(reg: Any, gallery: GalleryAdapter) -> RegulationPublic:
     return RegulationPublic(**summary, rules=reg.to_dict(), yaml=reg.to_yaml())
 
 
-@router.post("/galleries/sort", response_model=GallerySortPublic)
+@router.post(
+    "/galleries/sort",
+    response_model=GallerySortPublic,
+    dependencies=[rate_limited("gallery sort")],
+)
 async def sort_gallery(
     settings: SettingsDep,
     gallery: GalleryDep,
@@ -60,10 +65,8 @@ async def sort_gallery(
     if len(files) > MAX_FILES:
         raise PayloadTooLarge(f"at most {MAX_FILES} photos per request (got {len(files)})")
     keys, images = [], []
-    allowance = PixelAllowance(settings.api_max_request_pixels)
     for i, f in enumerate(files):
-        # Classifier-size pixels only: forty full-size photos would be kept until the sort.
-        decoded = await decode_upload(f, settings, draft_size=GALLERY_DRAFT, allowance=allowance)
+        decoded = await decode_upload(f, settings)
         keys.append(f.filename or f"image-{i + 1}")
         images.append(decoded.image)
     name, items, missing = gallery.sort(keys, images, regulation or None, category or None)

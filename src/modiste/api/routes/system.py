@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from modiste import __version__
 from modiste.api.deps import DbDep, JobsDep, ReadAccess, WriteKey
+from modiste.api.ratelimit import rate_limited
 from modiste.api.schemas import HealthPublic, IngestJobIn, JobPublic
 from modiste.catalog.repository import catalog_status
 
@@ -33,7 +34,11 @@ def health(db: DbDep) -> HealthPublic:
 
 
 @router.post(
-    "/jobs/ingest", response_model=JobPublic, status_code=status.HTTP_202_ACCEPTED, tags=["jobs"]
+    "/jobs/ingest",
+    response_model=JobPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["jobs"],
+    dependencies=[rate_limited("ingest job")],
 )
 def start_ingest(body: IngestJobIn, jobs: JobsDep, _: WriteKey) -> JobPublic:
     """Run the ingest stages in the background; poll GET /v1/jobs/{id} for progress."""
