@@ -26,6 +26,12 @@ class Settings(BaseSettings):
 
     # Image intake
     max_image_pixels: int = Field(default=40_000_000, description="Decompression-bomb cap.")
+    decode_budget_pixels: int = Field(
+        default=80_000_000,
+        ge=1,
+        description="Pixels decoded at full size at once, process-wide (API threads and fetch "
+        "workers together); more decodes wait their turn. About 4 bytes a pixel.",
+    )
     fetch_timeout_s: float = Field(default=15.0, description="Longest wait for any one read.")
     fetch_deadline_s: float = Field(
         default=60.0,
@@ -66,6 +72,17 @@ class Settings(BaseSettings):
         default=True, description="Read-only routes (search, products) need no API key."
     )
     api_max_upload_bytes: int = 15 * 1024 * 1024
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Cap on a request body that is not a photo upload (JSON, forms).",
+    )
+    api_max_request_pixels: int = Field(
+        default=400_000_000,
+        ge=1,
+        description="Pixels the photos of one request may hold in all, checked from their "
+        "headers before decoding (over it: 413).",
+    )
     api_rate_limit_per_minute: float = Field(
         default=30.0,
         ge=0,

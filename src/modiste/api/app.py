@@ -10,17 +10,21 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modiste import __version__
 from modiste.api.adapters import GalleryAdapter, SearchAdapter
 from modiste.api.headers import SecurityHeaders
 from modiste.api.jobs import JobRegistry
-from modiste.api.problems import document_problems, install_problem_handlers, problem
+from modiste.api.problems import ApiProblem, document_problems, install_problem_handlers, problem
 from modiste.api.ratelimit import RateLimits
+from modiste.api.route_policy import RoutePolicy, route_policy
 from modiste.api.uploads import max_upload_bytes
 from modiste.catalog.db import Database
 from modiste.config import Settings
+from modiste.errors import ModisteError
 from modiste.imaging.store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -36,24 +40,52 @@ made with `modiste keys create NAME`. Errors are `application/problem+json` (RFC
 
 
 class BodySizeLimit:
-    """Refuse a request body over the cap: at once when Content-Length says so, else (chunked
-    uploads) as soon as the bytes received pass it, so the app never spools more than the cap.
+    """Guard a request before its body is read (issue #16).
+
+    First the route's own key checks, on the headers alone: a missing or invalid key is a 401
+    before a byte of the body is taken in (FastAPI reads the body before it resolves the
+    route's dependencies). Then the cap: ``limit`` for routes that take photo uploads,
+    ``body_limit`` for every other body (JSON, forms). Over it, the answer is 413 at once when
+    Content-Length says so, else (chunked uploads) as soon as the bytes received pass it, so
+    the app never spools more than the cap.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, body_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.body_limit = limit if body_limit is None else body_limit
 
-    def _too_large(self) -> Any:
-        return problem(413, f"request body over {self.limit} bytes", slug="payload-too-large")
+    @staticmethod
+    def _too_large(limit: int) -> Any:
+        return problem(413, f"request body over {limit} bytes", slug="payload-too-large")
+
+    async def _refusal(self, scope: Scope, policy: RoutePolicy) -> Any:
+        """The problem answer of the first key check that fails, or None when all pass."""
+        request = Request(scope)
+        for check in policy.checks:
+            try:
+                await run_in_threadpool(check, request)  # reads the key table
+            except ApiProblem as e:
+                handler = scope["app"].exception_handlers.get(ModisteError)
+                if handler is not None:  # the same answer the route would give (HTML pages)
+                    return await handler(request, e)
+                return problem(e.status, str(e), slug=e.slug, headers=e.headers)
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        policy = route_policy(scope)
+        if policy.reads_body:
+            refusal = await self._refusal(scope, policy)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        limit = self.limit if policy.uploads else self.body_limit
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large()(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(limit)(scope, receive, send)
             return
         received, over, answered = 0, False, False
 
@@ -64,7 +96,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     over = True  # the app sees a client that went away, and stops reading
                     return {"type": "http.disconnect"}
             return message
@@ -75,7 +107,7 @@ class BodySizeLimit:
                 await send(message)
             elif not answered and message["type"] == "http.response.start":
                 answered = True  # whatever the app makes of the cut body, the answer is 413
-                await self._too_large()(scope, receive, send)
+                await self._too_large(limit)(scope, receive, send)
 
         try:
             await self.app(scope, capped_receive, guarded_send)
@@ -83,7 +115,7 @@ class BodySizeLimit:
             if not over:
                 raise
         if over and not answered:
-            await self._too_large()(scope, receive, send)
+            await self._too_large(limit)(scope, receive, send)
 
 
 def create_app(settings: Settings, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
@@ -115,7 +147,11 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     for module in (products, images, galleries, search, duplicates, system):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)
-    app.add_middleware(BodySizeLimit, limit=max_upload_bytes(settings) * _REQUEST_FILES)  # type: ignore[arg-type]
+    app.add_middleware(
+        BodySizeLimit,  # type: ignore[arg-type]
+        limit=max_upload_bytes(settings) * _REQUEST_FILES,
+        body_limit=settings.api_max_body_bytes,
+    )
     # Added last, so outermost: every answer gets the headers, a 413 from BodySizeLimit too.
     docs = [p for p in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if p]
     app.add_middleware(SecurityHeaders, docs_paths=docs)  # type: ignore[arg-type]

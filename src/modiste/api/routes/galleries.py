@@ -18,7 +18,7 @@ from modiste.api.schemas import (
     RegulationSummary,
     SortedImagePublic,
 )
-from modiste.api.uploads import decode_upload
+from modiste.api.uploads import GALLERY_DRAFT, PixelAllowance, decode_upload
 
 router = APIRouter(tags=["gallery"])
 MAX_FILES = 40
@@ -65,8 +65,10 @@ async def sort_gallery(
     if len(files) > MAX_FILES:
         raise PayloadTooLarge(f"at most {MAX_FILES} photos per request (got {len(files)})")
     keys, images = [], []
+    allowance = PixelAllowance(settings.api_max_request_pixels)
     for i, f in enumerate(files):
-        decoded = await decode_upload(f, settings)
+        # Classifier-size pixels only: forty full-size photos would be kept until the sort.
+        decoded = await decode_upload(f, settings, draft_size=GALLERY_DRAFT, allowance=allowance)
         keys.append(f.filename or f"image-{i + 1}")
         images.append(decoded.image)
     name, items, missing = gallery.sort(keys, images, regulation or None, category or None)

@@ -20,7 +20,7 @@ from modiste.api.schemas import (
     TextSearchPublic,
     product_summary,
 )
-from modiste.api.uploads import decode_upload
+from modiste.api.uploads import SEARCH_DRAFT, decode_upload
 from modiste.catalog.lookups import products_by_ids
 from modiste.catalog.repository import get_product
 
@@ -79,20 +79,24 @@ async def by_image(
     seller: Annotated[str | None, Form(max_length=200)] = None,
 ) -> ImageSearchPublic:
     """Detect the garments in the photo and search the catalog with each one."""
-    decoded = await decode_upload(file, settings)
+    decoded = await decode_upload(file, settings, draft_size=SEARCH_DRAFT)
     flt = _filters(search, category, gender, min_price, max_price, seller)
     objects = search.image(decoded.image, flt, k)
+    # Detected on the reduced photo; boxes are answered in the pixels of the photo sent.
+    sx, sy = decoded.width / decoded.image.width, decoded.height / decoded.image.height
     with db.session() as session:
         out = [
             ObjectResultPublic(
-                box=BoxPublic(x1=o.box.x1, y1=o.box.y1, x2=o.box.x2, y2=o.box.y2),
+                box=BoxPublic(
+                    x1=o.box.x1 * sx, y1=o.box.y1 * sy, x2=o.box.x2 * sx, y2=o.box.y2 * sy
+                ),
                 label=str(o.label),
                 confidence=getattr(o, "confidence", None),
                 hits=_hits(session, o.hits),
             )
             for o in objects
         ]
-    return ImageSearchPublic(width=decoded.image.width, height=decoded.image.height, objects=out)
+    return ImageSearchPublic(width=decoded.width, height=decoded.height, objects=out)
 
 
 @router.get("/products/{product_id}/similar", response_model=SimilarPublic, tags=["products"])
