@@ -108,6 +108,11 @@ class PixelBudget:
     def in_use(self) -> int:
         return self._used
 
+    def resize(self, pixels: int) -> None:
+        with self._cond:
+            self.pixels = max(1, pixels)
+            self._cond.notify_all()
+
     @contextmanager
     def hold(self, pixels: int) -> Iterator[None]:
         with self._cond:
@@ -127,9 +132,7 @@ _budget = PixelBudget(DEFAULT_DECODE_BUDGET)
 
 def configure_decode_budget(pixels: int) -> PixelBudget:
     """Size the process-wide budget (the entry points pass ``Settings.decode_budget_pixels``)."""
-    with _budget._cond:
-        _budget.pixels = max(1, pixels)
-        _budget._cond.notify_all()
+    _budget.resize(pixels)
     return _budget
 
 
