@@ -252,3 +252,11 @@ def test_postgres_without_pg_dump_is_a_clear_error(
     assert "s3cret" not in str(err.value)
     assert not (tmp_path / "backup").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["data"]  # no partial folder left
+
+
+def test_backup_benchmark_smoke(tmp_path: Path) -> None:
+    from benchmarks.backup_bench import main
+
+    result = main(["--n", "20", "--kb", "1", "--json", str(tmp_path / "r.json")])
+    assert result["restored_files"] == result["backup_files"] == 21
+    assert json.loads((tmp_path / "r.json").read_text())["images"] == 20
