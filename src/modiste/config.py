@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         "any. Empty: only public addresses are fetched.",
     )
     fetch_workers: int = 8
+    feed_file_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders a feed's local image paths may point into (symlinks and '..' "
+        "resolved first; the data folder never). Empty: the imported feed's own folder.",
+    )
 
     # Pipeline
     ingest_chunk_size: int = 32

@@ -20,7 +20,8 @@ from modiste.pipeline.ingest import run_ingest
 def test_magento_gallery_as_a_catalog(datasets_dir: Path, tmp_path: Path) -> None:
     feed = tmp_path / "luma-feed.csv"
     assert gallery_to_feed(datasets_dir / "magento_luma" / "gallery.csv", feed) == 215
-    settings = Settings(data_dir=tmp_path / "data")
+    # the feed is written outside the data set: its photos' folder is named as a root
+    settings = Settings(data_dir=tmp_path / "data", feed_file_roots=[datasets_dir])
     db = Database(settings)
     db.migrate()
     report = import_feed(db, feed, seller="luma")

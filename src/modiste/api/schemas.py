@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from modiste.catalog.gallery_edits import GalleryEntry
+from modiste.catalog.links import safe_http_url
+from modiste.catalog.local_files import public_image_error
 from modiste.catalog.schema import ImageRow, ProductRow
 
 
@@ -98,7 +100,7 @@ def image_public(img: ImageRow) -> ImagePublic:
         id=img.id,
         position=img.position,
         status=img.status,
-        error=img.error,
+        error=public_image_error(img.source, img.error),  # never which host files exist
         width=img.width,
         height=img.height,
         url=url,
@@ -120,7 +122,7 @@ def product_public(p: ProductRow) -> ProductPublic:
         product_type_confidence=p.product_type_confidence,
         price=p.price,
         currency=p.currency,
-        link=p.link,
+        link=safe_http_url(p.link),  # a javascript: link stored by an older import stays out
         attributes=p.attributes or {},
         images=[image_public(i) for i in p.images],
     )

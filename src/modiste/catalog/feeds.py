@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modiste.catalog.links import link_problem, safe_http_url
+from modiste.catalog.local_files import FileRoots
 from modiste.errors import FeedError
 
 KNOWN_COLUMNS = (
@@ -54,11 +56,13 @@ class FeedRow:
     link: str | None = None
     images: list[str] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what was dropped from an imported row
 
     def row_hash(self) -> str:
         """Stable hash of the content (not the line number): unchanged rows are skipped."""
         data = asdict(self)
         data.pop("line")
+        data.pop("notes")
         return hashlib.sha256(
             json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
@@ -106,16 +110,21 @@ def parse_price(raw: Any) -> tuple[float | None, str | None]:
     return value, m.group(1) or m.group(3)
 
 
-def resolve_image_link(link: str, base: Path) -> str:
-    """URLs stay as they are; file paths become absolute (relative to the feed's folder)."""
+def resolve_image_link(link: str, base: Path, roots: FileRoots | None = None) -> str:
+    """URLs stay as they are; file paths become real paths (relative to the feed's folder),
+    refused when outside ``roots`` (default: the feed's folder)."""
     link = link.strip()
     if "://" in link or link.lower().startswith(("data:", "javascript:")):
         return link
     try:
         path = Path(link).expanduser()
-        return str(path if path.is_absolute() else (base / path).resolve())
+        real = (base / path).resolve()  # an absolute path stays itself, minus symlinks and ..
     except (RuntimeError, ValueError, OSError) as e:  # ~unknownuser, a NUL byte, a loop...
         raise ValueError(f"image link {link[:80]!r} is not a usable path ({e})") from None
+    try:
+        return str((roots or FileRoots.build([base])).check(real))
+    except FeedError as e:
+        raise ValueError(f"image link {link[:80]!r} refused: {e}") from None
 
 
 def _split_links(raw: Any) -> list[str]:
@@ -133,7 +142,9 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | RowError:
+def record_to_row(
+    record: dict[str, Any], line: int, base: Path, roots: FileRoots | None = None
+) -> FeedRow | RowError:
     record = {str(k).strip().lower(): v for k, v in record.items() if k is not None}
     external_id = _clean(record.get("id"))
     if not external_id:
@@ -155,12 +166,17 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
     images: list[str] = []
     for link in links:
         try:
-            resolved = resolve_image_link(link, base)
+            resolved = resolve_image_link(link, base, roots)
         except ValueError as e:
             return RowError(line, str(e), external_id)
         if resolved not in images:
             images.append(resolved)
     extras = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS and v not in (None, "")}
+    notes: list[str] = []
+    shop_link = _clean(record.get("link"))
+    if shop_link is not None and safe_http_url(shop_link) is None:  # javascript:, data: (XSS)
+        notes.append(link_problem(shop_link))
+        shop_link = None
     return FeedRow(
         line=line,
         external_id=external_id,
@@ -172,9 +188,10 @@ def record_to_row(record: dict[str, Any], line: int, base: Path) -> FeedRow | Ro
         price=price,
         currency=_clean(record.get("currency")) or currency_in_price,
         seller=_clean(record.get("seller")),
-        link=_clean(record.get("link")),
+        link=shop_link,
         images=images,
         attributes=extras,
+        notes=notes,
     )
 
 
@@ -281,11 +298,14 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield line_no, record
 
 
-def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
-    """Yield each record of a CSV/TSV/JSONL feed, or of a folder of product folders."""
+def read_feed(path: Path, roots: FileRoots | None = None) -> Iterator[FeedRow | RowError]:
+    """Yield each record of a CSV/TSV/JSONL feed, or of a folder of product folders.
+
+    Local image paths must lie inside ``roots`` (default: the feed's own folder).
+    """
     path = Path(path)
     if path.is_dir():
-        yield from read_folder(path)
+        yield from read_folder(path, roots)
         return
     if not path.is_file():
         raise FeedError(f"{path}: no such feed file or folder")
@@ -303,7 +323,7 @@ def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
             if isinstance(record, str):
                 yield RowError(line, record)
                 continue
-            row = record_to_row(record, line, path.parent)
+            row = record_to_row(record, line, path.parent, roots)
             if isinstance(row, FeedRow):
                 key = (row.seller, row.external_id)
                 if key in seen:
@@ -317,17 +337,25 @@ def read_feed(path: Path) -> Iterator[FeedRow | RowError]:
         raise FeedError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
 
 
-def read_folder(root: Path) -> Iterator[FeedRow | RowError]:
-    """One sub-folder per product; its image files (sorted by name) are the gallery."""
+def read_folder(root: Path, roots: FileRoots | None = None) -> Iterator[FeedRow | RowError]:
+    """One sub-folder per product; its image files (sorted by name) are the gallery.
+
+    A symlinked file or folder that leads outside ``roots`` (default: ``root``) costs its row.
+    """
+    roots = roots or FileRoots.build([root])
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise FeedError(f"{root}: no product sub-folders found")
     for line, folder in enumerate(folders, start=1):
-        images = sorted(
-            str(p.resolve())
-            for p in folder.iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        try:
+            images = sorted(
+                str(roots.check(p))
+                for p in folder.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        except FeedError as e:
+            yield RowError(line, f"folder {folder.name!r}: {e}", folder.name)
+            continue
         if not images:
             yield RowError(line, f"folder {folder.name!r} has no images", folder.name)
             continue

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow, RowError, read_feed
+from modiste.catalog.local_files import FileRoots
 from modiste.catalog.schema import ImageRow, ProductRow, Seller
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class ImportReport:
     images_added: int = 0
     images_removed: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)  # imported rows that lost a value
 
     @property
     def rows_ok(self) -> int:
@@ -44,6 +46,9 @@ class ImportReport:
             "images_removed": self.images_removed,
             "errors": [
                 {"line": e.line, "id": e.external_id, "reason": e.reason} for e in self.errors
+            ],
+            "warnings": [
+                {"line": w.line, "id": w.external_id, "reason": w.reason} for w in self.warnings
             ],
         }
 
@@ -155,6 +160,7 @@ def import_rows(
         if isinstance(row, RowError):
             report.errors.append(row)
             continue
+        report.warnings += [RowError(row.line, note, row.external_id) for note in row.notes]
         batch.append(row)
         if len(batch) >= _CHUNK:
             flush(batch)
@@ -165,5 +171,11 @@ def import_rows(
 
 
 def import_feed(db: Database, path: Path, *, seller: str | None = None) -> ImportReport:
-    """Import a feed file (CSV/TSV/JSONL) or a folder of product folders."""
-    return import_rows(db, read_feed(Path(path)), source=str(path), seller=seller)
+    """Import a feed file (CSV/TSV/JSONL) or a folder of product folders.
+
+    Local image paths must lie inside ``feed_file_roots``, or when none are set inside the
+    feed's own folder (the folder itself for a folder import).
+    """
+    path = Path(path)
+    roots = FileRoots.for_import(db.settings, path if path.is_dir() else path.parent)
+    return import_rows(db, read_feed(path, roots), source=str(path), seller=seller)

@@ -54,11 +54,12 @@ def print_import_report(st: CliState, report: ImportReport) -> None:
         f"{report.images_removed} removed, [red]{len(report.errors)} rows skipped[/]",
         soft_wrap=True,
     )
-    for err in report.errors[:50]:
+    notes = [*report.errors, *report.warnings]  # warnings: imported rows that lost a value
+    for err in notes[:50]:
         ident = f" (id {err.external_id})" if err.external_id else ""
         st.err.print(f"  line {err.line}{ident}: {err.reason}", highlight=False, soft_wrap=True)
-    if len(report.errors) > 50:
-        st.err.print(f"  … and {len(report.errors) - 50} more")
+    if len(notes) > 50:
+        st.err.print(f"  … and {len(notes) - 50} more")
 
 
 def print_ingest_summary(st: CliState, summary: IngestSummary) -> None:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from modiste.catalog.local_files import FileRoots, read_local_image
 from modiste.config import Settings
 from modiste.errors import ConfigError, FetchError
 from modiste.imaging.decode import sniff_format
@@ -148,6 +149,7 @@ class ImageFetcher:
         self.deadline = settings.fetch_deadline_s
         self.max_bytes = settings.fetch_max_bytes
         self.max_redirects = settings.fetch_max_redirects
+        self.file_roots = FileRoots.for_fetch(settings)
         self.allowed_hosts = parse_allowed_hosts(settings.fetch_allowed_hosts)
         self._client = None
 
@@ -156,11 +158,11 @@ class ImageFetcher:
         if is_url(source):
             data = self._fetch_url(source)
         elif source.lower().startswith("file://"):
-            data = self._read_file(Path(unquote(urlsplit(source).path)), source)  # %20 -> " "
+            data = self._read_file(Path(unquote(urlsplit(source).path)))  # %20 -> " "
         elif "://" in source or source.lower().startswith(("data:", "javascript:")):
             raise FetchError(f"{source}: unsupported link scheme (use http(s) or a file path)")
         else:
-            data = self._read_file(Path(source), source)
+            data = self._read_file(Path(source))
         if sniff_format(data[:16]) is None:
             raise FetchError(f"{source}: not an image (content does not match an allowed format)")
         return data
@@ -171,16 +173,10 @@ class ImageFetcher:
             self._client = None
 
     # -- local files -------------------------------------------------------------------------
-    def _read_file(self, path: Path, label: str) -> bytes:
-        try:
-            size = path.stat().st_size
-        except OSError as e:
-            raise FetchError(f"{label}: file not found or unreadable ({e.strerror or e})") from e
-        if not path.is_file():
-            raise FetchError(f"{label}: not a regular file")
-        if size > self.max_bytes:
-            raise FetchError(f"{label}: {size:,} bytes is over the cap of {self.max_bytes:,}")
-        return path.read_bytes()
+    def _read_file(self, path: Path) -> bytes:
+        """Only inside the feed roots and never the data folder; every refusal reads the same
+        (see :mod:`modiste.catalog.local_files`)."""
+        return read_local_image(path, self.file_roots, self.max_bytes)
 
     # -- URLs ---------------------------------------------------------------------------------
     def allows(self, host: str, port: int) -> bool:

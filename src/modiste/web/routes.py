@@ -24,6 +24,7 @@ from modiste.api.routes.duplicates import groups_public
 from modiste.api.schemas import image_urls, product_public
 from modiste.api.security import read_access
 from modiste.catalog.gallery_edits import ordered_gallery
+from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups
@@ -111,5 +112,7 @@ def duplicates_page(
 def mount_web(app: FastAPI) -> None:
     """Attach the pages, the templates and /static to ``app``."""
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # every href/src built from data goes through it: no javascript:/data: links
+    app.state.templates.env.filters["safe_url"] = safe_href
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)

@@ -188,22 +188,26 @@ def test_html_with_image_content_type_is_refused(
 
 def test_local_files(tmp_path: Path) -> None:
     photo = jpeg_bytes((9, 9, 9))
-    (tmp_path / "a.jpg").write_bytes(photo)
-    (tmp_path / "page.jpg").write_bytes(HTML)
-    (tmp_path / "big.jpg").write_bytes(photo + b"\0" * 5000)
-    f = fetcher(tmp_path, fetch_max_bytes=len(photo) + 100)
-    assert f.fetch(str(tmp_path / "a.jpg")) == photo
-    assert f.fetch(f"file://{tmp_path / 'a.jpg'}") == photo  # file:// is a local path too
-    (tmp_path / "look: été 1.jpg").write_bytes(photo)
-    assert f.fetch((tmp_path / "look: été 1.jpg").as_uri()) == photo  # percent-encoded
+    feed = tmp_path / "feed"  # not the data folder: a feed never reads that
+    feed.mkdir()
+    (feed / "a.jpg").write_bytes(photo)
+    (feed / "page.jpg").write_bytes(HTML)
+    (feed / "big.jpg").write_bytes(photo + b"\0" * 5000)
+    f = ImageFetcher(Settings(data_dir=tmp_path / "data", fetch_max_bytes=len(photo) + 100))
+    assert f.fetch(str(feed / "a.jpg")) == photo
+    assert f.fetch(f"file://{feed / 'a.jpg'}") == photo  # file:// is a local path too
+    (feed / "look: été 1.jpg").write_bytes(photo)
+    assert f.fetch((feed / "look: été 1.jpg").as_uri()) == photo  # percent-encoded
     with pytest.raises(FetchError, match="not an image"):
-        f.fetch(str(tmp_path / "page.jpg"))
+        f.fetch(str(feed / "page.jpg"))
     with pytest.raises(FetchError, match="file not found"):
-        f.fetch(str(tmp_path / "missing.jpg"))
-    with pytest.raises(FetchError, match="not a regular file"):
-        f.fetch(str(tmp_path))
+        f.fetch(str(feed / "missing.jpg"))
+    with pytest.raises(FetchError, match=r"file not found or unreadable .Is a directory"):
+        f.fetch(str(feed))
     with pytest.raises(FetchError, match="over the cap"):
-        f.fetch(str(tmp_path / "big.jpg"))
+        f.fetch(str(feed / "big.jpg"))
+    with pytest.raises(FetchError, match="inside the data folder"):
+        f.fetch(str(tmp_path / "data" / "x.jpg"))
 
 
 @pytest.mark.parametrize(

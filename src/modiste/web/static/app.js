@@ -47,11 +47,23 @@ function explain(err) {
   return err.message || "Something went wrong";
 }
 
+/** An href/src from data: http(s) or a path on this site, else "" (no javascript:/data:). */
+function safeUrl(u) {
+  if (typeof u !== "string" || /[\u0000-\u001f\u007f\\]/.test(u)) return "";
+  try {
+    const url = new URL(u.trim(), location.origin);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : "";
+  } catch {
+    return "";
+  }
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined) continue;
     if (k === "class") node.className = v;
+    else if (k === "href" || k === "src") node.setAttribute(k, safeUrl(String(v)));
     else node.setAttribute(k, v);
   }
   for (const c of children) node.append(c);
@@ -197,7 +209,7 @@ function initSearch() {
 /* ---- product page -------------------------------------------------------------------- */
 async function initProduct() {
   $$(".thumb").forEach((b) => b.addEventListener("click", () => {
-    $("#hero").src = b.dataset.src;
+    $("#hero").src = safeUrl(b.dataset.src);
     $$(".thumb").forEach((x) => x.removeAttribute("aria-current"));
     b.setAttribute("aria-current", "true");
   }));
