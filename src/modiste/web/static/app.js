@@ -43,6 +43,7 @@ async function api(path, opts = {}) {
 
 function explain(err) {
   if (err.status === 401) return "This change needs an API key: open “API key” at the top.";
+  if (err.status === 403) return "Your API key cannot make this change: it needs a key with the write scope (or admin).";
   if (err.status === 503) return err.message.charAt(0).toUpperCase() + err.message.slice(1) + ".";
   return err.message || "Something went wrong";
 }
@@ -101,6 +102,7 @@ function initKey() {
     if (v) {
       localStorage.setItem(KEY, v);
       setKeyCookie(v);
+      $("#read-only")?.remove();
     }
     $("#api-key").value = "";
     paint();
@@ -313,8 +315,17 @@ function initDuplicates() {
   })));
 }
 
+/** Editing pages without a stored key: say up front that changes need a write key. */
+function readOnlyNotice() {
+  if (localStorage.getItem(KEY)) return;
+  $("#main").prepend(el("p", { class: "hint", id: "read-only" },
+    "Read-only: you can look, but saving changes needs an API key with the write scope " +
+    "(“API key” at the top; make one with modiste keys create NAME --scope write)."));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   initKey();
+  if (["catalog", "review", "duplicates"].includes(document.body.dataset.page)) readOnlyNotice();
   const init = { search: initSearch, product: initProduct, catalog: initCatalog,
                  review: initReview, duplicates: initDuplicates }[document.body.dataset.page];
   if (init) init();
