@@ -55,6 +55,12 @@ class Settings(BaseSettings):
 
     # Pipeline
     ingest_chunk_size: int = 32
+    ingest_lock_wait_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long an ingest waits for another one on the same data folder to finish "
+        "before refusing (0: refuse at once).",
+    )
 
     # Models
     backbone: str = "mobilenet_v2"

@@ -18,8 +18,10 @@ from modiste.api.problems import Conflict
 from modiste.catalog.db import Database
 from modiste.config import Settings
 from modiste.errors import NotFoundError
+from modiste.pipeline.lock import IngestBusyError, is_held
 
 log = logging.getLogger(__name__)
+PUBLIC_FAILURE = "the ingest failed; the server log has the details"
 
 
 def _now() -> str:
@@ -110,6 +112,8 @@ class JobRegistry:
             running = [j for j in self._jobs.values() if j.status in ("queued", "running")]
             if running:
                 raise Conflict(f"ingest job {running[0].id} is still running")
+            if is_held(self.settings):  # a CLI ingest on the same data folder
+                raise Conflict("another ingest (e.g. `modiste ingest`) is running on this catalog")
             job = Job(id=uuid.uuid4().hex[:12], kind="ingest")
             self._jobs[job.id] = job
             for old in list(self._jobs)[: max(0, len(self._jobs) - self.keep)]:
@@ -141,10 +145,15 @@ class JobRegistry:
                             s.seconds,
                         )
                     job.status = "finished"
-            except Exception as e:  # reported through the job, never lost in the thread
+            except IngestBusyError as e:  # says who holds the lock, nothing internal
+                log.warning("ingest job %s: %s", job.id, e)
+                with job.lock:
+                    job.status, job.error = "failed", str(e)
+            except Exception:  # reported through the job, never lost in the thread
+                # Anyone may read a job: the details (SQL, paths) go to the log only.
                 log.exception("ingest job %s failed", job.id)
                 with job.lock:
-                    job.status, job.error = "failed", str(e) or type(e).__name__
+                    job.status, job.error = "failed", PUBLIC_FAILURE
             finally:
                 with job.lock:
                     job.finished_at, job.current_stage = _now(), None

@@ -113,12 +113,30 @@ def ingest(
     stages: str | None = typer.Option(None, help="Comma-separated stages (default: all)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Retry images that failed."),
     limit: int | None = typer.Option(None, help="At most this many images per stage."),
+    wait: float | None = typer.Option(
+        None,
+        min=0,
+        help="Seconds to wait for another ingest on this data folder to finish "
+        "(default MODISTE_INGEST_LOCK_WAIT_S, 0: refuse at once).",
+    ),
 ) -> None:
-    """Run the ingest stages over images that still need them (resumable)."""
+    """Run the ingest stages over images that still need them (resumable).
+
+    One ingest at a time per data folder: a second one waits up to --wait seconds, then stops
+    with a message saying which process holds the catalog.
+    """
     st = state(ctx)
     db = open_db(st)
     names = [s.strip() for s in stages.split(",")] if stages else None
-    summary = ingest_all(st, db, stages=names, retry_failed=retry_failed, limit=limit)
+    summary = ingest_all(
+        st,
+        db,
+        stages=names,
+        retry_failed=retry_failed,
+        limit=limit,
+        lock_wait_s=wait,
+        on_lock_wait=lambda msg: st.err.print(f"[yellow]{msg}[/]"),
+    )
     print_ingest_summary(st, summary)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,6 +13,8 @@ from modiste.catalog.db import Database
 from modiste.catalog.schema import ImageRow, StageState, utcnow
 from modiste.config import Settings
 from modiste.imaging.store import ImageStore
+from modiste.pipeline.leftovers import sweep_leftovers
+from modiste.pipeline.lock import ingest_lock
 from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
 
 
@@ -110,9 +112,35 @@ def run_ingest(
     retry_failed: bool = False,
     limit: int | None = None,
     progress: Progress | None = None,
+    lock_wait_s: float | None = None,
+    on_lock_wait: Callable[[str], None] | None = None,
 ) -> IngestSummary:
-    """Run stages in order; commit after each chunk so an interrupted run can resume."""
-    selected = get_stages(stages)
+    """Run stages in order; commit after each chunk so an interrupted run can resume.
+
+    The data folder's ingest lock is held throughout (two ingests would interleave their
+    writes); ``lock_wait_s`` (default ``settings.ingest_lock_wait_s``) bounds the wait for
+    another ingest. Temp files of a killed run are removed first, whatever stages are pending.
+
+    Raises:
+        IngestBusyError: Another ingest still runs on this data folder after the wait.
+    """
+    selected = get_stages(stages)  # an unknown stage name is refused before any waiting
+    with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait):
+        sweep_leftovers(settings)
+        return _run_stages(
+            settings, db, selected, retry_failed=retry_failed, limit=limit, progress=progress
+        )
+
+
+def _run_stages(
+    settings: Settings,
+    db: Database,
+    selected: Sequence[Stage],
+    *,
+    retry_failed: bool,
+    limit: int | None,
+    progress: Progress | None,
+) -> IngestSummary:
     if retry_failed:
         reset_failed(db, [s.name for s in selected])
     ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))

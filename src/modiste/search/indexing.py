@@ -265,8 +265,24 @@ def rebuild_index(
     """Build the visual index from the catalog from scratch.
 
     Garment boxes already in the catalog are reused unless ``redetect``; images without boxes go
-    through the detector (when one is given) or are indexed whole.
+    through the detector (when one is given) or are indexed whole. Holds the ingest lock: an
+    ingest writing the index meanwhile would lose its vectors or ours.
     """
+    from modiste.pipeline.lock import ingest_lock
+
+    with ingest_lock(settings):
+        return _rebuild(settings, db, embedder, detector, redetect, advance, chunk)
+
+
+def _rebuild(
+    settings: Settings,
+    db: Any,
+    embedder: CropEmbedder | None,
+    detector: GarmentDetector | None,
+    redetect: bool,
+    advance: Callable[[int], None] | None,
+    chunk: int,
+) -> dict[str, int]:
     from modiste.imaging.store import ImageStore
     from modiste.models.crop_embedder import create_crop_embedder
 

@@ -1,0 +1,105 @@
+"""Temp files a killed run leaves in the data folder, removed when the next ingest starts.
+
+Every writer in the pipeline writes a temp file and renames it, so a kill leaves the temp file
+(never a half-written real one). Who writes what:
+
+- ``imaging.store.atomic_write``: originals and garment crops (``images/``), thumbnails
+  (``thumbs/``), ``index/visual.json``, saved regulations and exported corrections, as
+  ``.tmp-<pid>-*`` next to the target;
+- ``models.onnx_runtime.cached_export``: ``cache/onnx/<name>.<pid>.tmp``;
+- ``index.persist.commit``: generation files (``<role>-<gen>.bin``) and ``.manifest.json.<gen>.tmp``
+  in ``index/visual/``; a generation is committed only when the manifest names it.
+
+The sweep runs with the ingest lock held, so no other ingest is writing. The API server may be
+(thumbnails, regulations, ONNX exports): a temp file whose writer's pid is alive is kept, and in
+the index only generations newer than the committed one are removed (a reader may still be
+opening the previous one). A pid reused by an unrelated live process keeps its file until a
+later sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from modiste.config import Settings
+
+log = logging.getLogger(__name__)
+_TEMP = re.compile(r"^\.tmp-(\d+)-")  # atomic_write
+_ONNX_TEMP = re.compile(r"\.(\d+)\.tmp$")  # cached_export
+_GENERATION = re.compile(r"^\w+-(\d{6,})\.bin$")  # persist.commit
+_ATOMIC_DIRS = ("images", "thumbs", "index", "regulations", "corrections")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove(paths: Iterable[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # best effort: a leftover must never stop an ingest
+            log.warning("could not remove leftover temp file %s: %s", path, e)
+    return removed
+
+
+def _dead_writer_files(root: Path, pattern: re.Pattern[str], glob: str) -> list[Path]:
+    if not root.is_dir():
+        return []
+    out = []
+    for path in root.rglob(glob):
+        m = pattern.search(path.name)
+        if m and path.is_file() and not _alive(int(m.group(1))):
+            out.append(path)
+    return out
+
+
+def _uncommitted_index_files(directory: Path) -> list[Path]:
+    """Generation files newer than the committed manifest, and manifest temp files."""
+    if not directory.is_dir():
+        return []
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        committed = int(manifest["generation"])
+    except FileNotFoundError:
+        committed = 0
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable: leave it to the index
+        return []
+    out = []
+    for path in directory.iterdir():
+        m = _GENERATION.search(path.name)
+        manifest_tmp = path.name.startswith(".manifest.json.") and path.name.endswith(".tmp")
+        if manifest_tmp or (m and int(m.group(1)) > committed):
+            out.append(path)
+    return out
+
+
+def sweep_leftovers(settings: Settings) -> int:
+    """Remove temp files left by killed writers in the data folder; returns how many."""
+    data = settings.resolved_data_dir
+    found: list[Path] = []
+    for name in _ATOMIC_DIRS:
+        found += _dead_writer_files(data / name, _TEMP, ".tmp-*")
+    found += _dead_writer_files(settings.cache_dir / "onnx", _ONNX_TEMP, "*.tmp")
+    found += _uncommitted_index_files(data / "index" / "visual")
+    removed = _remove(found)
+    if removed:
+        log.info("removed %d temp files left by an interrupted run", removed)
+    return removed
