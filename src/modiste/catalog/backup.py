@@ -31,10 +31,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from modiste import __version__
 from modiste.catalog import backup_db
@@ -47,7 +48,7 @@ FORMAT_VERSION = 1
 INDEX_MANIFEST = "manifest.json"  # modiste.index.persist.MANIFEST (no import: catalog < index)
 SKIP_TOP = {"images", "thumbs", "cache", "ingest.lock"}  # images: copied from the snapshot
 _CHUNK = 1 << 20
-_INDEX_RETRIES = 5
+_INDEX_RETRIES = 20
 
 
 @dataclass
@@ -78,12 +79,15 @@ class RestoreReport:
         return {**vars(self), "path": str(self.path)}
 
 
-def copy_hashed(src: Path, dst: Path) -> tuple[str, int]:
-    """Copy ``src`` to ``dst`` and return the sha256 and size of the bytes copied."""
+def copy_hashed(src: Path | BinaryIO, dst: Path) -> tuple[str, int]:
+    """Copy ``src`` (a path or an open file) to ``dst``; the sha256 and size of the bytes."""
+    if isinstance(src, Path):
+        with open(src, "rb") as fin:
+            return copy_hashed(fin, dst)
     digest, size = hashlib.sha256(), 0
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(_CHUNK):
+    with open(dst, "wb") as fout:
+        while chunk := src.read(_CHUNK):
             digest.update(chunk)
             fout.write(chunk)
             size += len(chunk)
@@ -122,30 +126,38 @@ class _Writer:
         self.root = root
         self.files: dict[str, dict[str, Any]] = {}
 
-    def add(self, src: Path, rel: str) -> None:
+    def add(self, src: Path | BinaryIO, rel: str) -> None:
         sha, size = copy_hashed(src, self.root / rel)
         self.files[rel] = {"sha256": sha, "bytes": size}
 
-    def forget(self, prefix: str) -> None:
-        for rel in [r for r in self.files if r.startswith(prefix)]:
+    def add_if_present(self, src: Path, rel: str) -> None:
+        """Copy a file unless it was deleted since it was listed (then it is not in the backup)."""
+        try:
+            self.add(src, rel)
+        except FileNotFoundError:
             (self.root / rel).unlink(missing_ok=True)
-            del self.files[rel]
 
 
 def _copy_index_dir(writer: _Writer, folder: Path, rel: str) -> int | None:
-    """Copy the generation ``folder/manifest.json`` names; its generation number."""
+    """Copy the generation ``folder/manifest.json`` names; its generation number.
+
+    Every file of the generation is opened before any is copied: a save that removes them
+    meanwhile cannot take them away (POSIX keeps an open file readable), so only a save landing
+    between reading the manifest and opening its files makes us read the newer one.
+    """
     for _ in range(_INDEX_RETRIES):
-        try:
-            raw = (folder / INDEX_MANIFEST).read_bytes()
-            manifest = json.loads(raw)
-            names = list(manifest["files"].values())
-            for name in names:
-                writer.add(folder / name, f"{rel}/{name}")
-        except FileNotFoundError:  # two saves replaced our generation mid-copy: again
-            writer.forget(f"{rel}/")
-            continue
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise BackupError(f"the vector index at {rel} is unreadable ({e})") from e
+        with ExitStack() as stack:
+            try:
+                raw = (folder / INDEX_MANIFEST).read_bytes()
+                manifest = json.loads(raw)
+                names = list(manifest["files"].values())
+                opened = [stack.enter_context(open(folder / name, "rb")) for name in names]
+            except FileNotFoundError:  # a save replaced this generation meanwhile: again
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+                raise BackupError(f"the vector index at {rel} is unreadable ({e})") from e
+            for name, fh in zip(names, opened, strict=True):
+                writer.add(fh, f"{rel}/{name}")
         (writer.root / rel / INDEX_MANIFEST).write_bytes(raw)
         writer.files[f"{rel}/{INDEX_MANIFEST}"] = {
             "sha256": hashlib.sha256(raw).hexdigest(),
@@ -178,7 +190,7 @@ def _copy_folder(writer: _Writer, src: Path, rel: str, report: BackupReport) -> 
             if gen is not None:
                 report.index_generations[sub.removeprefix("data/")] = gen
         else:
-            writer.add(path, sub)
+            writer.add_if_present(path, sub)
 
 
 def _copy_data_folder(settings: Settings, writer: _Writer, report: BackupReport) -> None:
@@ -190,7 +202,7 @@ def _copy_data_folder(settings: Settings, writer: _Writer, report: BackupReport)
         if entry.is_dir():
             _copy_folder(writer, entry, f"data/{entry.name}", report)
         elif entry.is_file():
-            writer.add(entry, f"data/{entry.name}")
+            writer.add_if_present(entry, f"data/{entry.name}")
     models = settings.model_dir
     if models.is_dir() and not _within(models, data):  # MODISTE_MODELS_DIR elsewhere
         _copy_folder(writer, models, "data/models", report)

@@ -182,39 +182,34 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
     busy = settings.model_copy(update={"ingest_chunk_size": 2})
 
     def ingest_forever() -> None:
+        """Import, store, then save the index a few times: what an ingest's stages do."""
         db = Database(busy)
+        index = FaissIndex.open(index_dir(settings))
+        rng = np.random.default_rng(2)
         try:
             start = 100
             while not stop.is_set():
                 import_feed(db, write_feed(tmp_path / "more", start, 6), seller="more")
                 run_ingest(busy, db, stages=["store"])
+                for i in range(start, start + 6):
+                    index.add([i], rng.normal(size=(1, DIM)).astype("float32"), [{}])
+                    index.save()
                 start += 6
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
         finally:
             db.dispose()
 
-    def save_index_forever() -> None:
-        index = FaissIndex.open(index_dir(settings))
-        rng = np.random.default_rng(2)
-        i = 1000
-        try:
-            while not stop.is_set():
-                index.add([i], rng.normal(size=(1, DIM)).astype("float32"), [{}])
-                index.save()
-                i += 1
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=f) for f in (ingest_forever, save_index_forever)]
+    threads = [threading.Thread(target=ingest_forever)]
     for t in threads:
         t.start()
-    stored_counts = []
+    stored_counts, generations = [], []
     try:
         for n in range(3):
             backup = tmp_path / f"backup-{n}"
             report = create_backup(settings, backup)
             assert report.missing_images == 0
+            generations.append(report.index_generations["index/visual"])
             with sqlite3.connect(backup / "catalog" / "modiste.db") as conn:
                 assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
                 hashes = [
@@ -235,6 +230,7 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
             t.join(timeout=60)
     assert not errors, errors
     assert stored_counts[-1] > stored_counts[0] >= 4  # the backups really ran during writes
+    assert generations[-1] > generations[0] >= 2
     with Database(settings).session() as s:
         assert len(s.scalars(select(ImageRow.id)).all()) > stored_counts[0]
 
@@ -260,3 +256,24 @@ def test_backup_benchmark_smoke(tmp_path: Path) -> None:
     result = main(["--n", "20", "--kb", "1", "--json", str(tmp_path / "r.json")])
     assert result["restored_files"] == result["backup_files"] == 21
     assert json.loads((tmp_path / "r.json").read_text())["images"] == 20
+
+
+def test_file_deleted_while_backing_up_is_left_out(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modiste.catalog.backup as backup_module
+
+    build_catalog(settings, tmp_path, n=1)
+    walk = backup_module._walk
+
+    def walk_then_delete(folder: Path):  # type: ignore[no-untyped-def]
+        for path in walk(folder):
+            if path.name == "mine.yaml":
+                path.unlink()  # a regulation deleted through the API meanwhile
+            yield path
+
+    monkeypatch.setattr(backup_module, "_walk", walk_then_delete)
+    create_backup(settings, tmp_path / "backup")
+    files = read_manifest(tmp_path / "backup")["files"]
+    assert "data/regulations/mine.yaml" not in files and "data/models/shots_test.npz" in files
+    restore_backup(Settings(data_dir=tmp_path / "restored"), tmp_path / "backup")
