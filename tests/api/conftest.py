@@ -38,7 +38,7 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def api_key(client: TestClient) -> str:
     with client.app.state.db.session() as session:  # type: ignore[attr-defined]
-        _, key = create_key(session, "tests")
+        _, key = create_key(session, "tests", "admin")  # every route; scope tests make theirs
     return key
 
 

@@ -57,13 +57,16 @@ def test_ingest_job_reports_progress(client: TestClient, auth: dict[str, str]) -
     job_id = started.json()["id"]
     job = wait_until(
         lambda: (
-            (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in ("finished", "failed") and j
+            (j := client.get(f"/v1/jobs/{job_id}", headers=auth).json())["status"]
+            in ("finished", "failed")
+            and j
         )
     )
     assert job["status"] == "finished", job
     assert [s["name"] for s in job["stages"]] == ["store"]
-    assert job_id in [j["id"] for j in client.get("/v1/jobs").json()]
-    assert_problem(client.get("/v1/jobs/unknown"), 404)
+    assert job_id in [j["id"] for j in client.get("/v1/jobs", headers=auth).json()]
+    assert_problem(client.get("/v1/jobs/unknown", headers=auth), 404)
+    assert_problem(client.get("/v1/jobs"), 401)  # jobs are admin: progress and errors included
 
 
 def test_one_job_at_a_time(api_settings) -> None:  # type: ignore[no-untyped-def]

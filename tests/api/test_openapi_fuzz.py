@@ -24,7 +24,7 @@ from .support import copy_demo
 def fuzz_app(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     app = create_app(copy_demo(demo_template, tmp_path_factory.mktemp("fuzz") / "data"))
     with app.state.db.session() as session:
-        _, app.state.fuzz_key = create_key(session, "fuzz")
+        _, app.state.fuzz_key = create_key(session, "fuzz", "admin")
     yield app
     app.state.db.dispose()
 

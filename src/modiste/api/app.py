@@ -36,7 +36,9 @@ DESCRIPTION = """Catalog vision for apparel e-commerce: products, ordered galler
 visual and text search, duplicate review and background ingest.
 
 Write and admin routes need an API key (`X-API-Key: mk_...` or `Authorization: Bearer mk_...`),
-made with `modiste keys create NAME`. Errors are `application/problem+json` (RFC 9457)."""
+made with `modiste keys create NAME --scope read|write|admin`; each route's security
+requirement names the scope it needs (403 without it). Keys are never read from the query
+string. Errors are `application/problem+json` (RFC 9457)."""
 
 
 class BodySizeLimit:

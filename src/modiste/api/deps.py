@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from modiste.api.adapters import GalleryAdapter, SearchAdapter
 from modiste.api.jobs import JobRegistry
-from modiste.api.security import ReadAccess, WriteKey
+from modiste.api.security import AdminKey, ReadAccess, WriteKey
 from modiste.catalog.db import Database
 from modiste.config import Settings
 from modiste.imaging.store import ImageStore
 
 __all__ = [
+    "AdminKey",
     "DbDep",
     "GalleryDep",
     "JobsDep",

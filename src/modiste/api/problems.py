@@ -49,6 +49,12 @@ class Unauthorized(ApiProblem):
     status, slug = 401, "unauthorized"
 
 
+class Forbidden(ApiProblem):
+    """A valid key without the scope the route needs (see :mod:`modiste.api.security`)."""
+
+    status, slug = 403, "forbidden"
+
+
 class Conflict(ApiProblem):
     status, slug = 409, "conflict"
 
@@ -200,6 +206,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _WHY = {
     400: "Invalid value (a regulation that does not parse, an id already taken...)",
     401: "No valid API key (writes; reads too when the catalog is private)",
+    403: "The API key lacks the scope this route needs (write or admin)",
     404: "No such item",
     409: "Another ingest job is running",
     413: "Upload over the size cap",
@@ -215,6 +222,8 @@ def _error_codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
     codes = {422} if "422" in op["responses"] else set()
     if op.get("security"):
         codes.add(401)
+        if any(scopes for req in op["security"] for scopes in req.values()):
+            codes.add(403)  # a route that names scopes (write, admin); every key can read
     if "{" in path:
         codes.add(404)
     body = (op.get("requestBody") or {}).get("content", {})

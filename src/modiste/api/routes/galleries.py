@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from modiste.api.adapters import GalleryAdapter
-from modiste.api.deps import GalleryDep, ReadAccess, SettingsDep, WriteKey
+from modiste.api.deps import AdminKey, GalleryDep, ReadAccess, SettingsDep
 from modiste.api.problems import PayloadTooLarge
 from modiste.api.ratelimit import rate_limited
 from modiste.api.schemas import (
@@ -92,7 +92,7 @@ def get_regulation(name: _Name, gallery: GalleryDep, _: ReadAccess) -> Regulatio
 
 @router.put("/regulations/{name}", response_model=RegulationPublic)
 def put_regulation(
-    name: _Name, body: RegulationIn, gallery: GalleryDep, _: WriteKey
+    name: _Name, body: RegulationIn, gallery: GalleryDep, _: AdminKey
 ) -> RegulationPublic:
     """Validate a YAML regulation against the taxonomy and save it to DATA_DIR/regulations."""
     return _public(gallery.save(name, body.yaml), gallery)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from modiste.api.deps import ReadAccess, SessionDep, WriteKey
+from modiste.api.deps import AdminKey, ReadAccess, SessionDep, WriteKey
 from modiste.api.ids import IdPath
 from modiste.api.schemas import (
     GalleryImagePublic,
@@ -67,7 +67,7 @@ def update(
 
 
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(product_id: IdPath, session: SessionDep, _: WriteKey) -> Response:
+def delete(product_id: IdPath, session: SessionDep, _: AdminKey) -> Response:
     service.delete_product(session, product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import text
 
 from modiste import __version__
-from modiste.api.deps import DbDep, JobsDep, ReadAccess, WriteKey
+from modiste.api.deps import AdminKey, DbDep, JobsDep
 from modiste.api.ratelimit import rate_limited
 from modiste.api.schemas import HealthPublic, IngestJobIn, JobPublic
 from modiste.catalog.repository import catalog_status
@@ -40,17 +40,17 @@ def health(db: DbDep) -> HealthPublic:
     tags=["jobs"],
     dependencies=[rate_limited("ingest job")],
 )
-def start_ingest(body: IngestJobIn, jobs: JobsDep, _: WriteKey) -> JobPublic:
+def start_ingest(body: IngestJobIn, jobs: JobsDep, _: AdminKey) -> JobPublic:
     """Run the ingest stages in the background; poll GET /v1/jobs/{id} for progress."""
     job = jobs.start_ingest(stages=body.stages, retry_failed=body.retry_failed, limit=body.limit)
     return JobPublic(**job.snapshot())
 
 
 @router.get("/jobs", response_model=list[JobPublic], tags=["jobs"])
-def list_jobs(jobs: JobsDep, _: ReadAccess) -> list[JobPublic]:
+def list_jobs(jobs: JobsDep, _: AdminKey) -> list[JobPublic]:
     return [JobPublic(**j.snapshot()) for j in jobs.list()]
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic, tags=["jobs"])
-def get_job(job_id: str, jobs: JobsDep, _: ReadAccess) -> JobPublic:
+def get_job(job_id: str, jobs: JobsDep, _: AdminKey) -> JobPublic:
     return JobPublic(**jobs.get(job_id).snapshot())
