@@ -116,9 +116,7 @@ def catalog_status(
         )
     )
     failed_images = session.scalar(
-        select(func.count(func.distinct(StageState.image_id))).where(
-            StageState.status == "failed"
-        )
+        select(func.count(func.distinct(StageState.image_id))).where(StageState.status == "failed")
     )
     status: dict[str, Any] = {
         "sellers": session.scalar(select(func.count()).select_from(Seller)) or 0,
