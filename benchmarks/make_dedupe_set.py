@@ -31,6 +31,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
+from modiste.exports import SafeWriter
+
 DEFAULT_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 ALTERATIONS = ("jpeg", "resize", "crop", "brightness", "watermark", "repad")
 
@@ -177,11 +179,11 @@ def build(
     order = list(range(len(rows)))
     rng.shuffle(order)
     with (out / "dups.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
+        w = SafeWriter(fh)
         w.writerow(("image_path", "group_id"))
         w.writerows(rows[i] for i in order)
     with (out / "manifest.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
+        w = SafeWriter(fh)
         w.writerow(("image_path", "group_id", "source", "alteration", "detail"))
         w.writerows(manifest[i] for i in order)
     return out / "dups.csv"

@@ -20,6 +20,7 @@ from typing import Any
 from modiste.catalog.links import link_problem, safe_http_url
 from modiste.catalog.local_files import FileRoots
 from modiste.errors import FeedError
+from modiste.exports import restore_row
 
 KNOWN_COLUMNS = (
     "id",
@@ -245,7 +246,7 @@ def _read_csv(path: Path, delimiter: str | None) -> Iterator[tuple[int, dict[str
                 n_fields = sum(v is not None for v in record.values())
                 yield line, f"{n_fields} fields, header has {n_header}"
                 continue
-            yield line, record
+            yield line, restore_row(record)  # '=x written by feed-from-gallery reads as =x
 
 
 _UNDECODED = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of bad bytes

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from modiste.errors import FeedError
+from modiste.exports import SafeDictWriter, restore_row
 
 _CARRY = ("title", "gender", "category", "color", "style_id", "brand", "price", "seller")
 
@@ -23,7 +24,7 @@ def gallery_to_feed(gallery_csv: Path, out: Path, *, absolute_paths: bool = True
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"product_id", "image_path"} <= set(reader.fieldnames):
             raise FeedError(f"{gallery_csv}: needs product_id and image_path columns")
-        for rec in reader:
+        for rec in map(restore_row, reader):
             pid = rec["product_id"].strip()
             path = Path(rec["image_path"])
             if absolute_paths and not path.is_absolute():
@@ -48,7 +49,7 @@ def gallery_to_feed(gallery_csv: Path, out: Path, *, absolute_paths: bool = True
         "additional_image_link",
     ]
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer = SafeDictWriter(fh, fieldnames=columns)  # titles come from sellers
         writer.writeheader()
         for pid, item in products.items():
             images: list[str] = item["images"]  # type: ignore[assignment]

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modiste.exports import SafeDictWriter, restore_row
+
 COARSE = ("top", "bottom", "outerwear", "dress", "footwear")
 CLOTHING_TO_COARSE = {
     "T-Shirt": "top",
@@ -50,12 +52,12 @@ CLOTHING_TO_COARSE = {
 
 def _read(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        return [restore_row(r) for r in csv.DictReader(f)]
 
 
 def _write(path: Path, columns: list[str], rows: list[dict[str, object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
+        w = SafeDictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
 

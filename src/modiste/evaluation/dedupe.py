@@ -20,6 +20,7 @@ from typing import Any
 
 from modiste.cleaning.dedupe import DedupeConfig, DedupeItem, DuplicateFinder, UnionFind
 from modiste.errors import FeedError, ModisteError
+from modiste.exports import restore_row
 from modiste.imaging.decode import DEFAULT_MAX_PIXELS
 from modiste.imaging.hashes import ImageFingerprint, fingerprint_file
 
@@ -32,7 +33,7 @@ def read_groups_csv(path: Path) -> list[tuple[str, str]]:
     """``(absolute image path, group id)`` rows; paths are relative to the CSV's folder."""
     try:
         with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = [restore_row(r) for r in csv.DictReader(fh)]
     except OSError as e:
         raise FeedError(f"{path}: cannot read ({e.strerror or e})") from e
     if not rows or not {"image_path", "group_id"} <= set(rows[0]):

@@ -19,6 +19,7 @@ import numpy as np
 
 from modiste.domain import Box, Garment
 from modiste.errors import FeedError
+from modiste.exports import restore_row
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class DetectionItem:
 def _read_csv(path: Path) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
+            return [restore_row(r) for r in csv.DictReader(fh)]
     except OSError as e:
         raise FeedError(f"cannot read {path}: {e}") from e
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from modiste.domain import Box
 from modiste.errors import ConfigError
+from modiste.exports import restore_row
 
 RECALL_KS = (1, 5, 10, 20)
 
@@ -40,7 +41,7 @@ class Item:
 def _read_rows(path: Path) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+            return [restore_row(r) for r in csv.DictReader(f)]
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
 

@@ -9,7 +9,6 @@ written to a CSV that ``modiste eval detect --images`` takes.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
@@ -29,6 +28,7 @@ from modiste.evaluation.detection import (
     read_detection_set,
     read_tag_set,
 )
+from modiste.exports import SafeWriter
 from modiste.imaging import decode_image
 from modiste.models.detector import Letterbox
 from modiste.models.detector_head import (
@@ -100,7 +100,7 @@ def write_image_list(items: Sequence[DetectionItem], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent.resolve()
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        w = SafeWriter(fh)
         w.writerow(["image_path", "annotated"])
         for it in items:
             w.writerow([os.path.relpath(it.path, base), 1])
