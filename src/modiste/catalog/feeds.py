@@ -118,13 +118,12 @@ def resolve_image_link(link: str, base: Path, roots: FileRoots | None = None) ->
     if "://" in link or link.lower().startswith(("data:", "javascript:")):
         return link
     try:
-        path = Path(link).expanduser()
-        real = (base / path).resolve()  # an absolute path stays itself, minus symlinks and ..
-    except (RuntimeError, ValueError, OSError) as e:  # ~unknownuser, a NUL byte, a loop...
+        path = base / Path(link).expanduser()  # an absolute path stays itself
+    except (RuntimeError, ValueError, OSError) as e:  # ~unknownuser
         raise ValueError(f"image link {link[:80]!r} is not a usable path ({e})") from None
-    try:
-        return str((roots or FileRoots.build([base])).check(real))
-    except FeedError as e:
+    try:  # the real path (symlinks and .. resolved), inside the roots
+        return str((roots or FileRoots.build([base])).check(path))
+    except FeedError as e:  # outside the roots, a NUL byte, a symlink loop...
         raise ValueError(f"image link {link[:80]!r} refused: {e}") from None
 
 
@@ -319,6 +318,7 @@ def read_feed(path: Path, roots: FileRoots | None = None) -> Iterator[FeedRow | 
         else:
             raise FeedError(f"{path}: unknown feed type {suffix!r} (use .csv, .tsv or .jsonl)")
         _check_encoding(path)
+        roots = roots or FileRoots.build([path.parent])  # one for the file: it caches its checks
         seen: set[tuple[str | None, str]] = set()
         for line, record in records:
             if isinstance(record, str):
