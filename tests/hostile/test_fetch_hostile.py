@@ -36,11 +36,6 @@ def test_forbidden_links_refused_without_connecting(
     assert connections == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="defect (issue #16, SSRF): 6to4 addresses (2002::/16) that embed a loopback, "
-    "private or metadata IPv4 count as global and are fetched",
-)
 @pytest.mark.parametrize("url", TUNNELLED_URLS)
 def test_tunnelled_ipv4_refused_without_connecting(
     tmp_path: Path, connections: list[str], url: str
