@@ -9,15 +9,17 @@ with the reason "set by hand", which later automatic ordering must respect.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.repository import get_product
-from modiste.catalog.schema import ImageRow, ShotRow, StageState
+from modiste.catalog.schema import ImageRow, ShotRow, StageState, utcnow
+from modiste.domain import ShotPrediction
 from modiste.errors import ConfigError, ModisteError, NotFoundError
 from modiste.imaging.decode import decode_image
 from modiste.imaging.store import ImageStore, atomic_write
@@ -65,8 +67,21 @@ def ordered_gallery(session: Session, product_id: int) -> list[GalleryEntry]:
     return out
 
 
+def _lock_images(session: Session, where: Any) -> int:
+    """A no-op write to the matching image rows; returns how many there are.
+
+    It takes SQLite's write lock (PostgreSQL: the rows' locks) before anything is read, so a
+    delete or an ingest cannot change the rows between this edit's checks and its writes (the
+    ORM would otherwise fail the flush with a foreign-key or stale-data error: a 500).
+    ``updated_at`` is given, so it stays as it is.
+    """
+    result = session.execute(update(ImageRow).where(where).values(updated_at=ImageRow.updated_at))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def set_manual_order(session: Session, product_id: int, image_ids: Sequence[int]) -> None:
     """Store a person's order; every image of the product must be named exactly once."""
+    _lock_images(session, ImageRow.product_id == product_id)
     product = get_product(session, product_id)
     have = {img.id for img in product.images}
     if len(set(image_ids)) != len(image_ids) or set(image_ids) != have:
@@ -82,7 +97,10 @@ def set_manual_order(session: Session, product_id: int, image_ids: Sequence[int]
 
 
 def _image(session: Session, image_id: int) -> ImageRow:
-    img = session.get(ImageRow, image_id, options=(selectinload(ImageRow.shot),))
+    # populate_existing: the shot may have been written by a statement, not through the ORM.
+    img = session.get(
+        ImageRow, image_id, options=(selectinload(ImageRow.shot),), populate_existing=True
+    )
     if img is None:
         raise NotFoundError(f"no image {image_id}")
     return img
@@ -95,11 +113,19 @@ def set_shot_label(session: Session, image_id: int, label: str, labels: Sequence
     """Record a person's shot label (source "human", confidence 1)."""
     if label not in labels:
         raise ConfigError(f"unknown shot label {label!r}; valid: {', '.join(labels)}")
-    img = _image(session, image_id)
-    if img.shot is None:
-        img.shot = ShotRow(label=label, confidence=1.0, scores={}, source=HUMAN, model=None)
-    else:
-        img.shot.label, img.shot.confidence, img.shot.source = label, 1.0, HUMAN
+    if not _lock_images(session, ImageRow.id == image_id):
+        raise NotFoundError(f"no image {image_id}")
+    # An upsert, not a read then a write: the shots stage may insert the row meanwhile.
+    stmt = _upsert(session)(ShotRow).values(
+        image_id=image_id, label=label, confidence=1.0, scores={}, source=HUMAN, model=None,
+        created_at=utcnow(),
+    )  # fmt: skip
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ShotRow.image_id],
+            set_={"label": label, "confidence": 1.0, "source": HUMAN},
+        )
+    )
     # Stages that act on the label run again for this image at the next ingest: the shots stage
     # keeps the human label and re-applies the placement policy, "care" reads a new wash tag.
     session.execute(
@@ -108,7 +134,66 @@ def set_shot_label(session: Session, image_id: int, label: str, labels: Sequence
         )
     )
     session.flush()
-    return img
+    return _image(session, image_id)
+
+
+def _upsert(session: Session) -> Any:
+    """The dialect's INSERT that has ``on_conflict_do_update`` (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def save_model_shots(
+    session: Session, predictions: Mapping[int, ShotPrediction], model: str
+) -> dict[int, str]:
+    """Store the model's shot labels, keeping every label a person set; returns image id ->
+    the label in force, for the images still in the catalog.
+
+    One upsert per image (``ON CONFLICT (image_id) ... WHERE source <> 'human'``), not a read
+    then a write: a person may label the photo, or delete it, while the shots stage runs.
+    """
+    ids = sorted(predictions)
+    if not ids:
+        return {}
+    # A no-op write first takes SQLite's write lock (PostgreSQL: the rows' locks), so no delete
+    # slips in between the check below and the upserts (updated_at given: left as it is).
+    touch = update(ImageRow).where(ImageRow.id.in_(ids))
+    session.execute(touch.values(updated_at=ImageRow.updated_at))
+    present = set(session.scalars(select(ImageRow.id).where(ImageRow.id.in_(ids))))
+    insert = _upsert(session)
+    now = utcnow()
+    for image_id in ids:
+        if image_id not in present:
+            continue
+        pred = predictions[image_id]
+        stmt = insert(ShotRow).values(
+            image_id=image_id,
+            label=pred.label,
+            confidence=float(pred.confidence),
+            scores={k: round(float(v), 4) for k, v in pred.scores.items()},
+            source="model",
+            model=model,
+            created_at=now,
+        )
+        new = stmt.excluded
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[ShotRow.image_id],
+                set_={
+                    k: getattr(new, k) for k in ("label", "confidence", "scores", "source", "model")
+                },
+                where=ShotRow.source != HUMAN,
+            )
+        )
+    rows = session.execute(
+        select(ShotRow.image_id, ShotRow.label).where(ShotRow.image_id.in_(list(present)))
+    )
+    return {int(image_id): str(label) for image_id, label in rows}
 
 
 def export_correction(store: ImageStore, out_dir: Path, content_hash: str, label: str) -> Path:

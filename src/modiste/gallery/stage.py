@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from modiste.catalog.schema import ImageRow, ProductRow, ShotRow
+from modiste.catalog.gallery_edits import save_model_shots
+from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.cleaning.policy import load_policy
 from modiste.errors import ModisteError
 from modiste.gallery.ordering import GalleryItem, order_gallery
@@ -45,41 +46,52 @@ def _teardown(ctx: StageContext) -> None:
     teardown=_teardown,
 )
 def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
-    """Predict a shot type for each image and record where the policy places it."""
+    """Predict a shot type for each image and record where the policy places it.
+
+    Rows are read, then written in a second transaction with an upsert that keeps a person's
+    label: the API may label or delete a photo while the model runs.
+    """
     classifier = ctx.cache["shot_classifier"]
     policy = ctx.cache["policy"]
     outcomes: dict[int, Outcome] = {}
     with ctx.db.session() as session:  # type: ignore[attr-defined]
-        rows = session.scalars(
-            select(ImageRow).where(ImageRow.id.in_(image_ids)).options(selectinload(ImageRow.shot))
+        rows = session.execute(
+            select(ImageRow.id, ImageRow.status, ImageRow.content_hash, ImageRow.source).where(
+                ImageRow.id.in_(image_ids)
+            )
         ).all()
-        decoded: list[tuple[ImageRow, object]] = []
-        for row in rows:
-            if row.status != "stored" or not row.content_hash:
-                outcomes[row.id] = Outcome.skipped("image not stored")
+    decoded: list[tuple[int, object]] = []
+    for image_id, status, content_hash, source in rows:
+        if status != "stored" or not content_hash:
+            outcomes[image_id] = Outcome.skipped("image not stored")
+            continue
+        try:
+            data = ctx.store.get(content_hash)  # type: ignore[attr-defined]
+            decoded.append((image_id, decode_image(data, draft_size=DRAFT, name=source).image))
+        except ModisteError as e:
+            outcomes[image_id] = Outcome.failed(str(e))
+    if not decoded:
+        return outcomes
+    predictions = classifier.predict([im for _, im in decoded])  # type: ignore[attr-defined]
+    model_name = f"shots:{ctx.settings.backbone}:{classifier.source}"  # type: ignore[attr-defined]
+    by_id = {image_id: pred for (image_id, _), pred in zip(decoded, predictions, strict=True)}
+    with ctx.db.session() as session:  # type: ignore[attr-defined]
+        labels = save_model_shots(session, by_id, model_name)
+        for image_id in by_id:
+            if image_id not in labels:  # deleted while the model ran
+                outcomes[image_id] = Outcome.skipped("image no longer in the catalog")
                 continue
-            try:
-                data = ctx.store.get(row.content_hash)  # type: ignore[attr-defined]
-                decoded.append((row, decode_image(data, draft_size=DRAFT, name=row.source).image))
-            except ModisteError as e:
-                outcomes[row.id] = Outcome.failed(str(e))
-        if decoded:
-            predictions = classifier.predict([im for _, im in decoded])  # type: ignore[attr-defined]
-            model_name = f"shots:{ctx.settings.backbone}:{classifier.source}"  # type: ignore[attr-defined]
-            for (row, _), pred in zip(decoded, predictions, strict=True):
-                if row.shot is not None and row.shot.source == "human":
-                    label = row.shot.label
-                else:
-                    if row.shot is None:
-                        row.shot = ShotRow(label=pred.label, confidence=pred.confidence)
-                    row.shot.label, row.shot.confidence = pred.label, float(pred.confidence)
-                    row.shot.scores = {k: round(float(v), 4) for k, v in pred.scores.items()}
-                    row.shot.source, row.shot.model = "model", model_name
-                    label = pred.label
-                place = policy.place(label)  # type: ignore[attr-defined]
-                row.in_gallery, row.in_search = place.gallery, place.search
-                row.policy_reason = None if place.search else place.reason
-                outcomes[row.id] = Outcome.done()
+            place = policy.place(labels[image_id])  # type: ignore[attr-defined]
+            session.execute(
+                update(ImageRow)
+                .where(ImageRow.id == image_id)
+                .values(
+                    in_gallery=place.gallery,
+                    in_search=place.search,
+                    policy_reason=None if place.search else place.reason,
+                )
+            )
+            outcomes[image_id] = Outcome.done()
     return outcomes
 
 

@@ -88,10 +88,21 @@ def reset_failed(db: Database, stage_names: Sequence[str]) -> int:
 
 
 def _record(db: Database, stage: str, outcomes: dict[int, Outcome]) -> None:
+    """Store the chunk's outcomes, for the images still in the catalog.
+
+    An image deleted through the API while its chunk ran has no row to point to any more:
+    recording it would fail the foreign key and kill the whole ingest.
+    """
     with db.session() as session:
         now = utcnow()
+        # A no-op write first takes SQLite's write lock (PostgreSQL: the rows' locks), so no
+        # delete slips in between the check and the inserts (updated_at given: left as it is).
+        ids = list(outcomes)
+        touch = update(ImageRow).where(ImageRow.id.in_(ids))
+        session.execute(touch.values(updated_at=ImageRow.updated_at))
+        present = set(session.scalars(select(ImageRow.id).where(ImageRow.id.in_(ids))))
         for image_id, outcome in outcomes.items():
-            if outcome.status == "skipped" and outcome.error == "image no longer in the catalog":
+            if image_id not in present:
                 continue
             session.merge(
                 StageState(

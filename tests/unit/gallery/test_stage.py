@@ -169,3 +169,48 @@ def test_a_human_relabel_reapplies_the_policy_at_the_next_ingest(
         row = session.get(ImageRow, image_id)
         assert (row.shot.label, row.shot.source) == ("size_chart", "human")
         assert row.in_search is False and row.policy_reason == "size chart"
+
+
+class LabellingClassifier(FakeClassifier):
+    """While "the model runs", a person labels one photo and deletes another (other sessions)."""
+
+    def __init__(self, db: Database, label: int, delete: int) -> None:
+        self.db, self.label, self.delete = db, label, delete
+
+    def predict(self, images: list[Image.Image]) -> list[ShotPrediction]:
+        from modiste.catalog.gallery_edits import set_shot_label
+        from modiste.gallery.taxonomy import load_taxonomy
+
+        with self.db.session() as session:
+            set_shot_label(session, self.label, "size_chart", load_taxonomy().labels)
+        with self.db.session() as session:
+            session.delete(session.get(ImageRow, self.delete))
+        return super().predict(images)
+
+
+def test_a_label_or_delete_during_the_shots_stage_is_kept_and_the_run_goes_on(
+    catalog: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `UNIQUE constraint failed: shot_predictions.image_id` killed the ingest (the
+    stage read "no label" and inserted after the person's label), and a deleted photo failed
+    the stage's writes."""
+    import modiste.gallery.classifier as classifier_module
+
+    run_ingest(settings, catalog, stages=["store"])
+    with catalog.session() as session:
+        labelled, deleted = list(session.scalars(select(ImageRow.id).order_by(ImageRow.id)))[:2]
+    racer = LabellingClassifier(catalog, labelled, deleted)
+    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s: racer)
+    summary = run_ingest(settings, catalog, stages=["shots"])
+    (shots,) = summary.stages
+    assert (shots.done, shots.failed, shots.skipped) == (5, 0, 1)
+    with catalog.session() as session:
+        row = session.get(ImageRow, labelled)
+        assert (row.shot.label, row.shot.source, row.shot.confidence) == ("size_chart", "human", 1)
+        assert row.in_search is False and row.policy_reason == "size chart"  # the person's label
+        assert session.get(ImageRow, deleted) is None
+    # The photo labelled mid-run is looked at again by the next ingest, and keeps its label.
+    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s: FakeClassifier())
+    run_ingest(settings, catalog, stages=["shots"])
+    with catalog.session() as session:
+        assert session.get(ImageRow, labelled).shot.source == "human"
