@@ -201,10 +201,13 @@ class CatalogIndexer:
         from modiste.search.crops import encode_jpeg
 
         if not redetect and row.garments:
+            # A box stored twice (two ingests that ran at once, before the ingest lock) is
+            # indexed once.
+            unique = {
+                (g.label, g.x1, g.y1, g.x2, g.y2): g for g in row.garments if g.label != WHOLE_IMAGE
+            }
             found = [
-                Garment(g.label, g.confidence, Box(g.x1, g.y1, g.x2, g.y2))
-                for g in row.garments
-                if g.label != WHOLE_IMAGE
+                Garment(g.label, g.confidence, Box(g.x1, g.y1, g.x2, g.y2)) for g in unique.values()
             ]
         else:
             found = self.detector.predict([image])[0] if self.detector is not None else []
@@ -238,6 +241,18 @@ class CatalogIndexer:
         self.index.add(
             [g.id for g in garments], vectors, [payload(row.product, row, g) for g in garments]
         )
+
+
+def duplicated_garment_images(garments: Sequence[GarmentRow]) -> set[int]:
+    """Images with the same box stored twice (two ingests that ran at once, before the lock)."""
+    seen: set[tuple[object, ...]] = set()
+    out: set[int] = set()
+    for g in garments:
+        key = (g.image_id, g.label, g.x1, g.y1, g.x2, g.y2)
+        if key in seen:
+            out.add(g.image_id)
+        seen.add(key)
+    return out
 
 
 def eligible_image_ids(db: Any) -> list[int]:

@@ -45,12 +45,14 @@ def _reconcile(ctx: StageContext) -> None:
       are removed; garments missing from the index are indexed again.
     - A product edited since (price, gender, type filled by the categorizer or a person) gets
       its vectors' payloads rewritten, so filters see the new values.
+    - An image with a box stored twice (two ingests that ran at once, before the ingest lock)
+      is indexed again from its distinct boxes, which drops the copies and their vectors.
     """
     from sqlalchemy import exists, select
     from sqlalchemy.orm import selectinload
 
     from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow, StageState
-    from modiste.search.indexing import open_built_index, payload
+    from modiste.search.indexing import duplicated_garment_images, open_built_index, payload
 
     has_garments = exists().where(GarmentRow.image_id == ImageRow.id)
     # "skipped" too: an image skipped while it was kept out of search may be let back in.
@@ -81,13 +83,14 @@ def _reconcile(ctx: StageContext) -> None:
             )
         ).all()
         expected = {g.id: (g.image_id, payload(g.image.product, g.image, g)) for g in garments}
+        duplicated = duplicated_garment_images(garments)
     indexer = ctx.cache.get("embed.indexer")
     # Comparing needs the index only; the models load only when images must be (re)indexed.
     index = indexer.index if indexer is not None else open_built_index(ctx.settings)  # type: ignore[attr-defined]
     stored = dict(index.payload_items()) if index is not None else {}
     orphans = [i for i in stored if i not in expected]
     drifted = {image for gid, (image, want) in expected.items() if stored.get(gid) != want}
-    drifted -= {*stale, *back}
+    drifted = (drifted | duplicated) - {*stale, *back}
     if not (stale or back or orphans or drifted):
         return
     if orphans and index is not None:

@@ -315,3 +315,45 @@ def test_reconcile_follows_edits_deletes_and_lost_vectors(
     again = create_index("faiss", embedder.dim, tmp_path / "idx")  # saved
     assert dict(again.payload_items()) == items
     stage._teardown(ctx)
+
+
+@pytest.mark.parametrize("detected", [False, True], ids=["whole-image", "detected-box"])
+def test_reconcile_repairs_garments_and_vectors_stored_twice(
+    catalog, settings, embedder, tmp_path, detected
+) -> None:
+    """Two ingests that ran at once (before the ingest lock) indexed the same image twice:
+    two rows per box and a vector each. The next ingest's reconcile keeps one of each."""
+    from modiste.search import stage
+
+    db, _, _, _ = catalog
+    ctx, index, ids = _embedded(db, settings, embedder, tmp_path)
+    if detected:
+        ctx.cache["embed.indexer"].detector = HalfDetector()
+        ctx.cache["embed.indexer"].index_images([ids[0]])
+    with db.session() as s:
+        first = s.scalars(select(GarmentRow).where(GarmentRow.image_id == ids[0])).all()
+        copies = [
+            GarmentRow(image_id=g.image_id, label=g.label, confidence=g.confidence, x1=g.x1,
+                       y1=g.y1, x2=g.x2, y2=g.y2, crop_hash=g.crop_hash, indexed=True)
+            for g in first
+        ]  # fmt: skip
+        s.add_all(copies)
+        s.flush()
+        copy_ids = [g.id for g in copies]
+    stored = dict(index.payload_items())
+    vectors = np.random.default_rng(0).normal(size=(len(first), embedder.dim)).astype("float32")
+    index.add(copy_ids, vectors, [stored[g.id] for g in first])  # the second run's vectors
+    assert index.count() == 15 + len(first)
+    stage._reconcile(ctx)
+    with db.session() as s:
+        boxes = [
+            (g.label, g.x1, g.y1, g.x2, g.y2)
+            for g in s.scalars(select(GarmentRow).where(GarmentRow.image_id == ids[0]))
+        ]
+    assert boxes and len(boxes) == len(set(boxes)) == len(first)
+    assert {b[0] for b in boxes} == ({"top"} if detected else {WHOLE_IMAGE})
+    assert index.count() == 15
+    with db.session() as s:  # the index and the catalog name the same garments
+        garments = set(s.scalars(select(GarmentRow.id).where(GarmentRow.indexed.is_(True))))
+    assert set(dict(index.payload_items())) == garments
+    stage._teardown(ctx)
