@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if not isinstance(key, Hashable):  # `? [a, b]`, `? !!set {a}`: no dict can hold it
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value, not a list, set or mapping",
+                    key_node.start_mark,
+                )  # fmt: skip
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice", key_node.start_mark
@@ -33,8 +38,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def parse_yaml(text: str) -> Any:
-    """Safe YAML that refuses duplicate keys; raises ``yaml.YAMLError``."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    """Safe YAML that refuses duplicate keys; raises ``yaml.YAMLError`` for any bad input.
+
+    The text may come from anyone with an API key, so what PyYAML lets escape as another error
+    becomes a ``YAMLError`` too: deep nesting (its composer recurses: RecursionError) and an
+    integer over Python's digit limit (ValueError).
+    """
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except RecursionError as e:
+        raise yaml.YAMLError("nested too deeply") from e
+    except ValueError as e:  # int("9" * 5000) is over Python's limit on digits
+        raise yaml.YAMLError(
+            "a number has too many digits" if "digits" in str(e) else str(e)
+        ) from e
+    except TypeError as e:  # pragma: no cover - unhashable keys are refused above
+        raise yaml.YAMLError(f"a value cannot be read ({e})") from e
 
 
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
@@ -59,8 +78,8 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
 def check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     """Refuse unknown keys: a typo (``max_image``) must not silently do nothing."""
     allowed = list(allowed)
-    unknown = sorted(set(data) - set(allowed))
+    unknown = sorted(map(str, set(data) - set(allowed)))  # keys may be numbers, null, dates
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(allowed)}"
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
         )

@@ -33,6 +33,7 @@ RULE_KEYS = (
 _TOP_KEYS = ("name", "description", *RULE_KEYS, "categories")
 _LIST_KEYS = ("order", "pin_first", "pin_last", "exclude", "required")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_IMAGES_CAP = 10_000  # no gallery is larger; a longer number is a typo or a probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +178,13 @@ def _build_rules(data: Mapping[str, Any], base: Rules, taxonomy: Taxonomy, where
             )
     if "max_images" in data:
         n = data["max_images"]
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ConfigError(f"{where}: max_images must be a positive whole number or null")
+        if n is not None and (
+            isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES_CAP
+        ):
+            raise ConfigError(
+                f"{where}: max_images must be a positive whole number up to "
+                f"{MAX_IMAGES_CAP}, or null"
+            )
         values["max_images"] = n
     if "tie_break" in data:
         tb = _names(data["tie_break"], f"{where}: tie_break")
