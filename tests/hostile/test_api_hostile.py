@@ -30,7 +30,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     # Many uploads from one client: the rate limits (tests/api/test_rate_limits.py) stay off.
     app = create_app(keeper.settings.model_copy(update={"api_rate_limit_per_minute": 0}))
     with app.state.db.session() as session:
-        _, key = create_key(session, "hostile")
+        _, key = create_key(session, "hostile", "admin")  # reaches regulations PUT too
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, keeper, key
     app.state.db.dispose()
