@@ -4,6 +4,9 @@ Pages are rendered on the server from the same catalog functions the API uses; t
 calls the /v1 API for searches and for every change (sending the API key kept in
 localStorage). With ``api_public_read`` off, the pages need a key like the API's reads: the key
 form also stores it in a same-site cookie, which is what page loads and images carry.
+Pages only answer GET: every change is a fetch() with the ``X-API-Key`` header of a key with the
+write scope, which a cross-site form cannot send, so no page needs a CSRF token (a page route
+taking a POST would: ``tests/api/test_scopes_and_csrf.py`` fails until it has one).
 """
 
 from __future__ import annotations
