@@ -136,8 +136,8 @@ def run_ingest(
         IngestBusyError: Another ingest still runs on this data folder after the wait.
     """
     selected = get_stages(stages)  # an unknown stage name is refused before any waiting
-    with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait):
-        sweep_leftovers(settings)
+    with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait) as held:
+        sweep_leftovers(settings, deep=not held.previous_finished)
         return _run_stages(
             settings, db, selected, retry_failed=retry_failed, limit=limit, progress=progress
         )

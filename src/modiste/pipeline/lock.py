@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,14 @@ from modiste.errors import ModisteError
 log = logging.getLogger(__name__)
 LOCK_FILE = "ingest.lock"
 _POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class IngestLock:
+    """The held lock: ``previous_finished`` is False when the last holder was killed (or this
+    is the first run), so temp files it was writing may be left anywhere it writes."""
+
+    previous_finished: bool
 
 
 class IngestBusyError(ModisteError):
@@ -92,11 +101,12 @@ def ingest_lock(
     *,
     wait_s: float | None = None,
     on_wait: Callable[[str], None] | None = None,
-) -> Iterator[None]:
+) -> Iterator[IngestLock]:
     """Hold the data folder's ingest lock; wait at most ``wait_s`` for another holder.
 
     ``wait_s`` defaults to ``settings.ingest_lock_wait_s``; ``on_wait`` is told once, in words,
-    that this run is waiting.
+    that this run is waiting. The lock file also records whether its last holder finished
+    (returned or raised) or was killed, which tells the next one where leftovers may be.
 
     Raises:
         IngestBusyError: Another ingest still holds the lock after ``wait_s`` seconds.
@@ -105,7 +115,7 @@ def ingest_lock(
         import fcntl  # noqa: F401  (POSIX only)
     except ImportError:  # pragma: no cover - Windows: no flock; run one ingest at a time
         log.warning("no OS file locks on this platform: nothing stops a second ingest")
-        yield
+        yield IngestLock(previous_finished=False)
         return
     wait = settings.ingest_lock_wait_s if wait_s is None else max(0.0, wait_s)
     path = lock_path(settings)
@@ -129,12 +139,30 @@ def ingest_lock(
                 )
                 told = True
             time.sleep(min(_POLL_S, left))
+        held = IngestLock(previous_finished=_read_state(fd).get("finished") is True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        _write_state(fd, {**me, "finished": False})
         try:
-            yield
+            yield held
+            _write_state(fd, {**me, "finished": True})
+        except BaseException:
+            # An exception unwinds every writer's own cleanup; only a kill skips this.
+            _write_state(fd, {**me, "finished": True})
+            raise
         finally:
             _unlock(fd)
     finally:
         os.close(fd)
+
+
+def _read_state(fd: int) -> dict[str, object]:
+    try:
+        state = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(fd: int, state: dict[str, object]) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(state).encode(), 0)

@@ -283,9 +283,11 @@ def rebuild_index(
     through the detector (when one is given) or are indexed whole. Holds the ingest lock: an
     ingest writing the index meanwhile would lose its vectors or ours.
     """
+    from modiste.pipeline.leftovers import sweep_leftovers
     from modiste.pipeline.lock import ingest_lock
 
-    with ingest_lock(settings):
+    with ingest_lock(settings) as held:
+        sweep_leftovers(settings, deep=not held.previous_finished)
         return _rebuild(settings, db, embedder, detector, redetect, advance, chunk)
 
 

@@ -74,3 +74,36 @@ def test_unreadable_manifest_leaves_the_index_alone(settings: Settings) -> None:
     bin_file = _touch(index / "vectors-000009.bin")
     sweep_leftovers(settings)
     assert bin_file.exists()
+
+
+def test_the_image_store_is_walked_only_after_a_killed_holder(
+    settings: Settings, db: Database
+) -> None:
+    """The store is the one large tree: a clean previous run left nothing there to find."""
+    run_ingest(settings, db, stages=["store"])  # finishes: the lock file says so
+    crop = _touch(settings.images_dir / "ab" / "cd" / f".tmp-{_dead_pid()}-crop.jpg")
+    thumb = _touch(settings.resolved_data_dir / "thumbs" / "256" / f".tmp-{_dead_pid()}-t.jpg")
+    run_ingest(settings, db, stages=["store"])
+    assert crop.exists() and not thumb.exists()  # written by no ingest: not looked for
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom modiste.config import Settings\n"
+         "from modiste.pipeline.lock import ingest_lock\n"
+         "with ingest_lock(Settings(data_dir=sys.argv[1])):\n"
+         "    print('locked', flush=True)\n    time.sleep(60)\n",
+         str(settings.resolved_data_dir)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    holder.kill()  # an ingest killed mid-run
+    holder.wait()
+    run_ingest(settings, db, stages=["store"])
+    assert not crop.exists()
+
+
+def test_sweep_benchmark_smoke(tmp_path: Path) -> None:
+    from benchmarks.ingest_sweep import main
+
+    result = main(["--n", "30", "--repeat", "1", "--json", str(tmp_path / "r.json")])
+    assert result["images"] == 30 and result["store_folders"] > 1
+    assert json.loads((tmp_path / "r.json").read_text())["deep_s"] >= 0
