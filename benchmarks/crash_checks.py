@@ -95,7 +95,10 @@ def check_files(data_dir: Path) -> list[str]:
         else []
     )
     if orphans:
-        out.append(f"{len(orphans)} orphan originals in images/, e.g. {orphans[0].name[:16]}")
+        out.append(
+            f"{len(orphans)} orphan files (originals or crops) in images/, "
+            f"e.g. {orphans[0].name[:16]}"
+        )
     return out
 
 
