@@ -6,6 +6,7 @@ the overlap is certain, not a matter of timing.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -104,19 +105,19 @@ def test_two_ingest_processes_never_interleave(
     assert not is_held(settings)
 
 
+HOLD = (
+    "import sys, time\n"
+    "from modiste.config import Settings\n"
+    "from modiste.pipeline.lock import ingest_lock\n"
+    "with ingest_lock(Settings(data_dir=sys.argv[1])):\n"
+    "    print('locked', flush=True)\n"
+    "    time.sleep(60)\n"
+)
+
+
 def test_lock_waits_a_bounded_time_then_refuses(settings: Settings, tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\n"
-            "from modiste.config import Settings\n"
-            "from modiste.pipeline.lock import ingest_lock\n"
-            "with ingest_lock(Settings(data_dir=sys.argv[1])):\n"
-            "    print('locked', flush=True)\n"
-            "    time.sleep(60)\n",
-            str(settings.resolved_data_dir),
-        ],
+        [sys.executable, "-c", HOLD, str(settings.resolved_data_dir)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -155,3 +156,29 @@ def test_lock_wait_comes_from_settings(tmp_path: Path) -> None:
         assert time.monotonic() - started >= 0.2
     with pytest.raises(ValueError):
         Settings(data_dir=tmp_path, ingest_lock_wait_s=-1)
+
+
+def test_cli_ingest_refuses_or_waits_with_a_clear_message(settings: Settings, db: Database) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(settings.resolved_data_dir)], stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        cli = [str(Path(sys.executable).parent / "modiste"), "--data-dir", str(settings.data_dir)]
+        env = {**os.environ, "COLUMNS": "300"}
+        refused = subprocess.run([*cli, "ingest", "--stages", "store"], capture_output=True,
+                                 text=True, timeout=120, env=env)  # fmt: skip
+        assert refused.returncode != 0
+        assert f"another ingest is running on this catalog (pid {holder.pid}" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        waited = subprocess.run([*cli, "ingest", "--stages", "store", "--wait", "0.5"],
+                                capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+        assert waited.returncode != 0
+        assert "waiting up to 0.5 s" in waited.stderr and "after waiting 0.5 s" in waited.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    done = subprocess.run([*cli, "ingest", "--stages", "store"], capture_output=True, text=True,
+                          timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
