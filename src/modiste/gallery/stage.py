@@ -11,18 +11,20 @@ from collections.abc import Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from modiste.catalog.gallery_edits import save_model_shots
 from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.cleaning.policy import load_policy
 from modiste.errors import ModisteError
 from modiste.gallery.ordering import GalleryItem, order_gallery
-from modiste.gallery.regulation import resolve_regulation, saved_regulation_dirs
+from modiste.gallery.regulation import Regulation, resolve_regulation, saved_regulation_dirs
 from modiste.imaging.decode import decode_image
 from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
 log = logging.getLogger(__name__)
 DRAFT = 320  # decode JPEGs at ≥ this short side: the classifier runs at 224
+ORDER_ATTEMPTS = 3  # a delete during ordering costs one more pass; three in a row is not a race
 
 
 def _setup(ctx: StageContext) -> None:
@@ -112,8 +114,24 @@ def _order_all(ctx: StageContext) -> None:
 
 
 def order_products(ctx: StageContext, product_ids: Sequence[int] | None = None) -> int:
-    """Write gallery_rank/gallery_reason for every product (or the ones given)."""
+    """Write gallery_rank/gallery_reason for every product (or the ones given).
+
+    A product or photo deleted through the API between the read and the write fails the write
+    (StaleDataError); the whole ordering is then done again over the catalog as it is now,
+    instead of killing the ingest.
+    """
     regulation = resolve_regulation(ctx.settings.regulation, saved_regulation_dirs(ctx.settings))
+    for attempt in range(1, ORDER_ATTEMPTS + 1):
+        try:
+            return _order(ctx, regulation, product_ids)
+        except StaleDataError:
+            if attempt == ORDER_ATTEMPTS:
+                raise
+            log.info("the catalog changed while galleries were ordered; ordering again")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _order(ctx: StageContext, regulation: Regulation, product_ids: Sequence[int] | None) -> int:
     n = 0
     with ctx.db.session() as session:  # type: ignore[attr-defined]
         query = select(ProductRow).options(

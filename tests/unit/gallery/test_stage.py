@@ -214,3 +214,28 @@ def test_a_label_or_delete_during_the_shots_stage_is_kept_and_the_run_goes_on(
     run_ingest(settings, catalog, stages=["shots"])
     with catalog.session() as session:
         assert session.get(ImageRow, labelled).shot.source == "human"
+
+
+def test_a_product_deleted_while_galleries_are_ordered_does_not_stop_the_ingest(
+    catalog: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the order stage's write failed with StaleDataError and the ingest died."""
+    import modiste.gallery.stage as stage_module
+
+    run_ingest(settings, catalog, stages=["store", "shots"])
+    real, calls = stage_module.order_gallery, []
+
+    def order_while_deleting(*args, **kw):  # type: ignore[no-untyped-def]
+        if not calls:  # a person deletes a product through the API, once
+            with catalog.session() as session:
+                session.delete(
+                    session.scalar(select(ProductRow).where(ProductRow.external_id == "bag"))
+                )
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(stage_module, "order_gallery", order_while_deleting)
+    run_ingest(settings, catalog, stages=["order"])
+    assert [rank for rank, _, _ in gallery(catalog, "top")] == [1, 2, 3, 4]
+    with catalog.session() as session:
+        assert session.scalar(select(ProductRow).where(ProductRow.external_id == "bag")) is None
