@@ -1,0 +1,69 @@
+"""Tiny runs of the crash and load benchmarks, so `make test` notices when a harness breaks.
+
+They run the scripts as a user would (`python -m benchmarks.NAME`) in a temp folder, and check
+what the scripts check: no violation after a few SIGKILLs, no 5xx and no dropped connection
+under a few seconds of load. The figures themselves live in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bench(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODISTE_")}
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_crash_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "crash.json"
+    done = _bench(
+        "crash_bench",
+        *("--kills", "3", "--settle-every", "3", "--products", "1", "--seed", "1"),
+        *("--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["kills"] >= 3
+    assert result["checks"] >= 4  # setup, each kill, the final settle
+    found = [v["violation"] for v in result["violations"]]
+    assert [v for v in found if "orphan" not in v] == []  # nothing acknowledged lost or doubled
+    if found:
+        pytest.xfail(
+            "defect (issue #16, crash leftovers): garment crops stored by an ingest killed "
+            f"mid-embed stay in images/ with no row naming them: {found[0]}"
+        )
+    assert done.returncode == 0
+
+
+@pytest.mark.slow
+def test_load_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    done = _bench(
+        "load_bench",
+        *("--catalog", "tiny", "--no-ingest", "--photo-share", "0", "--seconds", "3"),
+        *("--concurrency", "4", "--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["requests"] > 0 and result["5xx"] == 0
+    assert result["text"]["p50_ms"] is not None
+    assert result["rss_mb"]["peak"] is not None
