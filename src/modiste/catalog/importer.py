@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow, RowError, read_feed
 from modiste.catalog.local_files import FileRoots
-from modiste.catalog.schema import ImageRow, ProductRow, Seller
+from modiste.catalog.repository import seller_id_for
+from modiste.catalog.schema import ImageRow, ProductRow
 
 log = logging.getLogger(__name__)
 DEFAULT_SELLER = "default"
@@ -56,13 +57,7 @@ class ImportReport:
 def _seller(session: Session, name: str, cache: dict[str, int]) -> int:
     if name in cache:
         return cache[name]
-    seller_id = session.scalar(select(Seller.id).where(Seller.name == name))
-    if seller_id is None:
-        seller = Seller(name=name)
-        session.add(seller)
-        session.flush()
-        seller_id = seller.id
-    cache[name] = seller_id
+    seller_id = cache[name] = seller_id_for(session, name)
     return seller_id
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.schema import ImageRow, ProductRow, Seller, StageState
@@ -164,6 +165,27 @@ def list_products(
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+def seller_id_for(session: Session, name: str) -> int:
+    """The seller's id, creating the seller when new.
+
+    Two writers (an import, API creates) may meet a new seller at once: the loser's insert fails
+    on the unique name inside a savepoint, and it reads the winner's row instead of failing.
+    """
+    found = session.scalar(select(Seller.id).where(Seller.name == name))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            seller = Seller(name=name)
+            session.add(seller)
+        return seller.id
+    except IntegrityError:
+        found = session.scalar(select(Seller.id).where(Seller.name == name))
+        if found is None:
+            raise
+        return found
 
 
 def get_product(session: Session, key: int | str, seller: str | None = None) -> ProductRow:

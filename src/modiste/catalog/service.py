@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modiste.catalog.repository import get_product
-from modiste.catalog.schema import ImageRow, ProductRow, Seller
+from modiste.catalog.repository import get_product, seller_id_for
+from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.errors import ConfigError
 
 EDITABLE = (
@@ -32,15 +32,6 @@ EDITABLE = (
 # A field a person sets is no longer a guess: its confidence becomes 1 so the editor's
 # "least confident first" view moves it to the end.
 _CONFIDENCE_OF = {"gender": "gender_confidence", "product_type": "product_type_confidence"}
-
-
-def _seller_id(session: Session, name: str) -> int:
-    seller = session.scalar(select(Seller).where(Seller.name == name))
-    if seller is None:
-        seller = Seller(name=name)
-        session.add(seller)
-        session.flush()
-    return seller.id
 
 
 def _set_images(product: ProductRow, sources: Sequence[str]) -> None:
@@ -60,7 +51,7 @@ def create_product(
     images: Sequence[str],
 ) -> ProductRow:
     """A new product with pending images (ingest fetches them). Duplicate ids are refused."""
-    seller_id = _seller_id(session, seller)
+    seller_id = seller_id_for(session, seller)
     exists = session.scalar(
         select(ProductRow.id).where(
             ProductRow.seller_id == seller_id, ProductRow.external_id == external_id
@@ -79,7 +70,10 @@ def create_product(
     try:
         session.flush()
     except IntegrityError as e:  # a concurrent create of the same id
-        raise ConfigError(f"product {external_id!r} could not be created ({e.orig})") from e
+        # The cause names tables and columns: it stays in the chain (logs), not in the message.
+        raise ConfigError(
+            f"seller {seller!r} already has a product {external_id!r} (created concurrently)"
+        ) from e
     return get_product(session, product.id)
 
 
