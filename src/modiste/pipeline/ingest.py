@@ -13,7 +13,7 @@ from modiste.catalog.db import Database
 from modiste.catalog.schema import ImageRow, StageState, utcnow
 from modiste.config import Settings
 from modiste.imaging.store import ImageStore
-from modiste.pipeline.leftovers import sweep_leftovers
+from modiste.pipeline.leftovers import remove_unreferenced_files, sweep_leftovers
 from modiste.pipeline.lock import ingest_lock
 from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
 
@@ -138,6 +138,8 @@ def run_ingest(
     selected = get_stages(stages)  # an unknown stage name is refused before any waiting
     with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait) as held:
         sweep_leftovers(settings, deep=not held.previous_finished)
+        if not held.previous_finished:  # killed: files written, their rows never committed
+            remove_unreferenced_files(settings, db)
         return _run_stages(
             settings, db, selected, retry_failed=retry_failed, limit=limit, progress=progress
         )

@@ -27,13 +27,18 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import select
+
+from modiste.catalog.schema import GarmentRow, ImageRow
 from modiste.config import Settings
 
 log = logging.getLogger(__name__)
 _TEMP = re.compile(r"^\.tmp-(\d+)-")  # atomic_write
 _ONNX_TEMP = re.compile(r"\.(\d+)\.tmp$")  # cached_export
 _GENERATION = re.compile(r"^\w+-(\d{6,})\.bin$")  # persist.commit
+_STORED = re.compile(r"^[0-9a-f]{64}$")  # ImageStore: the sha256 is the name
 _ATOMIC_DIRS = ("images", "thumbs", "index", "regulations", "corrections")
 
 
@@ -113,4 +118,29 @@ def sweep_leftovers(settings: Settings, *, deep: bool = True) -> int:
     removed = _remove(found)
     if removed:
         log.info("removed %d temp files left by an interrupted run", removed)
+    return removed
+
+
+def remove_unreferenced_files(settings: Settings, db: Any) -> int:
+    """Remove stored files no catalog row names; returns how many.
+
+    A run killed between writing a file and committing the row that names it (the embed stage
+    stores a chunk's crops, then commits their garments) leaves a whole file nobody will ever
+    read. Only an ingest or an index rebuild adds rows that name files, under the ingest lock,
+    so with the lock held every file in use is named. Called after a killed holder only: it
+    walks the whole store and holds every name in memory (~150 MB per million files).
+    """
+    with db.session() as session:
+        named = set(
+            session.scalars(select(ImageRow.content_hash).where(ImageRow.content_hash.is_not(None)))
+        )
+        named.update(
+            session.scalars(select(GarmentRow.crop_hash).where(GarmentRow.crop_hash.is_not(None)))
+        )
+    unreferenced = []
+    for folder, _dirs, names in os.walk(settings.images_dir):
+        unreferenced += [Path(folder) / n for n in names if _STORED.match(n) and n not in named]
+    removed = _remove(unreferenced)
+    if removed:
+        log.info("removed %d stored files no catalog row names (left by a killed run)", removed)
     return removed

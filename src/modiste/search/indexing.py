@@ -283,11 +283,13 @@ def rebuild_index(
     through the detector (when one is given) or are indexed whole. Holds the ingest lock: an
     ingest writing the index meanwhile would lose its vectors or ours.
     """
-    from modiste.pipeline.leftovers import sweep_leftovers
+    from modiste.pipeline.leftovers import remove_unreferenced_files, sweep_leftovers
     from modiste.pipeline.lock import ingest_lock
 
     with ingest_lock(settings) as held:
         sweep_leftovers(settings, deep=not held.previous_finished)
+        if not held.previous_finished:
+            remove_unreferenced_files(settings, db)
         return _rebuild(settings, db, embedder, detector, redetect, advance, chunk)
 
 

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from modiste.catalog.db import Database
+from modiste.catalog.schema import ImageRow, ProductRow, Seller, StageState
 from modiste.config import Settings
+from modiste.imaging.store import ImageStore
 from modiste.pipeline.ingest import run_ingest
 from modiste.pipeline.leftovers import sweep_leftovers
 
@@ -83,8 +85,19 @@ def test_the_image_store_is_walked_only_after_a_killed_holder(
     run_ingest(settings, db, stages=["store"])  # finishes: the lock file says so
     crop = _touch(settings.images_dir / "ab" / "cd" / f".tmp-{_dead_pid()}-crop.jpg")
     thumb = _touch(settings.resolved_data_dir / "thumbs" / "256" / f".tmp-{_dead_pid()}-t.jpg")
+    # A crop stored by an embed stage killed before its garments were committed: a whole file
+    # no row names. And a named one, which stays.
+    store = ImageStore(settings.images_dir)
+    orphan = store.path_for(store.put(b"crop of a garment never committed"))
+    named = store.put(b"an original")
+    image = ImageRow(position=0, source="x", content_hash=named, status="stored")
+    with db.session() as s:
+        s.add(ProductRow(seller=Seller(name="s"), external_id="p", title="P", images=[image]))
+        s.flush()
+        s.add(StageState(image_id=image.id, stage="store", status="done"))  # nothing to fetch
     run_ingest(settings, db, stages=["store"])
     assert crop.exists() and not thumb.exists()  # written by no ingest: not looked for
+    assert orphan.exists()
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\nfrom modiste.config import Settings\n"
@@ -98,7 +111,8 @@ def test_the_image_store_is_walked_only_after_a_killed_holder(
     holder.kill()  # an ingest killed mid-run
     holder.wait()
     run_ingest(settings, db, stages=["store"])
-    assert not crop.exists()
+    assert not crop.exists() and not orphan.exists()
+    assert store.exists(named)
 
 
 def test_sweep_benchmark_smoke(tmp_path: Path) -> None:
