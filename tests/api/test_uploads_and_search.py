@@ -67,6 +67,8 @@ def test_text_search(client: TestClient) -> None:
     cheap = client.get("/v1/search/text", params={"q": "jacket", "max_price": 50}).json()
     assert all(h["product"]["price"] <= 50 for h in cheap["hits"])
     assert_problem(client.get("/v1/search/text"), 422)
+    # Text search reads the catalog only: the image models (seconds to load) stay unloaded.
+    assert client.app.state.search._service is None  # type: ignore[attr-defined]
 
 
 def test_gallery_sort(client: TestClient) -> None:

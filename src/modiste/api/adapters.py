@@ -200,12 +200,7 @@ class SearchAdapter:
         return list(self._visual().similar_products(product_id, filters, k))
 
     def text(self, query: str, filters: Any, page: int, per_page: int) -> Any:
-        try:
-            service = self._visual()
-        except NotAvailable:
-            service = None
-        if service is not None and hasattr(service, "search_text"):
-            return service.search_text(query, filters, page, per_page)
+        # Text search reads the catalog only: it must not wait for the image models to load.
         if self._text is None:
             text = optional_module("modiste.search.text", "text search")
             synonyms = optional_module("modiste.search.synonyms", "text search")
