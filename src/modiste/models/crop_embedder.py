@@ -146,13 +146,25 @@ def l2n(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def pad_square(image: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+# Larger than any model input: a crop over this is shrunk before padding, so a 30000x10 strip is
+# not padded to a 30000x30000 canvas (2.7 GB) only to be resized to 224 px.
+PAD_MAX_SIDE = 2048
+
+
+def pad_square(
+    image: Image.Image,
+    fill: tuple[int, int, int] = (255, 255, 255),
+    max_side: int = PAD_MAX_SIDE,
+) -> Image.Image:
     """Centre ``image`` on a square canvas so resizing keeps the garment's shape."""
     from PIL import Image as PILImage
 
-    side = max(image.width, image.height)
     if image.width == image.height:
         return image
+    if max(image.width, image.height) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), PILImage.Resampling.BILINEAR)
+    side = max(image.width, image.height)
     canvas = PILImage.new("RGB", (side, side), fill)
     canvas.paste(image.convert("RGB"), ((side - image.width) // 2, (side - image.height) // 2))
     return canvas

@@ -77,6 +77,15 @@ def test_pad_square_keeps_content() -> None:
     assert sq.getpixel((20, 20)) == (0, 0, 0)
 
 
+def test_pad_square_shrinks_an_extreme_strip_before_padding() -> None:
+    # A hostile 30000x10 upload padded as it is would be a 30000x30000 canvas (2.7 GB).
+    strip = Image.new("RGB", (30_000, 10), (0, 0, 0))
+    sq = pad_square(strip)
+    assert sq.size == (2048, 2048)
+    assert sq.getpixel((1024, 1023)) == (0, 0, 0) and sq.getpixel((0, 0)) == (255, 255, 255)
+    assert strip.size == (30_000, 10)  # the caller's image is left alone
+
+
 def _heads(dim: int, rng: np.random.Generator) -> dict[str, CategoryHead]:
     labels = ("bottom", "top")
     return {
