@@ -131,3 +131,18 @@ def test_openapi_documents_the_429(client: TestClient) -> None:
         answer = paths[path][method]["responses"]["429"]
         assert answer["content"]["application/problem+json"]["schema"]["$ref"].endswith("Problem")
     assert "429" not in paths["/v1/search/text"]["get"]["responses"]
+
+
+def test_a_client_over_its_allowance_is_refused_before_its_upload_is_read(
+    client: TestClient,
+) -> None:
+    from .test_request_guard import _call
+
+    app = client.app
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    body = b"--x--\r\n" + b"\0" * 100_000
+    first = [_call(app, "POST", "/v1/search/image", headers, body) for _ in range(2)]  # type: ignore[arg-type]
+    assert all(r.status != 429 and r.reads > 0 for r in first)
+    limited = _call(app, "POST", "/v1/search/image", headers, body)  # type: ignore[arg-type]
+    assert limited.status == 429 and limited.reads == 0
+    assert dict(limited.headers)[b"retry-after"]

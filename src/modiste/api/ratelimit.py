@@ -121,16 +121,29 @@ class RateLimits:
             )
 
 
+_CHECKED = "modiste.rate_limit_checked"
+
+
 class RateLimit:
     """The dependency a route declares (list the route in problems.RATE_LIMITED too, which
-    documents its 429 in the OpenAPI schema)."""
+    documents its 429 in the OpenAPI schema).
+
+    The body-size guard (:mod:`modiste.api.route_policy`) runs :meth:`before_body` before the
+    upload is read, so a client over its allowance costs no body; the dependency itself then only
+    covers a request that did not pass through the guard.
+    """
 
     def __init__(self, route: str) -> None:
         self.route = route
 
-    def __call__(self, request: Request) -> None:
+    def before_body(self, request: Request) -> None:
         limits: RateLimits = request.app.state.rate_limits
         limits.check(self.route, request)
+        request.scope[_CHECKED] = True  # one token per request, not one per check
+
+    def __call__(self, request: Request) -> None:
+        if not request.scope.get(_CHECKED):
+            self.before_body(request)
 
 
 def rate_limited(route: str) -> Any:

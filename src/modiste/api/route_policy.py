@@ -10,7 +10,6 @@ route takes: photo uploads get the upload cap, everything else (JSON, forms) a m
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -26,6 +25,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from modiste.api import security
+from modiste.api.ratelimit import RateLimit
 
 try:
     from fastapi.routing import iter_route_contexts
@@ -41,7 +41,7 @@ KeyCheck = Callable[[Request], Any]
 
 @dataclass(frozen=True)
 class RoutePolicy:
-    """``checks`` raise an ApiProblem (401/403) for a request that may not send its body."""
+    """``checks`` raise an ApiProblem (401/403, 429) for a request that may not send its body."""
 
     checks: tuple[KeyCheck, ...] = ()
     uploads: bool = False  # takes File() parameters: the upload cap, else the body cap
@@ -69,15 +69,15 @@ def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
 
 
 def _write_check(scopes: list[str]) -> KeyCheck:
-    # The same call FastAPI makes; the scopes only where require_key takes them (it does once
-    # keys have scopes).
-    extra: dict[str, Any] = {}
-    if "security_scopes" in inspect.signature(security.require_key).parameters:
-        extra["security_scopes"] = SecurityScopes(scopes=scopes)
+    """The same call FastAPI makes for the route, from the headers alone."""
+    security_scopes = SecurityScopes(scopes=scopes)
 
     def check(request: Request) -> Any:
         return security.require_key(
-            request, header_key=_header_key(request), credentials=_bearer(request), **extra
+            request,
+            security_scopes,
+            header_key=_header_key(request),
+            credentials=_bearer(request),
         )
 
     return check
@@ -103,6 +103,8 @@ def _policy_of(dependant: Dependant) -> RoutePolicy:
             checks.append(_write_check(scopes))
         elif dep.call is security.read_access:
             checks.append(_read_check)
+        elif isinstance(dep.call, RateLimit):
+            checks.append(dep.call.before_body)
     return RoutePolicy(tuple(checks), uploads, reads_body)
 
 
