@@ -161,6 +161,7 @@ class CatalogIndexer:
         from modiste.imaging import decode_image
 
         out: dict[int, str | None] = {}
+        dropped: list[str] = []  # crops of garments replaced or removed here
         with self.db.session() as session:
             rows = session.scalars(
                 select(ImageRow)
@@ -172,6 +173,7 @@ class CatalogIndexer:
             ).all()
             for row in rows:
                 old = [g.id for g in row.garments]
+                dropped += [g.crop_hash for g in row.garments if g.crop_hash]
                 if row.in_search is False or not row.content_hash or row.status != "stored":
                     self._drop(session, row, old)
                     out[row.id] = "skipped: " + (
@@ -186,7 +188,27 @@ class CatalogIndexer:
                     out[row.id] = None
                 except ModisteError as e:
                     out[row.id] = f"failed: {e}"
+        # Only once the rows that named them are gone for good (committed): a crop file no
+        # garment names any more would otherwise stay in the store for ever.
+        self._remove_unnamed_crops(dropped)
         return out
+
+    def _remove_unnamed_crops(self, hashes: Sequence[str]) -> None:
+        if not hashes:
+            return
+        with self.db.session() as session:
+            named = set(
+                session.scalars(
+                    select(GarmentRow.crop_hash).where(GarmentRow.crop_hash.in_(hashes))
+                )
+            )
+            named.update(
+                session.scalars(
+                    select(ImageRow.content_hash).where(ImageRow.content_hash.in_(hashes))
+                )
+            )
+        for content_hash in set(hashes) - named:
+            self.store.path_for(content_hash).unlink(missing_ok=True)
 
     def _drop(self, session: Any, row: ImageRow, old: list[int]) -> None:
         if old:

@@ -135,6 +135,44 @@ def test_indexing_keeps_the_product_crop_and_skips_hidden(catalog) -> None:
     assert index.count() == 15
 
 
+def test_crops_of_dropped_garments_leave_the_store_unless_still_named(
+    catalog, settings, embedder
+) -> None:
+    db, index, _ids, _results = catalog
+    store = ImageStore(settings.images_dir)
+    indexer = CatalogIndexer(db, store, index, embedder, HalfDetector())
+
+    def crops(source_prefix: str) -> set[str]:
+        with db.session() as s:
+            return set(
+                s.scalars(
+                    select(GarmentRow.crop_hash)
+                    .join(ImageRow, ImageRow.id == GarmentRow.image_id)
+                    .where(ImageRow.source.startswith(source_prefix))
+                )
+            )
+
+    def hide(source_prefix: str) -> list[int]:
+        with db.session() as s:
+            s.execute(
+                update(ImageRow)
+                .where(ImageRow.source.startswith(source_prefix))
+                .values(in_search=False)
+            )
+            return list(
+                s.scalars(select(ImageRow.id).where(ImageRow.source.startswith(source_prefix)))
+            )
+
+    # Every photo of a colour is the same picture, so its crop file is shared by four garments.
+    (shared,) = crops("x/red")
+    indexer.index_images(hide("x/reda"))
+    assert store.exists(shared)  # the "b" listings still name it
+    (gone,) = crops("x/blue")
+    indexer.index_images(hide("x/blue"))
+    assert not store.exists(gone)  # named by no garment any more: not left behind for ever
+    assert store.exists(shared)
+
+
 def test_search_image_finds_same_colour(catalog, settings, embedder) -> None:
     db, index, ids, _ = catalog
     service = SearchService(settings, db, index, embedder, HalfDetector())
