@@ -37,16 +37,6 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class ImageStore:
     """Originals at ``root/ab/cd/<sha256>``, thumbnails at ``root/../thumbs/<size>/``."""
 
@@ -64,20 +54,6 @@ class ImageStore:
         if not path.exists():
             atomic_write(path, data)
         return digest
-
-    def sweep_temp(self) -> int:
-        """Delete temp files left by writers that were killed mid-write; returns how many."""
-        removed = 0
-        for root in (self.root, self.thumbs_root):
-            if not root.is_dir():
-                continue
-            for tmp in root.rglob(".tmp-*"):
-                pid = tmp.name.split("-")[1]
-                if pid.isdigit() and _alive(int(pid)):
-                    continue
-                tmp.unlink(missing_ok=True)
-                removed += 1
-        return removed
 
     def exists(self, content_hash: str) -> bool:
         return self.path_for(content_hash).exists()

@@ -16,7 +16,6 @@ from modiste.pipeline.stages import Outcome, StageContext, register_stage
 
 
 def _setup(ctx: StageContext) -> None:
-    ctx.store.sweep_temp()  # type: ignore[attr-defined]  # leftovers of a killed run
     ctx.cache["fetcher"] = ImageFetcher(ctx.settings)
     # The fetch workers decode in parallel; big images take turns within this many pixels.
     configure_decode_budget(ctx.settings.decode_budget_pixels)
