@@ -62,3 +62,22 @@ def test_load_bench_smoke(tmp_path: Path) -> None:
     assert result["requests"] > 0 and result["5xx"] == 0
     assert result["text"]["p50_ms"] is not None
     assert result["rss_mb"]["peak"] is not None
+
+
+@pytest.mark.slow
+def test_search_bench_smoke(tmp_path: Path) -> None:
+    """Photo queries end to end against a real catalog: it crashed when search began checking
+    hits against the catalog and the bench had none (db=None)."""
+    out = tmp_path / "search.json"
+    done = _bench(
+        "search_bench",
+        *("--n", "300", "--queries", "2", "--threads", "1"),
+        *("--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["index_vectors"] == 300 and result["queries"] == 2
+    assert result["mean_objects"] >= 1
+    assert result["mean_hits_per_object"] > 0  # the catalog check kept the bench's products
+    assert 0 < result["search_ms"]["median"] <= result["total_ms"]["median"]
