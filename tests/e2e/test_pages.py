@@ -150,3 +150,18 @@ def test_phone_width(phone: Any, live_server: LiveServer, test_output_dir: Path)
         overflow = phone.evaluate("() => document.documentElement.scrollWidth")
         assert overflow <= 390, f"{name} is wider than the phone ({overflow}px)"
         phone.screenshot(path=str(test_output_dir / f"ui-phone-{name}.png"), full_page=True)
+
+
+def test_api_docs_render_offline(page: Any, test_output_dir: Path) -> None:
+    """Swagger UI comes from this server, within the page's CSP (issue #14 item 4)."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else 0)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if "127.0.0.1" not in r.url else 0)
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .opblock-tag")
+    assert page.locator(".swagger-ui .opblock").count() > 10  # every route, from /openapi.json
+    assert page.locator(".swagger-ui .title").first.inner_text().startswith("Modiste")
+    assert not violations, violations
+    assert not [u for u in outside if not u.startswith("data:")], outside
+    page.screenshot(path=str(test_output_dir / "ui-docs.png"), full_page=False)

@@ -123,6 +123,7 @@ class BodySizeLimit:
 def create_app(settings: Settings, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
     """Build the app for one data folder. ``migrate`` brings the schema up to date first."""
     from modiste.api.routes import duplicates, galleries, images, products, search, system
+    from modiste.web.docs import DOCS_URL, mount_docs
     from modiste.web.routes import mount_web
 
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,8 +134,9 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
         title="Modiste",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: ours is served locally
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,  # API keys only, no OAuth2 flow to return to
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -149,14 +151,14 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     for module in (products, images, galleries, search, duplicates, system):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)
+    mount_docs(app, app.openapi_url or "/openapi.json")
     app.add_middleware(
         BodySizeLimit,  # type: ignore[arg-type]
         limit=max_upload_bytes(settings) * _REQUEST_FILES,
         body_limit=settings.api_max_body_bytes,
     )
     # Added last, so outermost: every answer gets the headers, a 413 from BodySizeLimit too.
-    docs = [p for p in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if p]
-    app.add_middleware(SecurityHeaders, docs_paths=docs)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders, docs_paths=[DOCS_URL])  # type: ignore[arg-type]
     return app
 
 
