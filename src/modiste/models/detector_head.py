@@ -22,7 +22,7 @@ import numpy as np
 
 from modiste.domain import Garment
 from modiste.errors import ModelError
-from modiste.models.detector import (
+from modiste.models.garment_boxes import (
     DEFAULT_CLASSES,
     Letterbox,
     letterbox,

@@ -17,7 +17,7 @@ import numpy as np
 
 from modiste.domain import Garment
 from modiste.errors import ModelError
-from modiste.models.detector import letterbox, nms_per_class, to_garments
+from modiste.models.garment_boxes import letterbox, nms_per_class, to_garments
 
 if TYPE_CHECKING:
     from PIL import Image
