@@ -240,6 +240,8 @@ def main() -> None:
 
     threads = int(os.environ.get("OMP_NUM_THREADS", "2"))
     faiss.omp_set_num_threads(threads)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="index-bench-", dir=args.workdir))
     rows: list[dict[str, Any]] = []
     try:

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--nprobe", type=int, action="append")
     ap.add_argument("specs", nargs="+")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = ap.parse_args()
     faiss.omp_set_num_threads(2)
     data = ClusteredVectors(dim=args.dim)
@@ -34,6 +37,7 @@ def main() -> None:
     q = data.queries(args.queries)
     _, truth = exact_topk(data, args.n, q, 10)
     nlist = int(4 * np.sqrt(args.n))
+    rows: list[dict[str, Any]] = []
     for raw in args.specs:
         spec = raw.replace("NL", str(nlist))
         index = faiss.index_factory(args.dim, spec, faiss.METRIC_INNER_PRODUCT)
@@ -64,12 +68,26 @@ def main() -> None:
                 recall = np.mean(
                     [len(set(f) & set(g)) / 10 for f, g in zip(found, truth, strict=True)]
                 )
+                row = {
+                    "spec": spec,
+                    "nprobe": nprobe,
+                    "k_factor": kf,
+                    "recall_at_10": round(float(recall), 4),
+                    "p50_ms": round(float(np.median(lat)) * 1e3, 3),
+                    "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3),
+                    "bytes_per_vector": round(size, 1),
+                    "build_s": round(build, 2),
+                }
+                rows.append(row)
                 print(
                     f"{spec:34s} nprobe={nprobe:3d} k_factor={kf} recall@10={recall:.3f} "
                     f"p50={np.median(lat) * 1e3:.2f}ms p99={np.percentile(lat, 99) * 1e3:.2f}ms "
                     f"B/vec={size:.0f} build={build:.1f}s",
                     flush=True,
                 )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"n": args.n, "dim": args.dim, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

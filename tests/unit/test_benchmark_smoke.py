@@ -81,3 +81,57 @@ def test_search_bench_smoke(tmp_path: Path) -> None:
     assert result["mean_objects"] >= 1
     assert result["mean_hits_per_object"] > 0  # the catalog check kept the bench's products
     assert 0 < result["search_ms"]["median"] <= result["total_ms"]["median"]
+
+
+@pytest.mark.slow
+def test_index_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "index.json"
+    done = _bench(
+        "index_bench",
+        *("--n", "2000", "--dim", "32", "--queries", "20", "--train-n", "2000"),
+        *("--codec", "SQ6", "--workdir", str(tmp_path / "work"), "--json", str(out)),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["config"] for r in rows} >= {"faiss-flat", "faiss-ivf-sq6", "faiss-hnsw-sq6"}
+    flat = next(r for r in rows if r["config"] == "faiss-flat")
+    assert flat["recall_at_10"] == 1.0  # exact search agrees with the ground truth
+    assert all(0 < r["recall_at_10"] <= 1 and r["p50_ms"] > 0 for r in rows)
+    assert out.with_suffix(".md").is_file()
+
+
+@pytest.mark.slow
+def test_index_codecs_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "codecs.json"
+    done = _bench(
+        "index_codecs",
+        *("--n", "2000", "--dim", "32", "--queries", "20", "--nprobe", "8"),
+        *("IVFNL,SQ4", "Flat", "--json", str(out)),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["spec"] for r in rows] == ["IVF178,SQ4", "Flat"]  # NL = 4 sqrt(n)
+    assert rows[1]["recall_at_10"] == 1.0
+    assert 0 < rows[0]["recall_at_10"] <= 1
+
+
+def _listed_in_make_bench() -> list[str]:
+    from benchmarks.run import FULL, RUNS
+
+    return sorted({run[0] for run in RUNS + FULL})
+
+
+@pytest.mark.parametrize("module", _listed_in_make_bench())
+def test_make_bench_modules_exist_and_parse_arguments(module: str) -> None:
+    """`make bench` runs these: each must exist and take its arguments (its --help works)."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "usage:" in done.stdout
