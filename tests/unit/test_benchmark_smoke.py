@@ -135,3 +135,45 @@ def test_make_bench_modules_exist_and_parse_arguments(module: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "usage:" in done.stdout
+
+
+@pytest.mark.slow
+def test_dedupe_set_and_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """make_dedupe_set builds a tuning and a test set (a few photos each), dedupe_bench scores."""
+    sets = {}
+    for seed in ("0", "1"):
+        sets[seed] = tmp_path / f"set{seed}"
+        done = _bench(
+            "make_dedupe_set",
+            *("--out", str(sets[seed]), "--seed", seed, "--datasets", str(datasets_dir)),
+            *("--originals", "3", "--copies", "1", "--distractors", "3"),
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert len((sets[seed] / "dups.csv").read_text().splitlines()) == 1 + 3 * 2 + 3
+    out = tmp_path / "dedupe.json"
+    done = _bench(
+        "dedupe_bench",
+        *("--tune", str(sets["1"] / "dups.csv"), "--test", str(sets["0"] / "dups.csv")),
+        *("--repeats", "1", "--json", str(out)),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["n_images"] == 9 and report["n_true_pairs"] == 3
+    assert report["rows"][0]["method"] == "modiste"
+    assert all(0 <= r["f1"] <= 1 and r["seconds_per_1000"] > 0 for r in report["rows"])
+
+
+@pytest.mark.slow
+def test_dedupe_regroup_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    out = tmp_path / "regroup.json"
+    done = _bench(
+        "dedupe_regroup",
+        *("--datasets", str(datasets_dir), "--n", "12", "--new", "4", "--json", str(out)),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["n_stored"] == 12 and result["same_groups"] is True
+    assert result["incremental"]["verified"] < result["recompute"]["verified"]
