@@ -71,6 +71,30 @@ def test_text_search(client: TestClient) -> None:
     assert client.app.state.search._service is None  # type: ignore[attr-defined]
 
 
+def test_category_filter_is_a_path_everywhere(client: TestClient) -> None:
+    """Issue #14 item 2: "Men/Tops/Jackets" also returned the women's jacket (a substring)."""
+    men = {"q": "jacket", "category": "Men/Tops/Jackets"}
+    titles = {
+        h["product"]["title"] for h in client.get("/v1/search/text", params=men).json()["hits"]
+    }
+    assert titles == {"Montana Wind Jacket"}
+    tops = client.get("/v1/search/text", params={"q": "jacket", "category": "women"}).json()
+    assert {h["product"]["product_type"] for h in tops["hits"]} == {"Women/Tops/Jackets"}
+    photo = (DEMO / "images" / "wj01-red_main.jpg").read_bytes()
+    res = client.post(
+        "/v1/search/image", files={"file": ("me.jpg", photo, "image/jpeg")}, data=men
+    ).json()
+    hits = [h for obj in res["objects"] for h in obj["hits"]]
+    assert hits and {h["product"]["product_type"] for h in hits} == {"Men/Tops/Jackets"}
+    pid = client.get("/v1/products", params={"q": "Stellar"}).json()["items"][0]["id"]
+    similar = client.get(f"/v1/products/{pid}/similar", params={"category": "Men"}).json()
+    assert all(h["product"]["product_type"].startswith("Men/") for h in similar["hits"])
+    # The search page offers the catalog's categories, with every level above them.
+    page = client.get("/", headers={"accept": "text/html"}).text
+    for value in ("Men", "Men/Tops", "Men/Tops/Jackets", "Gear/Bags", "T-Shirt"):
+        assert f'<option value="{value}">' in page
+
+
 def test_gallery_sort(client: TestClient) -> None:
     names = ["wj01-red_back.jpg", "wj01-red_main.jpg", "wj01-red_alt1.jpg"]
     files = [("files", (n, (DEMO / "images" / n).read_bytes(), "image/jpeg")) for n in names]

@@ -165,3 +165,23 @@ def test_api_docs_render_offline(page: Any, test_output_dir: Path) -> None:
     assert not violations, violations
     assert not [u for u in outside if not u.startswith("data:")], outside
     page.screenshot(path=str(test_output_dir / "ui-docs.png"), full_page=False)
+
+
+def test_category_filter_lists_the_catalog_and_matches_exactly(
+    page: Any, test_output_dir: Path
+) -> None:
+    """Issue #14 item 2: the men's jackets category no longer shows the women's jacket."""
+    page.goto("/")
+    options = page.locator("#filters select[name=category] option").evaluate_all(
+        "os => os.map(o => o.value)"
+    )
+    assert {"Men", "Men/Tops", "Men/Tops/Jackets", "Women/Tops/Jackets"} <= set(options)
+    page.select_option("#filters select[name=category]", "Men/Tops/Jackets")
+    page.fill("#q", "jacket")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results-note:has-text('for “jacket”')")
+    assert page.locator("#results .card .title").all_inner_texts() == ["Montana Wind Jacket"]
+    page.select_option("#filters select[name=category]", "Women")  # a change searches again
+    page.wait_for_selector("#results .card .title:has-text('Stellar Solar Jacket')")
+    assert "Montana Wind Jacket" not in page.locator("#results .card .title").all_inner_texts()
+    page.screenshot(path=str(test_output_dir / "ui-search-category.png"), full_page=True)

@@ -9,6 +9,10 @@ Three shapes, combined with AND across fields::
 They are validated once here, so a malformed filter fails with the same message on FAISS (which
 looks the matching ids up in its payload map) and on Qdrant (which turns them into a native
 ``Filter``).
+
+A category filter is not a payload shape: a category path ("Men/Tops/Jackets") means that
+category or one below it, compared segment by segment (:func:`in_category`), which neither
+backend can do natively; search checks it on the hits (``search/visual.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,29 @@ from typing import Any
 from modiste.errors import VectorIndexError
 
 RANGE_OPS = ("gt", "gte", "lt", "lte")
+CATEGORY_SEPARATORS = ("/", ">")  # "Men/Tops/Jackets" and Google's "Apparel > Clothing"
+
+
+def category_key(path: str | None) -> str:
+    """A category path as search compares it: lower case, no spaces, "/" between segments.
+
+    Spaces are dropped rather than trimmed so that SQL can compute the same key with two
+    ``replace()`` calls (``search/text.py``): "Men > Tops" and "men/tops" are one category.
+    """
+    key = (path or "").lower().replace(" ", "")
+    for sep in CATEGORY_SEPARATORS[1:]:
+        key = key.replace(sep, CATEGORY_SEPARATORS[0])
+    return "/".join(seg for seg in key.split("/") if seg)
+
+
+def in_category(product_type: str | None, category: str | None) -> bool:
+    """``product_type`` is ``category`` or lies below it: "Men/Tops" holds "Men/Tops/Jackets"
+    but not "Women/Tops/Jackets" nor "Men/Topshop" (no substring match). No category: all."""
+    wanted = category_key(category)
+    if not wanted:
+        return True
+    have = category_key(product_type)
+    return have == wanted or have.startswith(wanted + "/")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.repository import contains
 from modiste.catalog.schema import ProductRow, Seller
+from modiste.index.filters import category_key
 from modiste.search.synonyms import Synonyms
 
 # BM25 column weights: title, brand, product_type, description.
@@ -24,7 +25,7 @@ _WEIGHTS = (10.0, 4.0, 3.0, 1.0)
 
 @dataclass(frozen=True)
 class SearchFilters:
-    category: str | None = None  # matched against product_type (substring, case-insensitive)
+    category: str | None = None  # a product_type path: that category or below it (in_category)
     gender: str | None = None
     min_price: float | None = None
     max_price: float | None = None
@@ -55,8 +56,8 @@ def _fts_quote(term: str) -> str:
 
 def _filter_clauses(flt: SearchFilters) -> list[Any]:
     clauses: list[Any] = []
-    if flt.category:
-        clauses.append(contains(ProductRow.product_type, flt.category))
+    if category_key(flt.category):
+        clauses.append(_in_category(flt.category or ""))
     if flt.gender:
         clauses.append(func.lower(ProductRow.gender) == flt.gender.lower())
     if flt.min_price is not None:
@@ -66,6 +67,15 @@ def _filter_clauses(flt: SearchFilters) -> list[Any]:
     if flt.seller:
         clauses.append(ProductRow.seller.has(Seller.name == flt.seller))
     return clauses
+
+
+def _in_category(category: str) -> Any:
+    """SQL for :func:`~modiste.index.filters.in_category`: the stored type's key (spaces out,
+    ">" as "/") equals the category's key or starts with it and a "/"."""
+    key = category_key(category)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stored = func.replace(func.replace(ProductRow.product_type, " ", ""), ">", "/")
+    return or_(stored.ilike(escaped, escape="\\"), stored.ilike(escaped + "/%", escape="\\"))
 
 
 def _like_any(terms: frozenset[str]) -> Any:

@@ -25,7 +25,7 @@ from modiste.catalog.schema import (
 )
 from modiste.domain import Box
 from modiste.errors import ModelError, NotFoundError
-from modiste.index.filters import matches, parse_filters
+from modiste.index.filters import in_category, matches, parse_filters
 from modiste.search.crops import WHOLE_IMAGE, crop_garments, whole_image
 from modiste.search.indexing import product_payload
 
@@ -84,11 +84,12 @@ def index_filters(flt: SearchFilters | None) -> dict[str, Any]:
 
 
 def category_matches(payload: dict[str, Any], category: str | None) -> bool:
-    """Product type contains ``category`` (case-insensitive), or the crop's class is it."""
-    if not category:
-        return True
-    c = category.lower()
-    return c in str(payload.get("product_type", "")) or c == str(payload.get("label", "")).lower()
+    """The product type is ``category`` or below it, segment-wise, as text search has it.
+
+    Not a substring ("Men/Tops/Jackets" is not in "Women/Tops/Jackets"), and not the crop's
+    detector class either: a filter means the same products in every search.
+    """
+    return in_category(str(payload.get("product_type", "")), category)
 
 
 def _matches_now(product: ProductRow, label: str | None, flt: SearchFilters | None) -> bool:

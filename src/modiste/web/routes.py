@@ -31,6 +31,7 @@ from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups
+from modiste.web.facets import category_options
 
 HERE = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
@@ -49,7 +50,9 @@ def _page(request: Request, name: str, page: str, **context: Any) -> HTMLRespons
 
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, session: SessionDep) -> HTMLResponse:
-    return _page(request, "search.html", "search", facets=facets(session))
+    found = facets(session)
+    categories = category_options(found["product_types"])
+    return _page(request, "search.html", "search", facets=found, categories=categories)
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)

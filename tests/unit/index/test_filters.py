@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modiste.errors import VectorIndexError
-from modiste.index.filters import matches, parse_filters
+from modiste.index.filters import category_key, in_category, matches, parse_filters
 
 
 def test_three_shapes_and_list_fields():
@@ -30,3 +30,12 @@ def test_bools_are_not_numbers():
 def test_refused(bad):
     with pytest.raises(VectorIndexError):
         parse_filters(bad)
+
+
+def test_category_paths_match_segment_wise() -> None:
+    assert in_category("Men/Tops/Jackets", "men / tops")
+    assert in_category("Apparel > Clothing > Outerwear", "Apparel/Clothing")
+    assert not in_category("Women/Tops/Jackets", "Men/Tops/Jackets")  # was a substring match
+    assert not in_category("Men/Topshop", "Men/Top")
+    assert not in_category(None, "Men") and in_category(None, None) and in_category("x", "/")
+    assert category_key(" Men > Tops/ Bras & Tanks/") == "men/tops/bras&tanks"

@@ -79,7 +79,31 @@ def test_filters_and_pagination(db: Database) -> None:
 def test_wildcard_characters_are_literal(db: Database) -> None:
     assert ids(db, "%") == [] and ids(db, "_") == []  # not "everything"
     assert ids(db, "dress", SearchFilters(category="%")) == []
-    assert ids(db, "dress", SearchFilters(category="Dress")) == ["p5"]
+    assert ids(db, "dress", SearchFilters(category="Dresses")) == ["p5"]
+
+
+def test_category_is_a_path_not_a_substring(db: Database) -> None:
+    """Issue #14 item 2: "Men/Tops/Jackets" returned women's jackets (a substring match)."""
+    import_rows(
+        db,
+        [
+            FeedRow(line=2, external_id="j1", title="Rain jacket", product_type="Men/Tops/Jackets"),
+            FeedRow(
+                line=3, external_id="j2", title="Wool jacket", product_type="Women/Tops/Jackets"
+            ),
+            FeedRow(line=4, external_id="j3", title="Bomber jacket", product_type="Men > Topshop"),
+            FeedRow(line=5, external_id="j4", title="Denim jacket", product_type="Jackets"),
+        ],
+        source="jackets",
+    )
+    assert ids(db, "jacket", SearchFilters(category="Men/Tops/Jackets")) == ["j1"]
+    assert ids(db, "jacket", SearchFilters(category="men / tops / jackets")) == ["j1"]
+    assert ids(db, "jacket", SearchFilters(category="Men > Tops")) == ["j1"]  # or below it
+    assert sorted(ids(db, "jacket", SearchFilters(category="Men"))) == ["j1", "j3"]
+    assert ids(db, "jacket", SearchFilters(category="Jackets")) == ["j4"]  # not every jacket
+    assert ids(db, "jacket", SearchFilters(category="Tops/Jackets")) == []
+    assert ids(db, "jacket", SearchFilters(category="Men/Top")) == []  # whole segments only
+    assert len(ids(db, "jacket", SearchFilters(category=" / "))) == 4  # no category: no filter
 
 
 def test_index_follows_updates_and_deletes(db: Database) -> None:

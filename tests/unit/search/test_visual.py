@@ -202,9 +202,14 @@ def test_filters(catalog, settings, embedder) -> None:
         ids["blue-b"],
     }
     assert not service.search_image(query, SearchFilters(category="dress"), k=10)[0].hits
-    assert service.search_image(query, SearchFilters(category="t-shirt", gender="Women"), k=10)[
-        0
-    ].hits
+    tees = SearchFilters(category="Tops/T-Shirts", gender="Women")
+    assert service.search_image(query, tees, k=10)[0].hits
+    assert service.search_image(query, SearchFilters(category="tops"), k=10)[0].hits  # below it
+    # A category is a path, not a substring, nor the crop's detector class (issue #14 item 2).
+    for other in ("t-shirt", "Tops/T-Shirt", "Men/Tops/T-Shirts", "top"):
+        assert not service.search_image(query, SearchFilters(category=other), k=10)[0].hits
+    similar = service.similar_products(ids["red-a"], SearchFilters(category="tops > t-shirts"))
+    assert similar and not service.similar_products(ids["red-a"], SearchFilters(category="top"))
 
 
 def test_similar_products_excludes_itself_and_its_group(catalog, settings, embedder) -> None:
