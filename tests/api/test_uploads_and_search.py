@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import update
 
 from modiste.api import create_app, uploads
+from modiste.catalog.schema import ProductRow
 
 from .support import DEMO, assert_problem
 
@@ -93,6 +96,23 @@ def test_category_filter_is_a_path_everywhere(client: TestClient) -> None:
     page = client.get("/", headers={"accept": "text/html"}).text
     for value in ("Men", "Men/Tops", "Men/Tops/Jackets", "Gear/Bags", "T-Shirt"):
         assert f'<option value="{value}">' in page
+
+
+def test_search_page_lists_each_gender_once_with_labels(client: TestClient) -> None:
+    """Issue #14 item 11: the demo's feeds say "women"/"men", the categorizer "Women"/"Men"."""
+    with client.app.state.db.session() as s:  # type: ignore[attr-defined]
+        for pid, gender in (("cd-ea7b6656", "Men"), ("cd-e3c8e575", "WOMEN'S")):
+            s.execute(update(ProductRow).where(ProductRow.external_id == pid).values(gender=gender))
+    page = client.get("/", headers={"accept": "text/html"}).text
+    start = page.index('name="gender"')
+    options = re.findall(
+        r'<option value="([^"]*)">([^<]*)<', page[start : page.index("</sel", start)]
+    )
+    assert options[:3] == [("", "Any"), ("women", "Women"), ("men", "Men")]
+    assert len({label for _, label in options}) == len(options)  # each once
+    assert all(value == value.lower() for value, _ in options)
+    men = client.get("/v1/search/text", params={"q": "jacket", "gender": "men"}).json()
+    assert {h["product"]["title"] for h in men["hits"]} == {"Montana Wind Jacket"}
 
 
 def test_gallery_sort(client: TestClient) -> None:

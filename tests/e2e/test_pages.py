@@ -185,3 +185,14 @@ def test_category_filter_lists_the_catalog_and_matches_exactly(
     page.wait_for_selector("#results .card .title:has-text('Stellar Solar Jacket')")
     assert "Montana Wind Jacket" not in page.locator("#results .card .title").all_inner_texts()
     page.screenshot(path=str(test_output_dir / "ui-search-category.png"), full_page=True)
+
+
+def test_filter_lists_show_each_gender_once(page: Any, live_server: LiveServer) -> None:
+    """Issue #14 item 11: "Men, Women, men, women" becomes "Women, Men" (human labels)."""
+    page.goto("/")
+    labels = page.locator("#filters select[name=gender] option").all_inner_texts()
+    assert labels[0] == "Any" and {"Women", "Men"} <= set(labels)
+    assert len(labels) == len({label.lower() for label in labels})
+    pid = _product_id(live_server, "Montana")
+    page.goto(f"/products/{pid}")
+    assert page.locator(".facts dt:has-text('Gender') + dd").inner_text() == "Men"

@@ -86,7 +86,7 @@ def test_import_ingest_status_on_postgres(pg_db: Database, tmp_path: Path) -> No
     assert status["stages"] == {"store:done": 3, "store:failed": 1}
     assert product["title"] == JP and product["seller"] == "ショップ"
     assert (product["price"], product["currency"]) == (1299.0, "JPY")
-    assert product["attributes"] == attributes
+    assert product["attributes"] == {**attributes, "gender_raw": "male"}  # stored as "men"
     assert [i["status"] for i in product["images"]] == ["stored", "stored", "failed"]
     assert total == 1 and found[0].external_id == "1"
     assert [p.external_id for p in by_price] == ["1"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow, RowError, read_feed
+from modiste.catalog.genders import normalise_gender
 from modiste.catalog.local_files import FileRoots
 from modiste.catalog.repository import seller_id_for
 from modiste.catalog.schema import ImageRow, ProductRow
@@ -77,6 +78,11 @@ def _sync_images(product: ProductRow, sources: list[str], report: ImportReport) 
             current.position = position
 
 
+def _raw_gender(raw: str | None) -> dict[str, str]:
+    """The feed's own spelling of gender, kept when the catalog stores another ("Mens")."""
+    return {"gender_raw": raw} if raw and normalise_gender(raw) != raw else {}
+
+
 def _apply(session: Session, row: FeedRow, seller_id: int, report: ImportReport) -> None:
     product = session.scalar(
         select(ProductRow).where(
@@ -99,16 +105,15 @@ def _apply(session: Session, row: FeedRow, seller_id: int, report: ImportReport)
         ("gender", "gender_confidence"),
         ("product_type", "product_type_confidence"),
     ):
-        value = getattr(row, name)
+        value = normalise_gender(row.gender) if name == "gender" else row.product_type
         guessed = getattr(product, confidence) not in (None, 1.0)
         if name in edited or (value is None and guessed):
             continue  # a person's value, or the categorizer's fill of a field the feed leaves empty
         setattr(product, name, value)
         setattr(product, confidence, 1.0 if value else None)
     stored = product.attributes or {}
-    product.attributes = (
-        {**row.attributes, **stored} if "attributes" in edited else {**stored, **row.attributes}
-    )
+    feed = {**row.attributes, **_raw_gender(row.gender)}
+    product.attributes = {**feed, **stored} if "attributes" in edited else {**stored, **feed}
     product.row_hash = digest
     if row.images:  # a feed without image links (a price update) leaves the gallery alone
         _sync_images(product, row.images, report)

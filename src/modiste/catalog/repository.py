@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from modiste.catalog.genders import gender_spellings
 from modiste.catalog.schema import ImageRow, ProductRow, Seller, StageState
 from modiste.errors import NotFoundError
 
@@ -147,8 +148,8 @@ def list_products(
         query = query.where(Seller.name == flt.seller)
     if flt.product_type:
         query = query.where(contains(ProductRow.product_type, flt.product_type))
-    if flt.gender:
-        query = query.where(func.lower(ProductRow.gender) == flt.gender.lower())
+    if genders := gender_spellings(flt.gender):  # "female" finds the stored "women"
+        query = query.where(func.lower(ProductRow.gender).in_(genders))
     if flt.min_price is not None:
         query = query.where(ProductRow.price >= flt.min_price)
     if flt.max_price is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
+from modiste.catalog.genders import gender_spellings
 from modiste.catalog.repository import contains
 from modiste.catalog.schema import ProductRow, Seller
 from modiste.index.filters import category_key
@@ -58,8 +59,9 @@ def _filter_clauses(flt: SearchFilters) -> list[Any]:
     clauses: list[Any] = []
     if category_key(flt.category):
         clauses.append(_in_category(flt.category or ""))
-    if flt.gender:
-        clauses.append(func.lower(ProductRow.gender) == flt.gender.lower())
+    if genders := gender_spellings(flt.gender):
+        # every spelling of it: catalogs imported before genders were normalised keep theirs
+        clauses.append(func.lower(ProductRow.gender).in_(genders))
     if flt.min_price is not None:
         clauses.append(ProductRow.price >= flt.min_price)
     if flt.max_price is not None:

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from modiste.catalog.genders import gender_spellings
 from modiste.catalog.schema import (
     DuplicateGroup,
     DuplicateMember,
@@ -69,8 +70,8 @@ def index_filters(flt: SearchFilters | None) -> dict[str, Any]:
     if flt is None:
         return {}
     out: dict[str, Any] = {}
-    if flt.gender:
-        out["gender"] = flt.gender.lower()
+    if genders := gender_spellings(flt.gender):
+        out["gender"] = genders  # any spelling: "women" finds a stored "Women's" too
     if flt.seller:
         out["seller"] = flt.seller
     price = {}

@@ -27,11 +27,12 @@ from modiste.api.routes.duplicates import groups_public
 from modiste.api.schemas import image_urls, product_public
 from modiste.api.security import read_access
 from modiste.catalog.gallery_edits import ordered_gallery
+from modiste.catalog.genders import GENDERS, gender_label
 from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups
-from modiste.web.facets import category_options
+from modiste.web.facets import category_options, gender_options
 
 HERE = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
@@ -52,7 +53,10 @@ def _page(request: Request, name: str, page: str, **context: Any) -> HTMLRespons
 def search_page(request: Request, session: SessionDep) -> HTMLResponse:
     found = facets(session)
     categories = category_options(found["product_types"])
-    return _page(request, "search.html", "search", facets=found, categories=categories)
+    genders = gender_options(found["genders"])
+    return _page(
+        request, "search.html", "search", facets=found, categories=categories, genders=genders
+    )
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)
@@ -120,5 +124,7 @@ def mount_web(app: FastAPI) -> None:
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     # every href/src built from data goes through it: no javascript:/data: links
     app.state.templates.env.filters["safe_url"] = safe_href
+    app.state.templates.env.filters["gender_label"] = gender_label  # "men" -> "Men"
+    app.state.templates.env.globals["gender_choices"] = list(GENDERS.items())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)

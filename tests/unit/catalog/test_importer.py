@@ -127,9 +127,9 @@ def test_unicode_and_attributes_round_trip(db: Database, tmp_path: Path) -> None
     import_feed(db, write(tmp_path / "feed.csv", FEED))
     with db.session() as s:
         p = product_dict(get_product(s, "1"))
-    assert p["title"] == JP_TITLE and p["attributes"] == {"color": "紺"}
+    assert p["title"] == JP_TITLE and p["attributes"] == {"color": "紺", "gender_raw": "male"}
     assert (p["price"], p["currency"], p["seller"]) == (1299.0, None, "default")
-    assert p["gender"] == "male" and p["gender_confidence"] == 1.0
+    assert p["gender"] == "men" and p["gender_confidence"] == 1.0  # the feed's "male"
     assert [i["source"] for i in p["images"]] == [
         str(tmp_path / "img" / "1a.jpg"),
         str(tmp_path / "img" / "1b.jpg"),
