@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/modiste-cache/detector"))
     ap.add_argument("--max-size", type=int, default=4, help="Largest combination scored.")
+    ap.add_argument(
+        "--max-images", type=int, default=None, help="First N annotated photos only (smoke runs)."
+    )
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/detector_ensembles.json"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -69,7 +72,7 @@ def main() -> None:
     singles = [m for path in args.heads for m in members(path)]
     _, cfg = load_head(args.heads[0])
     cfg = replace(cfg, members=1)
-    items = read_detection_set(args.images, args.boxes, "label", cfg.classes)
+    items = read_detection_set(args.images, args.boxes, "label", cfg.classes)[: args.max_images]
     train, _ = split_items(items, args.holdout_fraction, args.seed)
     backbone = create_backbone(cfg.backbone, pretrained=True, weights_dirs=(Settings().model_dir,))
     f16, f32, lbs = extract_features(train, backbone, cfg, args.cache_dir)

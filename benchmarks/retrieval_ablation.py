@@ -8,6 +8,7 @@ kept in docs/decisions/embeddings.md. Backbone features are cached per image set
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any, cast
@@ -86,6 +87,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DATASETS / "magento_luma" / "gallery.csv")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/modiste-cache/retrieval"))
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     settings = Settings(data_dir=args.cache / "data")
@@ -97,8 +99,13 @@ def main() -> None:
     def colour(**kw: Any) -> np.ndarray:
         return colour_histograms(images, ColourConfig(**kw))
 
+    rows: list[dict[str, Any]] = []
+
     def row(name: str, vec: np.ndarray) -> None:
         m = same_item_metrics(_l2(vec), labels)
+        rows.append(
+            {"recipe": name, **{k: float(m[k]) for k in ("recall_at_1", "recall_at_10", "map")}}
+        )
         print(f"| {name} | {m['recall_at_1']:.3f} | {m['recall_at_10']:.3f} | {m['map']:.3f} |")
 
     print("| recipe | R@1 | R@10 | mAP |\n|---|---|---|---|")
@@ -125,6 +132,9 @@ def main() -> None:
     for cnn_name, cnn in (("GeM sq", f["sq_gem18"]), ("blocks 13+16+18 sq", multi)):
         for w in (0.5, 0.75, 1.0, 1.5):
             row(f"{cnn_name} + {w} x colour", np.hstack([_l2(_l2(cnn)), w * col]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"data": str(args.data), "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/modiste-cache/shots"))
     ap.add_argument("--md", type=Path, default=None, help="Append the markdown table here.")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/modiste-cache/ablation-data"),
+        help="data folder (ONNX cache)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -66,7 +72,7 @@ def main() -> None:
     from modiste.training.shot_run import train_shots
     from modiste.training.shots import FeatureSpec
 
-    settings = Settings(data_dir=Path("/tmp/modiste-cache/ablation-data"))
+    settings = Settings(data_dir=args.work)
     rows, out = [], {}
     for name in args.steps.split(","):
         flags, spec_kw, kw = STEPS[name]

@@ -52,6 +52,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backbone", default="mobilenet_v2")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/modiste-cache/bench-data"),
+        help="data folder (ONNX cache)",
+    )
     args = ap.parse_args()
     os.environ["MODISTE_INFERENCE_THREADS"] = str(args.threads)
     import torch
@@ -61,7 +67,7 @@ def main() -> None:
     from modiste.gallery.classifier import create_shot_classifier
     from modiste.models.embedder import Embedder
 
-    settings = Settings(data_dir=Path("/tmp/modiste-cache/bench-data"))
+    settings = Settings(data_dir=args.work)
     images, paths = _images(args.n)
     n = len(images)
     res: dict[str, object] = {

@@ -26,6 +26,13 @@ def main() -> None:
         "--magento", type=int, default=80, help="Magento photos checked for forgetting."
     )
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/modiste-cache/fewshot-data"),
+        help="data folder (ONNX cache)",
+    )
+    ap.add_argument("--test-limit", type=int, default=None, help="tags photos scored (all)")
     args = ap.parse_args()
     import torch
 
@@ -47,9 +54,10 @@ def main() -> None:
             train[label].append(decode_image(s.path, draft_size=512).image)
         else:
             test.append((s, label))
+    test = test[: args.test_limit]
     mag = gallery_samples(DATASETS / "magento_luma" / "gallery.csv")
     mag = rng.sample(mag, min(args.magento, len(mag)))
-    clf = create_shot_classifier(Settings(data_dir=Path("/tmp/modiste-cache/fewshot-data")))
+    clf = create_shot_classifier(Settings(data_dir=args.work))
     before = [p.label for p in clf.predict_paths([s.path for s in mag])]
     clf.learn(train)
     after_tags = [p.label for p in clf.predict_paths([s.path for s, _ in test])]

