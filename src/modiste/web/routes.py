@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -119,12 +119,25 @@ def duplicates_page(
     )  # fmt: skip
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """Count and noun that agree, "1 product" / "2 products": a Jinja filter for the pages."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def favicon() -> FileResponse:
+    """Browsers and tools ask for /favicon.ico whatever the page says: the same small SVG."""
+    return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+
 def mount_web(app: FastAPI) -> None:
     """Attach the pages, the templates and /static to ``app``."""
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     # every href/src built from data goes through it: no javascript:/data: links
     app.state.templates.env.filters["safe_url"] = safe_href
     app.state.templates.env.filters["gender_label"] = gender_label  # "men" -> "Men"
+    app.state.templates.env.filters["plural"] = plural
     app.state.templates.env.globals["gender_choices"] = list(GENDERS.items())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
+    # outside the router: public like /static, even when the catalog is private
+    app.add_api_route("/favicon.ico", favicon, include_in_schema=False)

@@ -71,6 +71,11 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** "1 product", "2 products". */
+function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function money(p) {
   return p.price == null ? "" : `${p.price.toFixed(2)} ${p.currency || ""}`.trim();
 }
@@ -138,7 +143,7 @@ function initSearch() {
       const res = await api(`/v1/search/text?${params}`);
       if (reset) list.replaceChildren();
       res.hits.forEach((h) => list.append(card(h)));
-      note.textContent = res.total ? `${res.total} products for “${res.query}”` : `Nothing found for “${res.query}”.`;
+      note.textContent = res.total ? `${plural(res.total, "product")} for “${res.query}”` : `Nothing found for “${res.query}”.`;
       more.hidden = page * res.per_page >= res.total;
     } catch (err) {
       list.replaceChildren();
@@ -198,7 +203,6 @@ function initSearch() {
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
   const zone = $("#dropzone");
-  zone.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); $("#photo").click(); } });
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (ev) => { ev.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
   zone.addEventListener("drop", (ev) => { ev.preventDefault(); photoSearch(ev.dataTransfer.files[0]); });
