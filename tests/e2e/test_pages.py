@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,29 @@ def test_one_result_photo_input_focus_and_favicon(page: Any, test_output_dir: Pa
     page.keyboard.press("Enter")  # opens the file chooser, as Space does
     page.wait_for_selector("#boxes .box")
     assert not failed, failed
+
+
+def test_shopper_pages_use_shopper_words(
+    page: Any, live_server: LiveServer, test_output_dir: Path
+) -> None:
+    """Issue #14 item 13: shot names, prices and no staff buttons for shoppers."""
+    pid = _product_id(live_server, "Montana")
+    page.goto(f"/products/{pid}")
+    assert page.inner_text(".details .price") == "$69.00"
+    tags = page.locator(".thumbs .tag").all_inner_texts()
+    assert tags and not [t for t in tags if "_" in t], tags
+    assert "Feed id" not in page.inner_text(".details")
+    assert not page.locator("a:has-text('Review gallery')").is_visible()
+    page.wait_for_function(
+        "() => document.querySelector('#similar-note').textContent !== 'Loading…'"
+    )
+    prices = page.locator("#similar .card .price").all_inner_texts()
+    assert all(re.fullmatch(r"[$€]\d+\.\d\d", p) for p in prices), prices
+    page.screenshot(path=str(test_output_dir / "ui-product-shopper.png"), full_page=True)
+    save_key(page, live_server.api_key)  # staff see the way to the gallery review
+    assert page.locator("a:has-text('Review gallery')").is_visible()
+    page.goto("/")
+    page.set_input_files("#photo", str(DEMO / "images" / "wj01-red_main.jpg"))
+    page.wait_for_selector("#boxes .box")
+    names = page.locator("#boxes .box span").all_inner_texts()
+    assert not [n for n in names if "_" in n], names

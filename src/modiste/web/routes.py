@@ -33,6 +33,7 @@ from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confid
 from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups
 from modiste.web.facets import category_options, gender_options
+from modiste.web.labels import format_price, shot_name
 
 HERE = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
@@ -136,6 +137,8 @@ def mount_web(app: FastAPI) -> None:
     app.state.templates.env.filters["safe_url"] = safe_href
     app.state.templates.env.filters["gender_label"] = gender_label  # "men" -> "Men"
     app.state.templates.env.filters["plural"] = plural
+    app.state.templates.env.filters["shot_name"] = shot_name  # near_front -> Front
+    app.state.templates.env.filters["money"] = format_price  # 79.0, USD -> $79.00
     app.state.templates.env.globals["gender_choices"] = list(GENDERS.items())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)

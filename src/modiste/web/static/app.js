@@ -76,8 +76,18 @@ function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** A price as shoppers read it ("$79.00", "¥1,299"), as the pages' `money` filter writes it. */
 function money(p) {
-  return p.price == null ? "" : `${p.price.toFixed(2)} ${p.currency || ""}`.trim();
+  if (p.price == null) return "";
+  try {
+    if (p.currency) return new Intl.NumberFormat("en", { style: "currency", currency: p.currency }).format(p.price);
+  } catch { /* not an ISO 4217 code: the amount and the code as given */ }
+  return `${p.price.toFixed(2)} ${p.currency || ""}`.trim();
+}
+
+/** A detected garment's name for people: the fallback crop is the whole photo. */
+function garmentName(label) {
+  return label === "whole_image" ? "whole photo" : String(label).replace(/_/g, " ");
 }
 
 function card(hit) {
@@ -99,7 +109,12 @@ function showHits(list, note, hits, empty) {
 /* ---- API key form -------------------------------------------------------------------- */
 function initKey() {
   const state = $("#key-state");
-  const paint = () => { state.textContent = localStorage.getItem(KEY) ? "API key ✓" : "API key"; };
+  const paint = () => {
+    const key = localStorage.getItem(KEY);
+    state.textContent = key ? "API key ✓" : "API key";
+    // Links for staff (gallery review) on shopper pages: only in a browser that holds a key.
+    $$(".staff-only").forEach((a) => { a.hidden = !key; });
+  };
   paint();
   $("#key-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -163,8 +178,9 @@ function initSearch() {
     $$("#boxes .box").forEach((b, j) => b.setAttribute("aria-pressed", String(i === j)));
     const o = objects[i];
     more.hidden = true;
-    showHits(list, note, o.hits, `No products like this ${o.label}.`);
-    if (o.hits.length) note.textContent = `Products like the ${o.label}`;
+    const name = garmentName(o.label);
+    showHits(list, note, o.hits, `No products like this ${name}.`);
+    if (o.hits.length) note.textContent = `Products like the ${name}`;
   }
 
   async function photoSearch(file) {
@@ -184,8 +200,8 @@ function initSearch() {
       objects.forEach((o, i) => {
         const b = el("button", {
           type: "button", class: "box", "aria-pressed": "false",
-          "aria-label": `Search with the ${o.label}`,
-        }, el("span", {}, o.label));
+          "aria-label": `Search with the ${garmentName(o.label)}`,
+        }, el("span", {}, garmentName(o.label)));
         // Through the CSSOM: the Content-Security-Policy refuses style="..." attributes.
         Object.assign(b.style, {
           left: `${(100 * o.box.x1) / res.width}%`,
