@@ -146,9 +146,20 @@ function filterParams() {
   return out;
 }
 
+/** The smallest of `boxes` (x1, y1, x2, y2) holding the point, or -1: a covered top or bag wins over the coat around it. */
+function smallestBoxAt(boxes, x, y) {
+  let best = -1, bestArea = Infinity;
+  boxes.forEach((b, i) => {
+    if (x < b.x1 || x > b.x2 || y < b.y1 || y > b.y2) return;
+    const area = (b.x2 - b.x1) * (b.y2 - b.y1);
+    if (area < bestArea) { best = i; bestArea = area; }
+  });
+  return best;
+}
+
 function initSearch() {
   const list = $("#results"), note = $("#results-note"), more = $("#more");
-  let page = 1, lastQuery = "", objects = [];
+  let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null;
 
   async function textSearch(reset) {
     if (reset) page = 1;
@@ -175,7 +186,8 @@ function initSearch() {
   $("#filters").addEventListener("change", () => { if (lastQuery) textSearch(true); });
 
   function pick(i) {
-    $$("#boxes .box").forEach((b, j) => b.setAttribute("aria-pressed", String(i === j)));
+    $$("#garments button").forEach((b, j) => b.setAttribute("aria-pressed", String(i === j)));
+    $$("#boxes .box").forEach((b, j) => b.classList.toggle("picked", i === j));
     const o = objects[i];
     more.hidden = true;
     const name = garmentName(o.label);
@@ -183,12 +195,47 @@ function initSearch() {
     if (o.hits.length) note.textContent = `Products like the ${name}`;
   }
 
+  // A click or tap on the photo picks the smallest box under it, so boxes lying under others
+  // (a top under a coat, a bag over a skirt) stay selectable; the chips do it for keyboards.
+  $("#photo-wrap").addEventListener("click", (ev) => {
+    if (!photoSize || !objects.length) return;
+    const r = $("#photo-preview").getBoundingClientRect();
+    const x = ((ev.clientX - r.left) / r.width) * photoSize.width;
+    const y = ((ev.clientY - r.top) / r.height) * photoSize.height;
+    const i = smallestBoxAt(objects.map((o) => o.box), x, y);
+    if (i >= 0) pick(i);
+  });
+
+  function drawGarments(res) {
+    const boxes = $("#boxes"), chips = $("#garments");
+    photoSize = { width: res.width, height: res.height };
+    boxes.replaceChildren(...objects.map((o) => {
+      const b = el("div", { class: "box" }, el("span", {}, garmentName(o.label)));
+      // Through the CSSOM: the Content-Security-Policy refuses style="..." attributes.
+      Object.assign(b.style, {
+        left: `${(100 * o.box.x1) / res.width}%`,
+        top: `${(100 * o.box.y1) / res.height}%`,
+        width: `${(100 * (o.box.x2 - o.box.x1)) / res.width}%`,
+        height: `${(100 * (o.box.y2 - o.box.y1)) / res.height}%`,
+      });
+      return b;
+    }));
+    chips.replaceChildren(...objects.map((o, i) => {
+      const b = el("button", { type: "button", class: "chip", "aria-pressed": "false" }, garmentName(o.label));
+      b.addEventListener("click", () => pick(i));
+      return el("li", {}, b);
+    }));
+  }
+
   async function photoSearch(file) {
     if (!file) return;
-    const panel = $("#photo-panel"), preview = $("#photo-preview"), boxes = $("#boxes");
+    lastFile = file;
+    const panel = $("#photo-panel"), preview = $("#photo-preview");
     preview.src = URL.createObjectURL(file);
     panel.hidden = false;
-    boxes.replaceChildren();
+    objects = [];
+    $("#boxes").replaceChildren();
+    $("#garments").replaceChildren();
     note.textContent = "Looking at your photo…";
     list.replaceChildren();
     const form = new FormData();
@@ -197,21 +244,7 @@ function initSearch() {
     try {
       const res = await api("/v1/search/image", { method: "POST", body: form });
       objects = res.objects;
-      objects.forEach((o, i) => {
-        const b = el("button", {
-          type: "button", class: "box", "aria-pressed": "false",
-          "aria-label": `Search with the ${garmentName(o.label)}`,
-        }, el("span", {}, garmentName(o.label)));
-        // Through the CSSOM: the Content-Security-Policy refuses style="..." attributes.
-        Object.assign(b.style, {
-          left: `${(100 * o.box.x1) / res.width}%`,
-          top: `${(100 * o.box.y1) / res.height}%`,
-          width: `${(100 * (o.box.x2 - o.box.x1)) / res.width}%`,
-          height: `${(100 * (o.box.y2 - o.box.y1)) / res.height}%`,
-        });
-        b.addEventListener("click", () => pick(i));
-        boxes.append(b);
-      });
+      drawGarments(res);
       if (objects.length) pick(0); else note.textContent = "No garment found in this photo.";
     } catch (err) {
       note.textContent = explain(err);

@@ -1,0 +1,107 @@
+"""The search page as shoppers use it (issue #14 items 1, 3, 5, 10), in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.support import DEMO
+
+pytestmark = pytest.mark.browser
+
+PHOTO = str(DEMO / "images" / "wj01-red_main.jpg")
+
+
+def _hit(pid: int, title: str) -> dict[str, Any]:
+    return {"product_id": pid, "score": 0.9, "product": {"id": pid, "title": title}}
+
+
+# A street photo's answer: the coat covers the top, the bag and the hat are small.
+STREET = {
+    "width": 600,
+    "height": 800,
+    "objects": [
+        {"label": "outerwear", "box": {"x1": 0, "y1": 0, "x2": 600, "y2": 800},
+         "hits": [_hit(1, "Like the coat")]},
+        {"label": "top", "box": {"x1": 150, "y1": 200, "x2": 450, "y2": 500},
+         "hits": [_hit(2, "Like the top")]},
+        {"label": "bag", "box": {"x1": 400, "y1": 550, "x2": 500, "y2": 650},
+         "hits": [_hit(3, "Like the bag")]},
+        {"label": "hat", "box": {"x1": 250, "y1": 10, "x2": 330, "y2": 70},
+         "hits": [_hit(4, "Like the hat")]},
+    ],
+}  # fmt: skip
+
+
+def _fake_photo_search(pg: Any, answer: dict[str, Any] = STREET) -> list[dict[str, str]]:
+    """Answer POST /v1/search/image with ``answer``; returns the filters each request sent."""
+    sent: list[dict[str, str]] = []
+
+    def handle(route: Any) -> None:
+        body = route.request.post_data_buffer or b""
+        fields = {}
+        for part in body.split(b"--"):
+            if b'name="' in part and b"filename=" not in part:
+                head, _, value = part.partition(b"\r\n\r\n")
+                name = head.split(b'name="')[1].split(b'"')[0].decode()
+                fields[name] = value.strip().decode()
+        sent.append(fields)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+
+    pg.route("**/v1/search/image", handle)
+    return sent
+
+
+def _tap_photo(pg: Any, fx: float, fy: float, touch: bool = False) -> None:
+    """Click (or tap) the photo at a fraction of its width and height."""
+    box = pg.locator("#photo-preview").bounding_box()
+    pos = {"x": box["width"] * fx, "y": box["height"] * fy}
+    if touch:
+        pg.locator("#photo-preview").tap(position=pos)
+    else:
+        pg.locator("#photo-preview").click(position=pos)
+
+
+def test_every_garment_is_selectable(page: Any, test_output_dir: Path) -> None:
+    """Item 1: covered and tiny garments are picked by a click (smallest box) or a chip."""
+    _fake_photo_search(page)
+    page.goto("/")
+    page.set_input_files("#photo", PHOTO)
+    page.wait_for_selector("#results .card .title:has-text('Like the coat')")
+    chips = page.locator("#garments button")
+    assert chips.all_inner_texts() == ["outerwear", "top", "bag", "hat"]
+    page.wait_for_function("() => document.querySelector('#photo-preview').naturalWidth > 0")
+    _tap_photo(page, 0.5, 0.45)  # inside the coat and the top: the top is smaller
+    page.wait_for_selector("#results .card .title:has-text('Like the top')")
+    assert chips.nth(1).get_attribute("aria-pressed") == "true"
+    _tap_photo(page, 0.75, 0.75)  # the bag, inside the coat
+    page.wait_for_selector("#results .card .title:has-text('Like the bag')")
+    _tap_photo(page, 0.05, 0.95)  # the coat alone
+    page.wait_for_selector("#results .card .title:has-text('Like the coat')")
+    # keyboard: the chips are buttons in the tab order
+    chips.nth(2).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "hat"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results .card .title:has-text('Like the hat')")
+    assert page.inner_text("#results-note") == "Products like the hat"
+    page.screenshot(path=str(test_output_dir / "ui-search-garments.png"), full_page=True)
+
+
+def test_every_garment_is_selectable_on_a_phone(phone: Any, test_output_dir: Path) -> None:
+    """Item 1 on a 390 px phone: the small hat and the covered bag can be tapped."""
+    _fake_photo_search(phone)
+    phone.goto("/")
+    phone.set_input_files("#photo", PHOTO)
+    phone.wait_for_selector("#results .card .title:has-text('Like the coat')")
+    phone.wait_for_function("() => document.querySelector('#photo-preview').naturalWidth > 0")
+    _tap_photo(phone, 0.48, 0.05, touch=True)
+    phone.wait_for_selector("#results .card .title:has-text('Like the hat')")
+    _tap_photo(phone, 0.75, 0.75, touch=True)
+    phone.wait_for_selector("#results .card .title:has-text('Like the bag')")
+    phone.locator("#garments button:has-text('top')").tap()
+    phone.wait_for_selector("#results .card .title:has-text('Like the top')")
+    phone.screenshot(path=str(test_output_dir / "ui-phone-search-garments.png"), full_page=True)
