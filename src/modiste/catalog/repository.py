@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from modiste.catalog.genders import gender_spellings
 from modiste.catalog.schema import ImageRow, ProductRow, Seller, StageState
 from modiste.errors import NotFoundError
+from modiste.index.filters import category_key
 
 _DETAIL = re.compile(r"\s*\(.*\)\s*$")
 
@@ -40,10 +41,19 @@ def contains(column: Any, text: str) -> Any:
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
+def in_category(category: str) -> Any:
+    """SQL for :func:`~modiste.index.filters.in_category`: the stored type's key (spaces out,
+    ">" as "/") equals the category's key or starts with it and a "/"."""
+    key = category_key(category)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stored = func.replace(func.replace(ProductRow.product_type, " ", ""), ">", "/")
+    return or_(stored.ilike(escaped, escape="\\"), stored.ilike(escaped + "/%", escape="\\"))
+
+
 @dataclass(frozen=True)
 class ProductFilter:
     seller: str | None = None
-    product_type: str | None = None
+    product_type: str | None = None  # a category path: that category or below it
     gender: str | None = None
     min_price: float | None = None
     max_price: float | None = None
@@ -146,8 +156,8 @@ def list_products(
     query = select(ProductRow).join(Seller)
     if flt.seller:
         query = query.where(Seller.name == flt.seller)
-    if flt.product_type:
-        query = query.where(contains(ProductRow.product_type, flt.product_type))
+    if category_key(flt.product_type):
+        query = query.where(in_category(flt.product_type or ""))
     if genders := gender_spellings(flt.gender):  # "female" finds the stored "women"
         query = query.where(func.lower(ProductRow.gender).in_(genders))
     if flt.min_price is not None:

@@ -197,7 +197,9 @@ def status(
 def products_list(
     ctx: typer.Context,
     seller: Seller = None,
-    product_type: str | None = typer.Option(None, "--type", help="Product type contains this."),
+    product_type: str | None = typer.Option(
+        None, "--type", help="A category path (Men/Tops): that category or below it."
+    ),
     gender: Gender = None,
     min_price: MinPrice = None,
     max_price: MaxPrice = None,

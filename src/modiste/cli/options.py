@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
-Category = Annotated[str | None, typer.Option(help="Product type contains this, or crop class.")]
+Category = Annotated[
+    str | None,
+    typer.Option(help="A category path (Men/Tops): that category or below it; or a crop class."),
+]
 Gender = Annotated[str | None, typer.Option(help="Men, Women, Unisex, Boys or Girls.")]
 MinPrice = Annotated[float | None, typer.Option(help="Lowest price.")]
 MaxPrice = Annotated[float | None, typer.Option(help="Highest price.")]

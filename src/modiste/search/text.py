@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, literal, literal_column, or_, select, t
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.genders import gender_spellings
-from modiste.catalog.repository import contains
+from modiste.catalog.repository import contains, in_category
 from modiste.catalog.schema import ProductRow, Seller
 from modiste.index.filters import category_key
 from modiste.search.synonyms import Synonyms
@@ -58,7 +58,7 @@ def _fts_quote(term: str) -> str:
 def _filter_clauses(flt: SearchFilters) -> list[Any]:
     clauses: list[Any] = []
     if category_key(flt.category):
-        clauses.append(_in_category(flt.category or ""))
+        clauses.append(in_category(flt.category or ""))
     if genders := gender_spellings(flt.gender):
         # every spelling of it: catalogs imported before genders were normalised keep theirs
         clauses.append(func.lower(ProductRow.gender).in_(genders))
@@ -69,15 +69,6 @@ def _filter_clauses(flt: SearchFilters) -> list[Any]:
     if flt.seller:
         clauses.append(ProductRow.seller.has(Seller.name == flt.seller))
     return clauses
-
-
-def _in_category(category: str) -> Any:
-    """SQL for :func:`~modiste.index.filters.in_category`: the stored type's key (spaces out,
-    ">" as "/") equals the category's key or starts with it and a "/"."""
-    key = category_key(category)
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    stored = func.replace(func.replace(ProductRow.product_type, " ", ""), ">", "/")
-    return or_(stored.ilike(escaped, escape="\\"), stored.ilike(escaped + "/%", escape="\\"))
 
 
 def _like_any(terms: frozenset[str]) -> Any:

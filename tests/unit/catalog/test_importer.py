@@ -200,7 +200,8 @@ def test_queries_and_status(db: Database, tmp_path: Path) -> None:
             return [p.external_id for p in list_products(s, flt, **kw)[0]]
 
         assert ids(ProductFilter(gender="FEMALE")) == ["2", "3"]
-        assert ids(ProductFilter(product_type="coat")) == ["3"]
+        assert ids(ProductFilter(product_type="COATS")) == ["3"]
+        assert ids(ProductFilter(product_type="coat")) == []  # a category, not a substring
         assert ids(ProductFilter(min_price=13, max_price=20)) == ["3"]
         assert ids(ProductFilter(query="長袖")) == ["1"]
         assert ids(ProductFilter(query="kaze")) == ["1", "3"]
@@ -266,6 +267,25 @@ def test_failure_reasons_group_even_when_the_path_holds_a_colon() -> None:
     assert failure_reason(f"{source}: not an image (content ...)", source) == "not an image"
     assert failure_reason("a.jpg: file not found (errno 2)") == "file not found"
     assert failure_reason(None) == "unknown"
+
+
+def test_type_filter_is_a_category_path(db: Database, tmp_path: Path) -> None:
+    feed = (
+        "id,title,product_type\n1,Rain jacket,Men/Tops/Jackets\n2,Rain jacket,Women/Tops/Jackets\n"
+    )
+    feed += "3,Tee,Men > Tops > T-Shirts\n4,Bag,Men/Topshop\n"
+    import_feed(db, write(tmp_path / "feed.csv", feed))
+    with db.session() as s:
+
+        def ids(product_type: str) -> list[str]:
+            return [
+                p.external_id for p in list_products(s, ProductFilter(product_type=product_type))[0]
+            ]
+
+        assert ids("Men/Tops/Jackets") == ["1"]  # not the women's jacket
+        assert ids("men / tops") == ["1", "3"]  # that category or below it, any spelling
+        assert ids("Men/Top") == []  # segments, not prefixes of words
+        assert ids("Jackets") == []
 
 
 def test_filters_take_percent_and_underscore_literally(db: Database, tmp_path: Path) -> None:

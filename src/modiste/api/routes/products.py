@@ -29,7 +29,14 @@ def list_(
     session: SessionDep,
     _: ReadAccess,
     seller: str | None = None,
-    product_type: Annotated[str | None, Query(alias="type")] = None,
+    product_type: Annotated[
+        str | None,
+        Query(
+            alias="type",
+            max_length=200,
+            description="A category path ('Men/Tops'): that category or below it, not a substring.",
+        ),
+    ] = None,
     gender: str | None = None,
     min_price: Annotated[float | None, Query(ge=0)] = None,
     max_price: Annotated[float | None, Query(ge=0)] = None,
