@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from modiste.catalog.db import Database
 from modiste.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,15 @@ def datasets_dir() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A migrated catalog in the test's own data folder."""
+    database = Database(settings)
+    database.migrate()
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -14,14 +12,6 @@ from modiste.catalog.feeds import FeedRow, RowError, read_feed
 from modiste.catalog.importer import import_feed
 from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.config import Settings
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def photo(path: Path) -> Path:

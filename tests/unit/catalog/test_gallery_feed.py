@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -14,15 +12,6 @@ from modiste.catalog.db import Database
 from modiste.catalog.gallery_feed import gallery_to_feed
 from modiste.catalog.importer import import_feed
 from modiste.catalog.schema import ProductRow
-from modiste.config import Settings
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def test_feed_from_gallery_neutralises_formulas_and_imports_them_back(

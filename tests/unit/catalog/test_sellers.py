@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,6 @@ from modiste.catalog.db import Database
 from modiste.catalog.repository import seller_id_for
 from modiste.catalog.schema import ProductRow, Seller
 from modiste.catalog.service import create_product
-from modiste.config import Settings
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def test_a_seller_created_between_lookup_and_insert_is_read_back(

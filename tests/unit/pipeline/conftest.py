@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import LoopbackServer, jpeg_bytes
 
-from modiste.catalog.db import Database
-from modiste.config import Settings
-
 
 @pytest.fixture
 def http_server() -> Iterator[LoopbackServer]:
@@ -41,14 +38,6 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     return attempts
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database(settings)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 FeedMaker = Callable[..., Path]
