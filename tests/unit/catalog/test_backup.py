@@ -6,6 +6,7 @@ import io
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,7 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
     build_catalog(settings, tmp_path, n=4)
     stop = threading.Event()
     errors: list[BaseException] = []
+    saves = [0]  # index saves so far: each backup waits for new writes, however slow the host
     busy = settings.model_copy(update={"ingest_chunk_size": 2})
 
     def ingest_forever() -> None:
@@ -194,6 +196,7 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
                 for i in range(start, start + 6):
                     index.add([i], rng.normal(size=(1, DIM)).astype("float32"), [{}])
                     index.save()
+                    saves[0] += 1
                 start += 6
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
@@ -205,7 +208,12 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
         t.start()
     stored_counts, generations = [], []
     try:
+        seen = 0
         for n in range(3):
+            deadline = time.monotonic() + 60
+            while saves[0] <= seen and not errors and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen = saves[0]
             backup = tmp_path / f"backup-{n}"
             report = create_backup(settings, backup)
             assert report.missing_images == 0
