@@ -105,3 +105,71 @@ def test_every_garment_is_selectable_on_a_phone(phone: Any, test_output_dir: Pat
     phone.locator("#garments button:has-text('top')").tap()
     phone.wait_for_selector("#results .card .title:has-text('Like the top')")
     phone.screenshot(path=str(test_output_dir / "ui-phone-search-garments.png"), full_page=True)
+
+
+def test_filters_rerun_a_photo_search(page: Any, test_output_dir: Path) -> None:
+    """Item 3: a filter changed after a photo search searches with the photo again."""
+    sent = _fake_photo_search(page)
+    page.goto("/")
+    page.set_input_files("#photo", PHOTO)
+    page.wait_for_selector("#results .card")
+    page.locator("#garments button:has-text('bag')").click()
+    assert len(sent) == 1 and "gender" not in sent[0]
+    page.select_option("#filters select[name=gender]", "men")
+    page.wait_for_selector("#results .card .title:has-text('Like the bag')")  # still the bag
+    assert len(sent) == 2 and sent[1]["gender"] == "men", sent
+    assert page.locator("#garments button[aria-pressed=true]").inner_text() == "bag"
+    page.screenshot(path=str(test_output_dir / "ui-search-photo-filtered.png"), full_page=True)
+
+
+def test_a_search_is_a_url_and_back_restores_it(page: Any, test_output_dir: Path) -> None:
+    """Item 5: /?q=...&category=... renders its results; Back and Forward restore them."""
+    page.goto("/?q=jacket&category=Men%2FTops%2FJackets")
+    page.wait_for_selector("#results-note:has-text('for “jacket”')")
+    assert page.input_value("#q") == "jacket"
+    assert page.input_value("#filters select[name=category]") == "Men/Tops/Jackets"
+    assert page.locator("#results .card .title").all_inner_texts() == ["Montana Wind Jacket"]
+    page.select_option("#filters select[name=category]", "")  # a filter change is an entry
+    page.wait_for_selector("#results .card .title:has-text('Stellar Solar Jacket')")
+    assert page.url.endswith("/?q=jacket")  # "Any" is left out of the address
+    page.fill("#q", "Stellar")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results-note:has-text('for “Stellar”')")
+    assert "q=Stellar" in page.url
+    page.go_back()
+    page.wait_for_selector("#results-note:has-text('for “jacket”')")
+    assert page.input_value("#q") == "jacket"
+    assert "Stellar Solar Jacket" in page.locator("#results .card .title").all_inner_texts()
+    page.go_back()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#results .card').length === 1"
+        " && document.querySelector('#results-note').textContent.includes('jacket')"
+    )
+    assert page.input_value("#filters select[name=category]") == "Men/Tops/Jackets"
+    page.go_forward()
+    page.go_forward()
+    page.wait_for_selector("#results-note:has-text('for “Stellar”')")
+    page.screenshot(path=str(test_output_dir / "ui-search-url.png"), full_page=True)
+
+
+def test_photo_results_in_view_and_a_text_search_clears_the_photo(
+    phone: Any, test_output_dir: Path
+) -> None:
+    """Item 10: after an upload the results are on screen; a text search drops the photo."""
+    _fake_photo_search(phone)
+    phone.emulate_media(reduced_motion="reduce")
+    phone.goto("/")
+    phone.set_input_files("#photo", PHOTO)
+    phone.wait_for_selector("#results .card")
+    phone.wait_for_function("() => document.querySelector('#photo-preview').naturalWidth > 0")
+    phone.wait_for_function(  # the first result is on screen, not below the photo
+        "() => { const r = document.querySelector('#results .card').getBoundingClientRect();"
+        " return r.top >= 0 && r.top < innerHeight - 100; }"
+    )
+    phone.screenshot(path=str(test_output_dir / "ui-phone-photo-in-view.png"), full_page=False)
+    phone.fill("#q", "jacket")
+    phone.press("#q", "Enter")
+    phone.wait_for_selector("#results-note:has-text('for “jacket”')")
+    assert phone.locator("#photo-panel").is_hidden()
+    assert phone.locator("#boxes .box").count() == 0
+    assert phone.get_attribute("#photo-preview", "src") is None

@@ -157,21 +157,85 @@ function smallestBoxAt(boxes, x, y) {
   return best;
 }
 
+/** The search as a URL ("/?q=jacket&gender=men"): shareable, and what Back returns to. */
+function searchUrl(q) {
+  const params = new URLSearchParams({ q, ...filterParams() });
+  return `/?${params}`;
+}
+
+/** Fill the words and filters from the address bar; false if it names no search. */
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const field of $("#filters").elements) {
+    if (!field.name) continue;
+    const v = params.get(field.name) || "";
+    // a value the list does not offer (an old link) falls back to "Any"
+    if (field.tagName === "SELECT" && !Array.from(field.options).some((o) => o.value === v)) field.value = "";
+    else field.value = v;
+  }
+  const q = (params.get("q") || "").trim();
+  $("#q").value = q;
+  return q;
+}
+
+/** Scroll a search's answer into view, unless a person asked for less motion. */
+function reveal(node) {
+  const calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  node.scrollIntoView({ block: "start", behavior: calm ? "auto" : "smooth" });
+}
+
 function initSearch() {
   const list = $("#results"), note = $("#results-note"), more = $("#more");
-  let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null;
+  let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null, picked = "";
+  let latest = 0; // only the newest search may draw: Back, filters and typing race
+
+  /** A text search forgets the photo: its boxes would sit above unrelated results. */
+  function closePhoto() {
+    lastFile = null;
+    objects = [];
+    const preview = $("#photo-preview");
+    if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+    preview.removeAttribute("src");
+    $("#boxes").replaceChildren();
+    $("#garments").replaceChildren();
+    $("#photo-panel").hidden = true;
+  }
+
+  /** Search for `q` and record it in the history (a new entry unless it is already the URL). */
+  function runText(q, push) {
+    closePhoto();
+    lastQuery = q;
+    const url = searchUrl(q);
+    if (push && url !== location.pathname + location.search) history.pushState({ q }, "", url);
+    textSearch(true);
+  }
+
+  /** Back and Forward, or a shared link: show what the URL says. */
+  function fromUrl() {
+    const q = readUrl();
+    if (q) { runText(q, false); return; }
+    closePhoto();
+    lastQuery = "";
+    latest += 1;
+    list.replaceChildren();
+    more.hidden = true;
+    note.textContent = "Search by words or with a photo.";
+  }
 
   async function textSearch(reset) {
     if (reset) page = 1;
     const params = new URLSearchParams({ q: lastQuery, page, per_page: 24, ...filterParams() });
     note.textContent = "Searching…";
+    const ticket = ++latest;
     try {
       const res = await api(`/v1/search/text?${params}`);
+      if (ticket !== latest) return;
       if (reset) list.replaceChildren();
       res.hits.forEach((h) => list.append(card(h)));
       note.textContent = res.total ? `${plural(res.total, "product")} for “${res.query}”` : `Nothing found for “${res.query}”.`;
       more.hidden = page * res.per_page >= res.total;
     } catch (err) {
+      if (ticket !== latest) return;
       list.replaceChildren();
       more.hidden = true;
       note.textContent = explain(err);
@@ -179,16 +243,22 @@ function initSearch() {
   }
   $("#text-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    lastQuery = $("#q").value.trim();
-    if (lastQuery) textSearch(true);
+    const q = $("#q").value.trim();
+    if (q) runText(q, true);
   });
   more.addEventListener("click", () => { page += 1; textSearch(false); });
-  $("#filters").addEventListener("change", () => { if (lastQuery) textSearch(true); });
+  // Filters apply to whichever search is on screen: the words, or the photo again.
+  $("#filters").addEventListener("change", () => {
+    if (lastFile) photoSearch(lastFile);
+    else if (lastQuery) runText(lastQuery, true);
+  });
+  window.addEventListener("popstate", fromUrl);
 
   function pick(i) {
     $$("#garments button").forEach((b, j) => b.setAttribute("aria-pressed", String(i === j)));
     $$("#boxes .box").forEach((b, j) => b.classList.toggle("picked", i === j));
     const o = objects[i];
+    picked = o.label;
     more.hidden = true;
     const name = garmentName(o.label);
     showHits(list, note, o.hits, `No products like this ${name}.`);
@@ -229,9 +299,17 @@ function initSearch() {
 
   async function photoSearch(file) {
     if (!file) return;
+    const again = file === lastFile;
     lastFile = file;
+    lastQuery = "";
     const panel = $("#photo-panel"), preview = $("#photo-preview");
-    preview.src = URL.createObjectURL(file);
+    if (!again) {
+      // a photo is no URL: leave the words' address (Back returns to them) for the bare page
+      if (location.search) history.pushState({ photo: true }, "", "/");
+      if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+      preview.src = URL.createObjectURL(file);
+      picked = "";
+    }
     panel.hidden = false;
     objects = [];
     $("#boxes").replaceChildren();
@@ -241,16 +319,26 @@ function initSearch() {
     const form = new FormData();
     form.append("file", file);
     for (const [k, v] of Object.entries(filterParams())) form.append(k, v);
+    const ticket = ++latest;
     try {
       const res = await api("/v1/search/image", { method: "POST", body: form });
+      if (ticket !== latest) return; // a newer photo, filter or text search came meanwhile
       objects = res.objects;
       drawGarments(res);
-      if (objects.length) pick(0); else note.textContent = "No garment found in this photo.";
+      // a filter change searches again: keep the garment the shopper had picked
+      const keep = Math.max(0, objects.findIndex((o) => o.label === picked));
+      if (objects.length) pick(keep); else note.textContent = "No garment found in this photo.";
+      // the photo and its results, in view after an upload (or the results if both do not fit)
+      if (!again) {
+        const top = panel.getBoundingClientRect().top, res2 = $("#results-title").getBoundingClientRect().top;
+        reveal(res2 - top < innerHeight * 0.6 ? panel : $("#results-title"));
+      }
     } catch (err) {
-      note.textContent = explain(err);
+      if (ticket === latest) note.textContent = explain(err);
     }
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
+  if (location.search) fromUrl(); // a shared or bookmarked search
   const zone = $("#dropzone");
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (ev) => { ev.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
