@@ -430,15 +430,42 @@ function initReview() {
       toast(explain(err), true);
     }
   });
-  $$(".label-select", list).forEach((sel) => sel.addEventListener("change", async () => {
-    if (!sel.value) return;
+  $$(".label-select", list).forEach(initLabel);
+}
+
+/**
+ * A shot-type list saves a person's label once it is chosen: a pick with the mouse at once,
+ * arrow keys (which step through the values, firing "change" at each) on Enter or on leaving
+ * the list, so stepping past three labels records one, not three.
+ */
+function initLabel(sel) {
+  const meta = $(".meta", sel.closest(".review-item"));
+  let saved = sel.value, byKeys = false;
+  async function commit() {
+    byKeys = false;
+    const value = sel.value;
+    if (!value || value === saved) return;
+    saved = value;
     try {
-      await api(`/v1/images/${sel.dataset.imageId}/shot`, { method: "PUT", json: { label: sel.value } });
-      toast(`Label saved: ${sel.value}`);
+      await api(`/v1/images/${sel.dataset.imageId}/shot`, { method: "PUT", json: { label: value } });
+      meta.replaceChildren(el("span", { class: "badge" }, "checked"));
+      toast(`Label saved: ${value}`);
     } catch (err) {
+      saved = "";
+      meta.replaceChildren(el("span", { class: "pending" }, "Not saved"));
       toast(explain(err), true);
     }
-  }));
+  }
+  sel.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") { ev.preventDefault(); commit(); } else if (ev.key !== "Tab") byKeys = true;
+  });
+  sel.addEventListener("change", () => {
+    // the model's confidence and reason were about the old label: they go with it
+    meta.replaceChildren(el("span", { class: "pending" },
+      sel.value === saved ? "" : "Not saved yet: press Enter or leave the list"));
+    if (!byKeys) commit();
+  });
+  sel.addEventListener("blur", commit);
 }
 
 /* ---- duplicates ---------------------------------------------------------------------- */
