@@ -353,6 +353,7 @@ function initSearch() {
 async function initProduct() {
   $$(".thumb").forEach((b) => b.addEventListener("click", () => {
     $("#hero").src = safeUrl(b.dataset.src);
+    $("#hero").alt = b.dataset.alt || ""; // the shown photo's own description, not the first's
     $$(".thumb").forEach((x) => x.removeAttribute("aria-current"));
     b.setAttribute("aria-current", "true");
   }));
