@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from modiste import __version__
-from modiste.api.deps import GalleryDep, SessionDep
+from modiste.api.deps import GalleryDep, SessionDep, SettingsDep
 from modiste.api.ids import IdPath
 from modiste.api.problems import NotAvailable
 from modiste.api.routes.duplicates import groups_public
@@ -51,13 +51,14 @@ def _page(request: Request, name: str, page: str, **context: Any) -> HTMLRespons
 
 
 @router.get("/", response_class=HTMLResponse)
-def search_page(request: Request, session: SessionDep) -> HTMLResponse:
+def search_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     found = facets(session)
     categories = category_options(found["product_types"])
     genders = gender_options(found["genders"])
     return _page(
-        request, "search.html", "search", facets=found, categories=categories, genders=genders
-    )
+        request, "search.html", "search", facets=found, categories=categories, genders=genders,
+        max_upload_bytes=settings.api_max_upload_bytes,  # checked in the page before sending
+    )  # fmt: skip
 
 
 @router.get("/products/{product_id}", response_class=HTMLResponse)

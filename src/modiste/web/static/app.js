@@ -36,12 +36,49 @@ async function api(path, opts = {}) {
   if (!res.ok) {
     const err = new Error(body.detail || res.statusText);
     err.status = res.status;
+    err.type = String(body.type || "");
+    err.errors = Array.isArray(body.errors) ? body.errors : [];
     throw err;
   }
   return body;
 }
 
+const FIELDS = {
+  q: "The search text", category: "The category", gender: "The gender", seller: "The seller",
+  min_price: "The minimum price", max_price: "The maximum price", file: "The photo",
+};
+
+/** A 422 from the API's field checks ("query.q: String should have at most 200 characters") in words. */
+function explainInvalid(err) {
+  const e = err.errors[0] || {};
+  const loc = Array.isArray(e.loc) ? e.loc : [];
+  const field = FIELDS[loc[loc.length - 1]] || "One of the search fields";
+  const msg = String(e.msg || "");
+  const most = /at most (\d+) character/.exec(msg);
+  if (most) return `${field} is too long: ${most[1]} characters at most.`;
+  const least = /greater than or equal to (\S+)/.exec(msg);
+  if (least) return `${field} must be ${least[1]} or more.`;
+  return `${field} is not valid: please check it.`;
+}
+
+/** A byte count as people read it: 15728640 is "15 MB", 2048 "2 KB". */
+function fileSize(bytes) {
+  if (bytes < 1048576) return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+  return `${Math.round((10 * bytes) / 1048576) / 10} MB`;
+}
+
+/** Any API problem as a sentence for people: never a field path, a byte count or a stack. */
 function explain(err) {
+  if (err.status === 422 && err.type.endsWith("/validation")) return explainInvalid(err);
+  if (err.status === 415 || (err.status === 422 && err.type.endsWith("/image-decode")))
+    return "That file could not be read as a photo: try a JPEG, PNG or WebP image.";
+  if (err.status === 413) {
+    const cap = /larger than (\d+) bytes/.exec(err.message);
+    return cap ? `That photo is too large to search: ${fileSize(Number(cap[1]))} at most.`
+               : "That photo is too large to search: try a smaller one.";
+  }
+  if (err.status === 429) return "Too many searches in a short time: please wait a minute and try again.";
+  if (err.status >= 500 && err.status !== 503) return "Something went wrong on the server: please try again.";
   if (err.status === 401) return "This change needs an API key: open “API key” at the top.";
   if (err.status === 403) return "Your API key cannot make this change: it needs a key with the write scope (or admin).";
   if (err.status === 503) return err.message.charAt(0).toUpperCase() + err.message.slice(1) + ".";
@@ -297,8 +334,20 @@ function initSearch() {
     }));
   }
 
+  /** Refused in the page, before a byte is sent: not a photo, or over the server's cap. */
+  function unfit(file) {
+    const cap = Number($("#photo").dataset.maxBytes || 0);
+    if (!file.type.startsWith("image/"))
+      return `“${file.name}” is not a photo: choose a JPEG, PNG or WebP image.`;
+    if (cap && file.size > cap)
+      return `That photo is ${fileSize(file.size)}; photos up to ${fileSize(cap)} can be searched.`;
+    return "";
+  }
+
   async function photoSearch(file) {
     if (!file) return;
+    const refused = unfit(file);
+    if (refused) { note.textContent = refused; toast(refused, true); return; }
     const again = file === lastFile;
     lastFile = file;
     lastQuery = "";
@@ -334,7 +383,10 @@ function initSearch() {
         reveal(res2 - top < innerHeight * 0.6 ? panel : $("#results-title"));
       }
     } catch (err) {
-      if (ticket === latest) note.textContent = explain(err);
+      if (ticket !== latest) return;
+      note.textContent = explain(err);
+      // a photo the server could not read would show as a broken image: say it in words only
+      if (err.status === 413 || err.status === 415 || err.status === 422) closePhoto();
     }
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
