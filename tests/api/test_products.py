@@ -99,6 +99,10 @@ def test_pages_answer_html_errors_to_browsers(client: TestClient) -> None:
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "no product 999999" in page.text
     assert_problem(client.get("/v1/products/999999", headers={"Accept": "text/html"}), 404)
+    typed = client.get("/review/abc", headers={"Accept": "text/html"})  # not a product id
+    assert typed.status_code == 404 and typed.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address" in typed.text and "int_parsing" not in typed.text
+    assert_problem(client.get("/v1/products/abc", headers={"Accept": "text/html"}), 422)
 
 
 def test_pages_render(client: TestClient) -> None:

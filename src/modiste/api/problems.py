@@ -163,8 +163,17 @@ async def _http(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    # A person who typed a page address (/review/abc) gets the error page in words, not JSON.
+    in_path = any((e.get("loc") or ("",))[0] == "path" for e in exc.errors())
+    page = _page_error(
+        request,
+        404 if in_path else 400,
+        "There is no page at this address." if in_path else "This page address is not valid.",
+    )
+    if page is not None:
+        return page
     errors = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type")}
         for e in exc.errors()
