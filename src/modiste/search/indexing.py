@@ -121,13 +121,22 @@ def open_built_index(settings: Settings) -> VectorIndex | None:
 
 def product_payload(product: ProductRow) -> dict[str, Any]:
     """The product's fields that search filters on, as the index stores them."""
+    seller = product.seller.name if product.seller else None
+    return filter_payload(product.product_type, product.gender, seller, product.price)
+
+
+def filter_payload(
+    product_type: str | None, gender: str | None, seller: str | None, price: float | None
+) -> dict[str, Any]:
+    """:func:`product_payload` from the columns alone (search re-checks hits without loading
+    whole product rows)."""
     out: dict[str, Any] = {
-        "product_type": (product.product_type or "").lower(),
-        "gender": (product.gender or "").lower(),
-        "seller": product.seller.name if product.seller else "",
+        "product_type": (product_type or "").lower(),
+        "gender": (gender or "").lower(),
+        "seller": seller or "",
     }
-    if product.price is not None:
-        out["price"] = float(product.price)
+    if price is not None:
+        out["price"] = float(price)
     return out
 
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from modiste.catalog.genders import gender_spellings
 from modiste.catalog.schema import (
@@ -23,12 +22,13 @@ from modiste.catalog.schema import (
     GarmentRow,
     ImageRow,
     ProductRow,
+    Seller,
 )
 from modiste.domain import Box
 from modiste.errors import ModelError, NotFoundError
 from modiste.index.filters import in_category, matches, parse_filters
 from modiste.search.crops import WHOLE_IMAGE, crop_garments, whole_image
-from modiste.search.indexing import product_payload
+from modiste.search.indexing import filter_payload
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -93,11 +93,12 @@ def category_matches(payload: dict[str, Any], category: str | None) -> bool:
     return in_category(str(payload.get("product_type", "")), category)
 
 
-def _matches_now(product: ProductRow, label: str | None, flt: SearchFilters | None) -> bool:
+def _matches_now(
+    product: dict[str, Any], label: str | None, conditions: list[Any], category: str | None
+) -> bool:
     """The filters, checked as the index checks them, on the product as stored now."""
-    current = {**product_payload(product), "label": label or ""}
-    conditions = parse_filters(index_filters(flt))
-    return matches(current, conditions) and category_matches(current, flt.category if flt else None)
+    current = {**product, "label": label or ""}
+    return matches(current, conditions) and category_matches(current, category)
 
 
 class SearchService:
@@ -177,20 +178,27 @@ class SearchService:
         if best:
             # The catalog has the last word: a product deleted or edited since its vectors were
             # written (payloads catch up at the next ingest) is not offered against its filters.
+            # Columns, not product objects: this runs once per garment of every photo query.
             with self.db.session() as session:
-                now = {
-                    p.id: p
-                    for p in session.scalars(
-                        select(ProductRow)
-                        .where(ProductRow.id.in_(list(best)))
-                        .options(selectinload(ProductRow.seller))
+                rows = session.execute(
+                    select(
+                        ProductRow.id,
+                        ProductRow.product_type,
+                        ProductRow.gender,
+                        Seller.name,
+                        ProductRow.price,
                     )
-                }
-                best = {
-                    pid: hit
-                    for pid, hit in best.items()
-                    if pid in now and _matches_now(now[pid], hit.label, filters)
-                }
+                    .outerjoin(Seller, Seller.id == ProductRow.seller_id)
+                    .where(ProductRow.id.in_(list(best)))
+                ).all()
+            now = {row[0]: filter_payload(*row[1:]) for row in rows}
+            conditions = parse_filters(index_filters(filters))
+            category = filters.category if filters else None
+            best = {
+                pid: hit
+                for pid, hit in best.items()
+                if pid in now and _matches_now(now[pid], hit.label, conditions, category)
+            }
         return sorted(best.values(), key=lambda h: -h.score)[:k]
 
     def _fetch(
