@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from benchmarks.output import write_result
 from modiste.catalog.backup import create_backup, restore_backup
 from modiste.catalog.db import Database
 from modiste.catalog.repository import missing_originals
@@ -117,9 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = run(args.n, args.kb)
     print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.json, json.dumps(result, indent=1))
     return result
 
 

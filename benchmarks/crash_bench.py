@@ -42,6 +42,7 @@ from benchmarks.harness import (
     tiny_photo,
     wait_http,
 )
+from benchmarks.output import write_result
 
 
 class CrashBench:
@@ -318,9 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = json.dumps(result, indent=1)
     print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_result(args.json, text)
     return 1 if bench.violations else 0
 
 

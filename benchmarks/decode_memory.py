@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from benchmarks.output import write_result
+
 LIMIT_MB = 512.0  # the bound: peak memory per hostile image
 
 
@@ -417,9 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(args.json, json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

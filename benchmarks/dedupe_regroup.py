@@ -33,6 +33,7 @@ from rich.progress import track
 from sqlalchemy import select
 
 from benchmarks.make_dedupe_set import alter
+from benchmarks.output import write_result
 from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow
 from modiste.catalog.importer import import_rows
@@ -147,8 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         "recompute": {k: v for k, v in full.items() if not k.startswith("_")},
         "same_groups": same,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.json, json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmarks.output import write_result
+
 if TYPE_CHECKING:
     import torch
 
@@ -95,8 +97,7 @@ def main() -> None:
         for k in range(1, min(args.max_size, len(singles)) + 1)
     }
     report = {"n_validation": len(val), "mean_map50_by_size": by_size, "combinations": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(args.json, json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.index_data import ClusteredVectors, exact_topk
+from benchmarks.output import write_result
 
 
 def main() -> None:
@@ -85,9 +86,7 @@ def main() -> None:
                     f"B/vec={size:.0f} build={build:.1f}s",
                     flush=True,
                 )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"n": args.n, "dim": args.dim, "rows": rows}, indent=1))
+    write_result(args.json, json.dumps({"n": args.n, "dim": args.dim, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

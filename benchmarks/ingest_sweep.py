@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.output import write_result
 from modiste.catalog.db import Database
 from modiste.config import Settings
 from modiste.imaging.store import ImageStore, sha256_bytes
@@ -81,9 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = run(args.n, args.repeat)
     print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.json, json.dumps(result, indent=1))
     return result
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from benchmarks.harness import bench_env, free_port, modiste_cmd, rss_mb, run, tiny_photo, wait_http
+from benchmarks.output import write_result
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-catalog"
 WORDS = [
@@ -226,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=1)
     print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}, indent=1))
     print("rss_mb:", {k: v for k, v in result["rss_mb"].items() if k != "samples"})
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_result(args.json, text)
     failed = result["5xx"] or result["transport_errors"] or (ingest_rc not in (None, 0))
     return 1 if failed else 0
 

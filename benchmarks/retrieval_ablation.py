@@ -15,6 +15,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from benchmarks.output import write_result
+
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 LAYERS = (6, 13, 16, 18)  # MobileNetV2 blocks: 32, 96, 160 and 1280 channels
@@ -132,9 +134,7 @@ def main() -> None:
     for cnn_name, cnn in (("GeM sq", f["sq_gem18"]), ("blocks 13+16+18 sq", multi)):
         for w in (0.5, 0.75, 1.0, 1.5):
             row(f"{cnn_name} + {w} x colour", np.hstack([_l2(_l2(cnn)), w * col]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"data": str(args.data), "rows": rows}, indent=1) + "\n")
+    write_result(args.json, json.dumps({"data": str(args.data), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmarks.output import write_result
+
 if TYPE_CHECKING:
     from modiste.catalog.db import Database
     from modiste.config import Settings
@@ -170,9 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(args.json, json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

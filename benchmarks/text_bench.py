@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.output import write_result
 from modiste.cleaning.text import CategorizerConfig, TextCategorizer
 from modiste.training.text import SplitSpec, read_text_csv, split_indices
 
@@ -172,8 +173,7 @@ def main() -> None:
                 if len(extra) != len(texts):
                     extra = None
             results += run_label(texts, labels, label, grouped, full, extra, args.cache)
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=1) + "\n")
+            write_result(args.json, json.dumps(results, indent=1))
     for r in results:
         print(
             f"| {r['label']} | {r['split']} | {r['variant']} | {r['accuracy']:.4f} | "

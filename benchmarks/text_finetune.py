@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.output import write_result
 from modiste.cleaning.text import CategorizerConfig, TextCategorizer
 from modiste.cleaning.text_features import normalize_text
 from modiste.training.text import SplitSpec, read_text_csv, split_indices
@@ -196,8 +197,7 @@ def main() -> None:
         "title_ceiling": title_ceiling(x_tr, y_tr, x_te, y_te),
     }
     log.info("%s", report["heldout"])
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=1) + "\n")
+    write_result(args.json, json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
