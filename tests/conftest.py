@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +55,23 @@ def db(settings: Settings) -> Iterator[Database]:
     database.migrate()
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every address a socket tries to connect to; anything but loopback fails the test."""
+    attempts: list[str] = []
+    real_connect = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        attempts.append(str(host))
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            assert ipaddress.ip_address(str(host).split("%")[0]).is_loopback, host
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    return attempts
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ state every test compares before and after the attack."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,23 +33,6 @@ def hostile_server() -> Iterator[HostileServer]:
     server.closing.set()
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every address a socket tries to connect to; anything but loopback fails the test."""
-    attempts: list[str] = []
-    real_connect = socket.socket.connect
-
-    def guarded(sock: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else str(address)
-        attempts.append(str(host))
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            assert ipaddress.ip_address(str(host).split("%")[0]).is_loopback, host
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    return attempts
 
 
 class Keeper:

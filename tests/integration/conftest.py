@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -101,18 +102,32 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database for one test."""
+@contextmanager
+def fresh_database(server: str, prefix: str = "modiste_test") -> Iterator[str]:
+    """An empty database on ``server`` (its URL), dropped afterwards."""
     from sqlalchemy import create_engine, text
 
-    name = f"modiste_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"))
     try:
-        yield f"{postgres_server}/{name}"
+        yield f"{server}/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture
+def other_postgres_url(postgres_server: str) -> Iterator[str]:
+    """A second empty database on the same server (a restore target)."""
+    with fresh_database(postgres_server, "modiste_restore") as url:
+        yield url

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import io
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, text
 
 from modiste.catalog.backup import create_backup, restore_backup
 from modiste.catalog.db import Database
@@ -24,22 +21,7 @@ from modiste.pipeline.ingest import run_ingest
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def second_url(postgres_server: str) -> Iterator[str]:
-    """Another empty database on the same server: the restore target."""
-    name = f"modiste_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0"))
-    try:
-        yield f"{postgres_server}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
-
-
-def test_postgres_round_trip(postgres_url: str, second_url: str, tmp_path: Path) -> None:
+def test_postgres_round_trip(postgres_url: str, other_postgres_url: str, tmp_path: Path) -> None:
     if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
         pytest.skip("pg_dump/pg_restore not on PATH")
     source = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
@@ -63,7 +45,7 @@ def test_postgres_round_trip(postgres_url: str, second_url: str, tmp_path: Path)
     with pytest.raises(BackupError, match="postgresql catalog"):
         restore_backup(Settings(data_dir=tmp_path / "wrong"), tmp_path / "backup")
 
-    target = Settings(data_dir=tmp_path / "restored", database_url=second_url)
+    target = Settings(data_dir=tmp_path / "restored", database_url=other_postgres_url)
     restore_backup(target, tmp_path / "backup")
     restored = Database(target)
     restored.ensure_ready()
@@ -74,6 +56,6 @@ def test_postgres_round_trip(postgres_url: str, second_url: str, tmp_path: Path)
     assert {k: after[k] for k in before} == before
     with pytest.raises(BackupError, match="--force"):  # the database holds a catalog now
         restore_backup(
-            Settings(data_dir=tmp_path / "elsewhere", database_url=second_url),
+            Settings(data_dir=tmp_path / "elsewhere", database_url=other_postgres_url),
             tmp_path / "backup",
         )

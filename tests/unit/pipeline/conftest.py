@@ -3,8 +3,6 @@ contacted, a migrated database, and small product feeds with generated images.""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,23 +19,6 @@ def http_server() -> Iterator[LoopbackServer]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every address a socket tries to connect to; anything but loopback fails the test."""
-    attempts: list[str] = []
-    real_connect = socket.socket.connect
-
-    def guarded(sock: socket.socket, address: object) -> None:
-        host = address[0] if isinstance(address, tuple) else str(address)
-        attempts.append(str(host))
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            assert ipaddress.ip_address(str(host).split("%")[0]).is_loopback, host
-        real_connect(sock, address)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    return attempts
 
 
 FeedMaker = Callable[..., Path]
