@@ -127,6 +127,29 @@ def test_a_valid_key_goes_on_to_the_route(app: FastAPI, key: str) -> None:
             assert res.status_code not in (401, 413), res.text
 
 
+def test_a_key_is_looked_up_once_per_request(
+    app: FastAPI, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-body guard and the route's dependency share one key-table read."""
+    from modiste.api import security
+
+    lookups: list[str] = []
+    real = security.verify_key
+
+    def counted(session: Any, presented: str) -> Any:
+        lookups.append(presented)
+        return real(session, presented)
+
+    monkeypatch.setattr(security, "verify_key", counted)
+    with TestClient(app) as client:
+        body = {"seller": "guard", "external_id": "p1", "title": "Coat"}
+        res = client.post("/v1/products", json=body, headers={"X-API-Key": key})
+        assert res.status_code == 201, res.text
+        assert lookups == [key]
+        client.post("/v1/products", json={**body, "external_id": "p2"}, headers={"X-API-Key": key})
+        assert lookups == [key, key]  # per request: a revoked key stops working at once
+
+
 def test_json_bodies_have_a_much_lower_cap_than_uploads(settings: Settings, key: str) -> None:
     app = create_app(settings.model_copy(update={"api_max_body_bytes": 1000}))
     big_json = json.dumps({"id": "p1", "title": "x" * 2000}).encode()

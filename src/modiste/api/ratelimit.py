@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from modiste.api.problems import TooManyRequests
-from modiste.catalog.api_keys import verify_key
+from modiste.api.security import known_key
 from modiste.config import Settings
 
 
@@ -106,8 +106,7 @@ class RateLimits:
         kind, client = "address", client_address(request)
         key = presented_key(request)
         if key is not None:
-            with request.app.state.db.session() as session:
-                info = verify_key(session, key)
+            info = known_key(request, key)
             if info is not None:  # an invalid key counts against the address
                 kind, client = "key", f"key {info.id}"
         if kind == "key" and self.settings.api_rate_limit_key_per_minute <= 0:

@@ -60,12 +60,27 @@ def _authenticate(request: Request, key: str | None) -> ApiKeyInfo:
             f"{hint}; create one with `modiste keys create NAME`",
             headers=_CHALLENGE,
         )
-    db: Database = request.app.state.db
-    with db.session() as session:
-        info = verify_key(session, key)
+    info = known_key(request, key)
     if info is None:
         raise Unauthorized("invalid or revoked API key", headers=_CHALLENGE)
     return info
+
+
+_VERIFIED = "modiste.verified_keys"
+
+
+def known_key(request: Request, key: str) -> ApiKeyInfo | None:
+    """The key's record, or None when it is invalid or revoked: looked up once per request.
+
+    The pre-body guard, the rate limit and the route's own dependency all ask; they share the
+    request's ASGI scope, so the key table is read (and last use stamped) once, not three times.
+    """
+    verified: dict[str, ApiKeyInfo | None] = request.scope.setdefault(_VERIFIED, {})
+    if key not in verified:
+        db: Database = request.app.state.db
+        with db.session() as session:
+            verified[key] = verify_key(session, key)
+    return verified[key]
 
 
 def require_key(
