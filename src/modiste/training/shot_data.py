@@ -103,10 +103,35 @@ def load_shot_dataset(
 
 
 class FeatureCache:
-    """Per-image feature rows in one ``.npz`` per (feature kind, sample list) for fast reruns."""
+    """Feature rows per image, one ``.npz`` per feature kind, for fast reruns.
+
+    A row is keyed by the image's resolved path, size and modification time, so adding photos
+    (a bigger generated set, another ``--extra`` CSV) computes only the new ones, and a photo
+    rewritten in place (a regenerated set) is computed again.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        resolved = Path(path).resolve()
+        try:
+            st = resolved.stat()
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        return hashlib.sha256(f"{resolved}\n{stamp}".encode()).hexdigest()[:24]
+
+    def _load(self, file: Path) -> dict[str, np.ndarray]:
+        if not file.is_file():
+            return {}
+        try:
+            with np.load(file) as z:
+                return dict(zip(z["keys"].tolist(), np.asarray(z["x"]), strict=True))
+        except (OSError, ValueError, KeyError) as exc:  # a torn or foreign file: start over
+            log.warning("ignoring unreadable feature cache %s: %s", file, exc)
+            return {}
 
     def get(
         self,
@@ -115,17 +140,19 @@ class FeatureCache:
         compute: Callable[[Sequence[Path]], np.ndarray],
     ) -> np.ndarray:
         """Rows for ``paths`` from the cache, computing (and storing) only what is missing."""
-        # Keyed by resolved paths, so relative and absolute spellings share one entry.
-        names = "\n".join(str(Path(p).resolve()) for p in paths)
-        key = hashlib.sha256(names.encode()).hexdigest()[:16]
-        file = self.root / f"{kind}-{key}.npz"
-        if file.is_file():
-            with np.load(file) as z:
-                return np.asarray(z["x"])
-        x = compute(paths)
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, x=x)
-        tmp.replace(file)
-        log.info("cached %s features for %d images at %s", kind, len(paths), file)
-        return x
+        file = self.root / f"{kind}.npz"
+        rows = self._load(file)
+        keys = [self._key(p) for p in paths]
+        todo = sorted({i for i, k in enumerate(keys) if k not in rows})
+        if todo:
+            fresh = compute([paths[i] for i in todo])
+            rows.update({keys[i]: fresh[j] for j, i in enumerate(todo)})
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(".tmp.npz")
+            names = list(rows)
+            np.savez(tmp, keys=np.array(names), x=np.stack([rows[k] for k in names]))
+            tmp.replace(file)
+            log.info("cached %s features for %d new images at %s", kind, len(todo), file)
+        if not keys:
+            return compute(paths)
+        return np.stack([rows[k] for k in keys])

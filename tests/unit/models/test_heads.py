@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,3 +60,24 @@ def test_feature_cache_computes_once(tmp_path: Path) -> None:
     paths = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
     cache.get("k", paths, compute)
     assert cache.get("k", paths, compute).shape == (2, 2) and calls == [2]
+
+
+def test_feature_cache_computes_only_new_or_changed_images(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def compute(paths: Sequence[Path]) -> np.ndarray:
+        seen.append([p.name for p in paths])
+        return np.array([[len(p.read_bytes())] for p in paths], np.float32)
+
+    a, b, c = (tmp_path / n for n in ("a.jpg", "b.jpg", "c.jpg"))
+    for i, p in enumerate((a, b, c)):
+        p.write_bytes(b"x" * (i + 1))
+    cache = FeatureCache(tmp_path / "cache")
+    cache.get("k", [a, b], compute)
+    x = cache.get("k", [c, a, b], compute)  # one new image
+    assert seen == [["a.jpg", "b.jpg"], ["c.jpg"]]
+    assert x[:, 0].tolist() == [3, 1, 2]
+    b.write_bytes(b"y" * 9)  # regenerated in place
+    os.utime(b, ns=(1, 1))
+    assert cache.get("k", [a, b], compute)[:, 0].tolist() == [1, 9]
+    assert seen[-1] == ["b.jpg"]
