@@ -173,3 +173,26 @@ def test_photo_results_in_view_and_a_text_search_clears_the_photo(
     assert phone.locator("#photo-panel").is_hidden()
     assert phone.locator("#boxes .box").count() == 0
     assert phone.get_attribute("#photo-preview", "src") is None
+
+
+def test_forward_after_a_photo_search_shows_it_again(page: Any, test_output_dir: Path) -> None:
+    """Bug: Forward after a photo search showed an empty page; the photo entry is restored."""
+    sent = _fake_photo_search(page)
+    page.goto("/?q=jacket")
+    page.wait_for_selector("#results-note:has-text('for “jacket”')")
+    page.set_input_files("#photo", PHOTO)
+    page.wait_for_selector("#results .card .title:has-text('Like the coat')")
+    page.locator("#garments button:has-text('bag')").click()
+    page.wait_for_selector("#results .card .title:has-text('Like the bag')")
+    page.go_back()
+    page.wait_for_selector("#results-note:has-text('for “jacket”')")
+    assert page.locator("#photo-panel").is_hidden()
+    page.go_forward()
+    page.wait_for_selector("#results .card .title:has-text('Like the bag')")  # the picked garment
+    assert page.locator("#photo-panel").is_visible()
+    assert page.locator("#garments button").count() == 4
+    page.wait_for_function("() => document.querySelector('#photo-preview').naturalWidth > 0")
+    assert len(sent) == 1  # shown from the page's memory, not searched again
+    page.screenshot(path=str(test_output_dir / "ui-search-photo-forward.png"), full_page=True)
+    page.reload()  # the photo itself is gone after a reload: said in words, not a blank page
+    page.wait_for_selector("#results-note:has-text('choose the photo again')")

@@ -225,6 +225,10 @@ function initSearch() {
   const list = $("#results"), note = $("#results-note"), more = $("#more");
   let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null, picked = "";
   let latest = 0; // only the newest search may draw: Back, filters and typing race
+  // A photo is no URL: each photo search is a history entry {photo: n} whose file and answer
+  // stay here, so Back and Forward show it again (after a reload they are gone: say so).
+  const photos = new Map();
+  let photoEntry = 0;
 
   /** A text search forgets the photo: its boxes would sit above unrelated results. */
   function closePhoto() {
@@ -247,7 +251,7 @@ function initSearch() {
     textSearch(true);
   }
 
-  /** Back and Forward, or a shared link: show what the URL says. */
+  /** Back and Forward, or a shared link: show what the URL (or the photo entry) says. */
   function fromUrl() {
     const q = readUrl();
     if (q) { runText(q, false); return; }
@@ -256,7 +260,25 @@ function initSearch() {
     latest += 1;
     list.replaceChildren();
     more.hidden = true;
-    note.textContent = "Search by words or with a photo.";
+    const entry = history.state && history.state.photo;
+    if (entry && photos.has(entry)) { showPhoto(entry); return; }
+    note.textContent = entry ? "That photo search is no longer kept here: choose the photo again."
+                             : "Search by words or with a photo.";
+  }
+
+  /** A photo search from the history: its photo, garments and results as they were. */
+  function showPhoto(entry) {
+    const kept = photos.get(entry);
+    photoEntry = entry;
+    lastFile = kept.file;
+    picked = kept.picked;
+    $("#photo-preview").src = URL.createObjectURL(kept.file);
+    $("#photo-panel").hidden = false;
+    if (!kept.res) { photoSearch(kept.file); return; } // left before its answer came
+    objects = kept.res.objects;
+    drawGarments(kept.res);
+    if (objects.length) pick(Math.max(0, objects.findIndex((o) => o.label === picked)));
+    else note.textContent = "No garment found in this photo.";
   }
 
   async function textSearch(reset) {
@@ -296,6 +318,7 @@ function initSearch() {
     $$("#boxes .box").forEach((b, j) => b.classList.toggle("picked", i === j));
     const o = objects[i];
     picked = o.label;
+    if (photos.has(photoEntry)) photos.get(photoEntry).picked = picked;
     more.hidden = true;
     const name = garmentName(o.label);
     showHits(list, note, o.hits, `No products like this ${name}.`);
@@ -353,8 +376,12 @@ function initSearch() {
     lastQuery = "";
     const panel = $("#photo-panel"), preview = $("#photo-preview");
     if (!again) {
-      // a photo is no URL: leave the words' address (Back returns to them) for the bare page
-      if (location.search) history.pushState({ photo: true }, "", "/");
+      // a photo is no URL: leave the words' address (Back returns to them) for the bare page,
+      // as a history entry of its own (the empty start page is replaced, not kept)
+      photoEntry = photos.size + 1;
+      photos.set(photoEntry, { file, picked: "", res: null });
+      const blank = !location.search && !(history.state && history.state.photo);
+      history[blank ? "replaceState" : "pushState"]({ photo: photoEntry }, "", "/");
       if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
       preview.src = URL.createObjectURL(file);
       picked = "";
@@ -373,6 +400,7 @@ function initSearch() {
       const res = await api("/v1/search/image", { method: "POST", body: form });
       if (ticket !== latest) return; // a newer photo, filter or text search came meanwhile
       objects = res.objects;
+      if (photos.has(photoEntry)) photos.get(photoEntry).res = res;
       drawGarments(res);
       // a filter change searches again: keep the garment the shopper had picked
       const keep = Math.max(0, objects.findIndex((o) => o.label === picked));
@@ -390,7 +418,7 @@ function initSearch() {
     }
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
-  if (location.search) fromUrl(); // a shared or bookmarked search
+  if (location.search || history.state) fromUrl(); // a shared or bookmarked search, a reload
   const zone = $("#dropzone");
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (ev) => { ev.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
