@@ -2,8 +2,10 @@
 
 SQLite: FTS5 with the trigram tokenizer (migration 0002), ranked by BM25 with the title weighted
 highest. Terms shorter than three characters (e.g. 靴, "xl") can't be trigram-matched and use
-LIKE instead. PostgreSQL: LIKE over the same expanded terms, ranked by how many concepts match
-in the title (a tsvector index would be the next step there).
+LIKE instead. PostgreSQL (migration 0009): a GIN index over each product's character trigrams
+finds the candidates (all trigrams of one of a concept's terms present), ILIKE checks the terms
+themselves, and the rank weights the columns as BM25 does here: a concept in the title counts
+most, then brand, type, description. Other databases: ILIKE alone, the same results.
 """
 
 from __future__ import annotations
@@ -71,9 +73,31 @@ def _filter_clauses(flt: SearchFilters) -> list[Any]:
     return clauses
 
 
-def _like_any(terms: frozenset[str]) -> Any:
-    columns = (ProductRow.title, ProductRow.brand, ProductRow.product_type, ProductRow.description)
+_COLUMNS = (ProductRow.title, ProductRow.brand, ProductRow.product_type, ProductRow.description)
+
+
+def _like_any(terms: frozenset[str], columns: tuple[Any, ...] = _COLUMNS) -> Any:
     return or_(*(contains(col, t) for t in terms for col in columns))
+
+
+def _trigram_candidates(terms: list[str]) -> Any:
+    """Rows holding every trigram of one of the terms: the expression of migration 0009's GIN
+    index, so PostgreSQL answers it from the index (ILIKE then checks the term itself)."""
+    doc = func.modiste_product_trigrams(*_COLUMNS)
+    return or_(*(doc.op("@>")(func.modiste_trigrams(t)) for t in terms))
+
+
+def _column_weighted_score(concepts: list[frozenset[str]]) -> Any:
+    """Per concept, the weight of each column it appears in (BM25's column weights, without
+    term frequencies): a title match outranks a description match."""
+    return sum(
+        (
+            case((_like_any(c, (col,)), weight), else_=0.0)
+            for c in concepts
+            for col, weight in zip(_COLUMNS, _WEIGHTS, strict=True)
+        ),
+        literal(0.0),
+    )
 
 
 class TextSearch:
@@ -97,7 +121,8 @@ class TextSearch:
         expanded = [sorted(c) for c in concepts]
         if not concepts:
             return TextResults(query, expanded, 0, page, per_page, [])
-        sqlite = session.get_bind().dialect.name == "sqlite"
+        dialect = session.get_bind().dialect.name
+        sqlite, postgres = dialect == "sqlite", dialect == "postgresql"
         where = _filter_clauses(filters)
         score = None
         fts_parts: list[str] = []
@@ -106,6 +131,8 @@ class TextSearch:
             short_terms = frozenset(t for t in concept if len(t) < 3)
             if sqlite and long_terms and not short_terms:
                 fts_parts.append("(" + " OR ".join(_fts_quote(t) for t in sorted(long_terms)) + ")")
+            elif postgres and long_terms and not short_terms:
+                where.extend((_trigram_candidates(sorted(long_terms)), _like_any(concept)))
             else:
                 where.append(_like_any(concept))
         query_stmt = select(ProductRow.id)
@@ -124,6 +151,8 @@ class TextSearch:
                 fts, fts.c.pid == ProductRow.id
             )
             score = fts.c.rank
+        elif postgres:
+            query_stmt = select(ProductRow.id, _column_weighted_score(concepts).label("score"))
         else:
             # No FTS: rank by how many concepts appear in the title (all must appear somewhere).
             title_hits = sum(
