@@ -16,6 +16,7 @@ def _load_commands() -> None:
         dedupe,
         demo,
         detect,
+        export,
         search,
         serve,
         shots,

@@ -365,7 +365,8 @@ def _reframed(
         sizes = f"{img.width}x{img.height} -> {out.width}x{out.height}"
         fixes.append(Fix(rule, f"{what} {hexa} background: {sizes}, the product fills {fill:.0%}"))
         if rule == "fill" and target.aspect is not None and not _aspect_ok(*img.size, target):
-            fixes.append(Fix("aspect", f"framed to {out.width}:{out.height}"))
+            ratio = out.width / out.height
+            fixes.append(Fix("aspect", f"framed to {out.width}x{out.height} (w/h {ratio:.2f})"))
     return out, fixes
 
 
