@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "regulations"
 
     @property
+    def profiles_dir(self) -> Path:
+        return self.resolved_data_dir / "profiles"
+
+    @property
     def model_dir(self) -> Path:
         return (self.models_dir or self.resolved_data_dir / "models").expanduser().resolve()
 

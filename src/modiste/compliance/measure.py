@@ -1,0 +1,319 @@
+"""What a channel's rules are checked against: measurements of one image, from pixels and bytes.
+
+Pixels are analysed on a small copy (the long side at ``WORK_SIDE``): the background is the
+colour of the outer frame, the product is the largest foreground blob (with the blobs big enough
+to be other parts of it, such as a second shoe), and any other blob is a *mark* (text, a badge,
+a logo) that only OCR can name. OCR is slow (about a second a photo on a small CPU), so it runs
+only where overlay text can be: when marks lie beside the product or the background is not
+plain. Text inside the product's outline is printed on the garment and is not overlay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from modiste.domain import Box
+from modiste.errors import ImageDecodeError, ModelError
+from modiste.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
+from modiste.imaging.hashes import ImageFingerprint, fingerprint_image
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from modiste.models.ocr import OcrLine
+
+log = logging.getLogger(__name__)
+
+WORK_SIDE = 384  # long side of the copy the pixel measures use
+FG_TOL = 24  # a pixel this far (max channel) from the background colour is foreground
+PLAIN_TOL = 12  # border pixels this close to their median make a plain background
+PLAIN_SHARE = 0.9  # ...when this share of them is that close
+PART_SHARE = 0.15  # a blob this large next to the largest one is part of the product
+MARK_MIN_AREA = 0.0004  # smaller blobs (share of the frame) are noise, not marks
+INSIDE_SHARE = 0.7  # a text line this much inside the product's outline is printed on it
+OCR_SIDE = 960
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """One photo to check, with what the catalog already knows about it (all optional)."""
+
+    key: str
+    path: Path | None = None
+    data: bytes | None = None
+    label: str | None = None  # shot class
+    confidence: float = 0.0
+    position: int = 0
+    fingerprint: ImageFingerprint | None = None
+    garment_box: Box | None = None  # as fractions of the frame (0-1), from the detector
+    width: int | None = None
+    height: int | None = None
+    file_bytes: int | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PixelFacts:
+    """Background and product measured on the work copy; boxes as fractions of the frame."""
+
+    plain: bool  # the border is one colour
+    border_color: tuple[int, int, int]  # median of the outer frame outside the product
+    background: np.ndarray = field(repr=False)  # Nx3 border pixels outside the product
+    product_box: Box | None  # None: nothing stands out from the background
+    marks: tuple[Box, ...]  # blobs that are not the product (text? badge?)
+    mask: np.ndarray = field(repr=False)  # HxW bool: the product's filled outline
+    size: tuple[int, int]  # work copy (width, height)
+
+    def share_near(self, color: tuple[int, int, int] | None, tolerance: float) -> float:
+        """Share of the background pixels within ``tolerance`` (max channel) of ``color``
+        (``None``: of their own median, for "any plain colour")."""
+        if len(self.background) == 0:
+            return 0.0
+        ref = np.array(color if color is not None else self.border_color, dtype=np.int16)
+        dist = np.abs(self.background.astype(np.int16) - ref).max(axis=1)
+        return float((dist <= tolerance).mean())
+
+    @property
+    def fill(self) -> float | None:
+        """How much of the frame the product spans along its longer side (0-1)."""
+        if self.product_box is None:
+            return None
+        return max(self.product_box.width, self.product_box.height)
+
+
+@dataclass(frozen=True, slots=True)
+class TextFacts:
+    """Overlay text found (``lines``), or why it could not be looked for (``unavailable``)."""
+
+    lines: tuple[str, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    printed: tuple[str, ...] = ()  # text inside the product: printed on it, allowed
+    ran_ocr: bool = False
+    unavailable: str | None = None
+
+
+@dataclass
+class ImageFacts:
+    """Everything the rules read about one image; ``error`` set when it could not be read."""
+
+    input: ImageInput
+    width: int = 0
+    height: int = 0
+    file_bytes: int = 0
+    format: str = ""
+    fingerprint: ImageFingerprint | None = None
+    pixels: PixelFacts | None = None
+    error: str | None = None
+    _data: bytes | None = field(default=None, repr=False)
+    _text: TextFacts | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.input.key
+
+    def text(self, ocr: OcrLike | None, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> TextFacts:
+        """Overlay text (computed once, on demand: only text rules need it)."""
+        if self._text is None:
+            self._text = _find_text(self, ocr, max_pixels)
+        return self._text
+
+
+class OcrLike(Protocol):
+    """What :class:`modiste.models.ocr.OcrReader` offers; tests pass a stub."""
+
+    def read(self, image: Image.Image) -> list[OcrLine]: ...
+
+
+OcrFactory = Callable[[], OcrLike]
+
+
+def measure_image(
+    item: ImageInput,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    with_fingerprint: bool = True,
+) -> ImageFacts:
+    """Read, decode (small) and measure one image; a bad file comes back with ``error`` set."""
+    facts = ImageFacts(item)
+    if item.data is None and item.path is None:
+        facts.error = "no file and no bytes given"
+        return facts
+    try:
+        data = item.data if item.data is not None else Path(item.path or "").read_bytes()
+    except OSError as e:
+        facts.error = f"cannot read ({e.strerror or e})"
+        return facts
+    try:
+        decoded = decode_image(data, max_pixels=max_pixels, draft_size=WORK_SIDE, name=item.key)
+    except ImageDecodeError as e:
+        facts.error = str(e)
+        return facts
+    facts._data = data
+    facts.width = item.width or decoded.width
+    facts.height = item.height or decoded.height
+    facts.file_bytes = item.file_bytes or len(data)
+    facts.format = (item.format or decoded.format or "").lower()
+    rgb = _work_copy(np.asarray(decoded.image.convert("RGB"), dtype=np.uint8))
+    facts.pixels = analyse_pixels(rgb, item.garment_box)
+    facts.fingerprint = item.fingerprint
+    if facts.fingerprint is None and with_fingerprint:
+        facts.fingerprint = fingerprint_image(rgb, sha256=hashlib.sha256(data).hexdigest())
+    return facts
+
+
+def _work_copy(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = WORK_SIDE / max(h, w)
+    if scale >= 1.0:
+        return np.ascontiguousarray(rgb)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def analyse_pixels(rgb: np.ndarray, garment_box: Box | None = None) -> PixelFacts:
+    """Background colour and plainness, the product's box and outline, and other marks.
+
+    ``garment_box`` (fractions) stands in for the product when the background is not plain,
+    where blobs cannot be told from the scene.
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    t = max(2, round(0.02 * min(h, w)))
+    ring = np.zeros((h, w), dtype=bool)
+    ring[:t], ring[-t:], ring[:, :t], ring[:, -t:] = True, True, True, True
+    ref = np.median(rgb[ring], axis=0)
+    dist = cv2.absdiff(rgb, (*(float(v) for v in ref), 0.0))  # type: ignore[call-overload]
+    far = np.maximum(np.maximum(dist[:, :, 0], dist[:, :, 1]), dist[:, :, 2])
+    fg = (far > FG_TOL).astype(np.uint8)
+    k = max(3, round(0.015 * max(h, w)) | 1)
+    closed = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    comps = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= MARK_MIN_AREA * h * w]
+    comps.sort(key=lambda i: -stats[i, cv2.CC_STAT_AREA])
+    parts = [i for i in comps if stats[i, cv2.CC_STAT_AREA] >= PART_SHARE * stats[comps[0], 4]]
+    marks = [i for i in comps if i not in parts]
+
+    def box(i: int) -> Box:
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        return Box(x / w, y / h, (x + bw) / w, (y + bh) / h)
+
+    mask = np.zeros((h, w), dtype=np.uint8)
+    product: Box | None = None
+    extra: list[Box] = []
+    if parts:
+        outline = np.isin(labels, parts).astype(np.uint8)
+        boxes = [box(i) for i in parts]
+        product = Box(
+            min(b.x1 for b in boxes), min(b.y1 for b in boxes),
+            max(b.x2 for b in boxes), max(b.y2 for b in boxes),
+        )  # fmt: skip
+        # The garment's body survives an opening; a banner or caption touching it does not.
+        # Opened before the closing merged letters into blocks: glyph strokes are thin.
+        k2 = max(3, round(0.03 * max(h, w)) | 1)
+        body = cv2.morphologyEx(outline & fg, cv2.MORPH_OPEN, np.ones((k2, k2), np.uint8))
+        if not body.any():
+            body = outline
+        contours, _ = cv2.findContours(body, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(mask, contours, -1, 1, thickness=cv2.FILLED)
+        extra = _protrusions(outline, mask, h, w)
+    # The background is the ring outside the product (a model cut off at the hem touches it).
+    outside = ring & ~_box_mask(product, h, w, pad=1) if product else ring
+    if outside.sum() < 0.25 * ring.sum():
+        outside = ring
+    background = rgb[outside]
+    border = np.median(background, axis=0)
+    near = np.abs(background.astype(np.int16) - border.astype(np.int16)).max(axis=1)
+    plain = bool((near <= PLAIN_TOL).mean() >= PLAIN_SHARE)
+    if not plain:  # blobs of a scene mean nothing: trust the detector's box, if any
+        product, marks = garment_box, []
+        mask = _box_mask(garment_box, h, w).astype(np.uint8) if garment_box else mask * 0
+    return PixelFacts(
+        plain=plain,
+        border_color=(int(border[0]), int(border[1]), int(border[2])),
+        background=background,
+        product_box=product,
+        marks=(*(box(i) for i in marks), *extra),
+        mask=mask.astype(bool),
+        size=(w, h),
+    )
+
+
+def _protrusions(outline: np.ndarray, body: np.ndarray, h: int, w: int) -> list[Box]:
+    """Thin pieces of the product blob sticking out past its body's box: a caption or banner
+    touching the garment, or a strap; OCR tells which."""
+    import cv2
+
+    ys, xs = np.nonzero(body)
+    if len(xs) == 0:
+        return []
+    inside = np.zeros((h, w), dtype=bool)
+    inside[ys.min() : ys.max() + 2, xs.min() : xs.max() + 2] = True
+    thin = (outline.astype(bool) & ~inside).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
+    return [
+        Box(x / w, y / h, (x + bw) / w, (y + bh) / h)
+        for x, y, bw, bh, area in (stats[i] for i in range(1, n))
+        if area >= MARK_MIN_AREA * h * w
+    ]
+
+
+def _box_mask(b: Box | None, h: int, w: int, pad: int = 0) -> np.ndarray:
+    m = np.zeros((h, w), dtype=bool)
+    if b is not None:
+        x1, y1 = max(0, int(b.x1 * w) - pad), max(0, int(b.y1 * h) - pad)
+        x2, y2 = min(w, int(np.ceil(b.x2 * w)) + pad), min(h, int(np.ceil(b.y2 * h)) + pad)
+        m[y1:y2, x1:x2] = True
+    return m
+
+
+def _find_text(facts: ImageFacts, ocr: OcrLike | None, max_pixels: int) -> TextFacts:
+    px = facts.pixels
+    if px is None:
+        return TextFacts(unavailable="the image could not be read")
+    if px.plain and not px.marks:
+        # Overlay text on a plain background would be a blob of its own beside the product.
+        return TextFacts()
+    if ocr is None:
+        return TextFacts(unavailable="OCR is not installed (pip install rapidocr-onnxruntime)")
+    try:
+        decoded = decode_image(
+            facts._data or b"", max_pixels=max_pixels, draft_size=OCR_SIDE, name=facts.key
+        )
+        lines = ocr.read(decoded.image)
+    except (ModelError, ImageDecodeError) as e:
+        return TextFacts(unavailable=f"OCR could not run ({e})", ran_ocr=True)
+    W, H = decoded.image.size
+    overlay, boxes, printed = [], [], []
+    for line in lines:
+        b = Box(line.box.x1 / W, line.box.y1 / H, line.box.x2 / W, line.box.y2 / H)
+        if _is_printed(b, px):
+            printed.append(line.text)
+        else:
+            overlay.append(line.text)
+            boxes.append(b)
+    return TextFacts(tuple(overlay), tuple(boxes), tuple(printed), ran_ocr=True)
+
+
+def _is_printed(b: Box, px: PixelFacts) -> bool:
+    """Text on the garment: mostly inside the product's filled outline, and not a banner
+    across the frame (a watermark over the product)."""
+    if b.width > 0.6:
+        return False
+    w, h = px.size
+    if not px.mask.any():
+        # No outline (scene without a detector box): text at the frame's edge is overlay.
+        edge = 0.1
+        return b.x1 > edge and b.y1 > edge and b.x2 < 1 - edge and b.y2 < 1 - edge
+    m = _box_mask(b, h, w)
+    area = int(m.sum())
+    return area > 0 and float((m & px.mask).sum()) / area >= INSIDE_SHARE

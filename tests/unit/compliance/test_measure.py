@@ -1,0 +1,115 @@
+"""Measurements on synthetic photos: background, product box and fill, marks, overlay text."""
+
+from __future__ import annotations
+
+import pytest
+from compliance_helpers import StubOcr, encode, photo, with_text
+
+from modiste.compliance.measure import ImageInput, analyse_pixels, measure_image
+from modiste.domain import Box
+
+
+def test_white_packshot() -> None:
+    px = analyse_pixels(photo(product=(0.1, 0.2, 0.9, 0.7)))
+    assert px.plain
+    assert px.border_color == (255, 255, 255)
+    assert px.share_near((255, 255, 255), 3) == 1.0
+    assert px.product_box is not None
+    assert px.fill == pytest.approx(0.8, abs=0.02)  # the longer side: 80 % of the width
+    assert px.marks == ()
+
+
+def test_grey_backdrop_is_plain_but_not_white() -> None:
+    px = analyse_pixels(photo(bg=(225, 225, 225)))
+    assert px.plain
+    assert px.share_near((255, 255, 255), 6) == 0.0
+    assert px.share_near(None, 6) == 1.0  # "plain": its own colour
+
+
+def test_small_product_in_frame() -> None:
+    px = analyse_pixels(photo(product=(0.35, 0.35, 0.65, 0.6)))
+    assert px.fill == pytest.approx(0.3, abs=0.02)
+
+
+def test_a_second_part_joins_the_product_and_a_badge_is_a_mark() -> None:
+    img = photo(product=(0.05, 0.3, 0.45, 0.8), marks=[(0.8, 0.03, 0.95, 0.07)])
+    img[round(0.3 * 1000) : round(0.8 * 1000), round(0.55 * 800) : round(0.95 * 800)] = 60
+    px = analyse_pixels(img)  # two shoes: one product spanning both
+    assert px.product_box is not None
+    assert px.product_box.x1 == pytest.approx(0.05, abs=0.01)
+    assert px.product_box.x2 == pytest.approx(0.95, abs=0.01)
+    assert len(px.marks) == 1
+    assert px.marks[0].y2 < 0.1
+
+
+def test_model_cut_at_the_hem_keeps_a_white_background() -> None:
+    px = analyse_pixels(photo(product=(0.2, 0.1, 0.8, 1.0)))
+    assert px.share_near((255, 255, 255), 6) == 1.0  # the product's edge is not background
+
+
+def test_a_scene_is_not_plain_and_uses_the_detector_box() -> None:
+    import numpy as np
+
+    scene = np.random.default_rng(1).integers(0, 255, size=(300, 300, 3), dtype=np.uint8)
+    assert analyse_pixels(scene).product_box is None
+    px = analyse_pixels(scene, Box(0.2, 0.2, 0.8, 0.8))
+    assert not px.plain
+    assert px.fill == pytest.approx(0.6)
+
+
+def test_measure_reads_size_bytes_and_format() -> None:
+    data = encode(photo(size=(640, 480)), "PNG")
+    facts = measure_image(ImageInput("a.png", data=data))
+    assert (facts.width, facts.height, facts.file_bytes, facts.format) == (
+        640, 480, len(data), "png",
+    )  # fmt: skip
+    assert facts.fingerprint is not None
+    assert facts.error is None
+
+
+def test_unreadable_image_is_an_error_not_an_exception(tmp_path: object) -> None:
+    facts = measure_image(ImageInput("bad.jpg", data=b"not an image"))
+    assert facts.error
+    assert facts.pixels is None
+
+
+def test_clean_packshot_needs_no_ocr() -> None:
+    ocr = StubOcr([("SALE", (0.0, 0.0, 0.2, 0.05))])
+    facts = measure_image(ImageInput("a.jpg", data=encode(photo())))
+    text = facts.text(ocr)
+    assert text.lines == () and not text.ran_ocr and ocr.calls == 0
+
+
+def test_overlay_text_beside_the_product_is_found() -> None:
+    img = photo(product=(0.2, 0.2, 0.8, 0.9), marks=[(0.05, 0.03, 0.4, 0.08)])
+    ocr = StubOcr([("SALE -50%", (0.05, 0.03, 0.4, 0.08))])
+    text = measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr)
+    assert text.lines == ("SALE -50%",)
+    assert ocr.calls == 1
+
+
+def test_text_printed_on_the_garment_is_not_overlay() -> None:
+    img = photo(product=(0.2, 0.2, 0.8, 0.9), marks=[(0.02, 0.02, 0.06, 0.04)])
+    ocr = StubOcr([("BROOKLYN", (0.35, 0.4, 0.65, 0.48)), ("x", (0.02, 0.02, 0.06, 0.04))])
+    text = measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr)
+    assert text.printed == ("BROOKLYN",)
+    assert text.lines == ("x",)
+
+
+def test_a_caption_touching_the_product_is_still_found() -> None:
+    img, box = with_text(photo(product=(0.3, 0.2, 0.9, 0.9)), "NEW IN", (0.03, 0.5), 0.06)
+    img[round(0.52 * 1000) : round(0.54 * 1000), round(box[2] * 800) : 241] = (200, 0, 0)
+    ocr = StubOcr([("NEW IN", box)])
+    assert measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr).lines == ("NEW IN",)
+
+
+def test_a_banner_across_the_frame_is_overlay_even_over_the_product() -> None:
+    img, _ = with_text(photo(product=(0.1, 0.1, 0.9, 0.9)), "WATERMARK SAMPLE", (0.02, 0.45))
+    ocr = StubOcr([("WATERMARK SAMPLE", (0.02, 0.45, 0.98, 0.5))])
+    assert measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr).lines
+
+
+def test_without_ocr_the_result_says_so() -> None:
+    img = photo(marks=[(0.0, 0.0, 0.05, 0.02)])
+    text = measure_image(ImageInput("a.jpg", data=encode(img))).text(None)
+    assert text.unavailable and "OCR" in text.unavailable
