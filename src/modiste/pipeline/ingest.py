@@ -12,10 +12,13 @@ from sqlalchemy import delete, exists, select, update
 from modiste.catalog.db import Database
 from modiste.catalog.schema import ImageRow, StageState, utcnow
 from modiste.config import Settings
+from modiste.errors import ConfigError
 from modiste.imaging.store import ImageStore
 from modiste.pipeline.leftovers import remove_unreferenced_files, sweep_leftovers
 from modiste.pipeline.lock import ingest_lock
 from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
+
+ENGINES = ("local", "legacy")
 
 
 class Progress(Protocol):
@@ -125,6 +128,7 @@ def run_ingest(
     progress: Progress | None = None,
     lock_wait_s: float | None = None,
     on_lock_wait: Callable[[str], None] | None = None,
+    engine: str = "local",
 ) -> IngestSummary:
     """Run stages in order; commit after each chunk so an interrupted run can resume.
 
@@ -132,16 +136,27 @@ def run_ingest(
     writes); ``lock_wait_s`` (default ``settings.ingest_lock_wait_s``) bounds the wait for
     another ingest. Temp files of a killed run are removed first, whatever stages are pending.
 
+    ``engine`` is one of :data:`ENGINES` (see :class:`StageContext`).
+
     Raises:
         IngestBusyError: Another ingest still runs on this data folder after the wait.
+        ConfigError: An unknown stage or engine.
     """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown ingest engine {engine!r}; valid: {', '.join(ENGINES)}")
     selected = get_stages(stages)  # an unknown stage name is refused before any waiting
     with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait) as held:
         sweep_leftovers(settings, deep=not held.previous_finished)
         if not held.previous_finished:  # killed: files written, their rows never committed
             remove_unreferenced_files(settings, db)
         return _run_stages(
-            settings, db, selected, retry_failed=retry_failed, limit=limit, progress=progress
+            settings,
+            db,
+            selected,
+            retry_failed=retry_failed,
+            limit=limit,
+            progress=progress,
+            engine=engine,
         )
 
 
@@ -153,10 +168,12 @@ def _run_stages(
     retry_failed: bool,
     limit: int | None,
     progress: Progress | None,
+    engine: str = "local",
 ) -> IngestSummary:
     if retry_failed:
         reset_failed(db, [s.name for s in selected])
-    ctx = StageContext(settings=settings, db=db, store=ImageStore(settings.images_dir))
+    store = ImageStore(settings.images_dir)
+    ctx = StageContext(settings=settings, db=db, store=store, engine=engine)
     summary = IngestSummary()
     for stage in selected:
         if stage.prepare:

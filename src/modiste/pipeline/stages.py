@@ -53,6 +53,9 @@ class StageContext:
     store: object  # modiste.imaging.store.ImageStore
     cache: dict[str, object] = field(default_factory=dict)
     reports: dict[str, object] = field(default_factory=dict)  # per-stage results for the caller
+    # "local" (this process, batched across images) or "legacy" (the per-image code the batched
+    # one replaced, kept for benchmarks/ingest_bench.py)
+    engine: str = "local"
 
 
 StageFn = Callable[[StageContext, Sequence[int]], dict[int, Outcome]]

@@ -1,0 +1,316 @@
+"""Ingest throughput: the pipeline as it was ("legacy") against the new engines, same photos.
+
+Usage::
+
+    flock /tmp/modiste-heavy.lock python -m benchmarks.ingest_bench \\
+        --json benchmarks/results/ingest_bench.json            # 120 Magento photos
+    python -m benchmarks.ingest_bench --all --rounds 3          # all 342
+
+A catalog of Magento Luma photos (``../shared/datasets/magento_luma``, a seeded sample of whole
+products) is imported into a fresh data folder per run and ingested with every stage, each run in
+its own process (so peak RSS is that run's). Engines alternate (legacy, local, legacy, local...)
+because the machine is shared: the speed-up reported is the median of the per-round ratios, not
+a ratio of figures taken minutes apart. The ONNX exports are made once, by a warm-up run, and
+copied into each data folder (a first ingest pays that once per install, not per photo).
+
+Agreement of the last round, new against legacy, per photo: shot label identical; garment boxes
+matched by label and IoU; the matched garments' vectors' cosine; same-product retrieval R@1 over
+the catalog's own vectors (every photo whose product has another photo is a query).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import DATASETS
+from benchmarks.output import write_result
+
+ENGINES = ("legacy", "local")
+
+
+def sample_gallery(source: Path, n: int | None, out: Path, seed: int = 0) -> int:
+    """Whole products drawn at random until ``n`` photos (all when None); absolute paths."""
+    with source.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_product: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        row["image_path"] = str((source.parent / row["image_path"]).resolve())
+        by_product[row["product_id"]].append(row)
+    products = sorted(by_product)
+    random.Random(seed).shuffle(products)
+    picked: list[dict[str, str]] = []
+    for pid in products:
+        if n is not None and len(picked) >= n:
+            break
+        picked += by_product[pid]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(picked)
+    return len(picked)
+
+
+# --- one run, in its own process -------------------------------------------------------------
+
+
+def one_run(engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: Path) -> None:
+    """Import ``gallery`` into a fresh ``data_dir``, ingest it with ``engine``, dump the result."""
+    from modiste.catalog.db import Database
+    from modiste.catalog.gallery_feed import gallery_to_feed
+    from modiste.catalog.importer import import_feed
+    from modiste.config import Settings
+    from modiste.pipeline.ingest import run_ingest
+
+    settings = Settings(data_dir=data_dir, feed_file_roots=[gallery.parent, DATASETS])
+    feed = data_dir.parent / f"{data_dir.name}-feed.csv"
+    gallery_to_feed(gallery, feed)
+    db = Database(settings)
+    db.migrate()
+    import_feed(db, feed)
+    if onnx is not None and onnx.is_dir():
+        shutil.copytree(onnx, settings.cache_dir / "onnx", dirs_exist_ok=True)
+    started = time.perf_counter()
+    summary = run_ingest(settings, db, engine=engine)
+    seconds = time.perf_counter() - started
+    result = {
+        "engine": engine,
+        "seconds": round(seconds, 3),
+        "stages": {s.name: s.seconds for s in summary.stages},
+        "failures": len(summary.failures),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **catalog_dump(settings, db),
+    }
+    db.dispose()
+    out.write_text(json.dumps(result))
+
+
+def catalog_dump(settings: Any, db: Any) -> dict[str, Any]:
+    """Per photo (keyed by its source path): shot label, garments with their vectors."""
+    from sqlalchemy import select
+
+    from modiste.catalog.repository import catalog_status
+    from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow, ShotRow
+    from modiste.search.indexing import open_built_index
+
+    index = open_built_index(settings)
+    vectors: dict[int, list[float]] = {}
+    if index is not None:
+        for ids, vecs in index._engine.vectors():  # type: ignore[attr-defined]
+            vectors.update(zip(ids.tolist(), vecs.tolist(), strict=True))
+    photos: dict[str, Any] = {}
+    with db.session() as session:
+        for image_id, source, product in session.execute(
+            select(ImageRow.id, ImageRow.source, ProductRow.external_id).join(ProductRow)
+        ):
+            photos[source] = {"id": image_id, "product": product, "shot": None, "garments": []}
+        by_id = {p["id"]: p for p in photos.values()}
+        for image_id, label in session.execute(select(ShotRow.image_id, ShotRow.label)):
+            by_id[image_id]["shot"] = label
+        for g in session.scalars(select(GarmentRow)):
+            by_id[g.image_id]["garments"].append(
+                {
+                    "label": g.label,
+                    "box": [g.x1, g.y1, g.x2, g.y2],
+                    "vector": vectors.get(g.id),
+                }
+            )
+        status = catalog_status(session)
+    return {"photos": photos, "status": status}
+
+
+# --- agreement -------------------------------------------------------------------------------
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def recall_at_1(photos: dict[str, Any]) -> float | None:
+    """Same-product R@1 with each photo's first garment vector against every other photo's."""
+    keys = [k for k, p in photos.items() if p["garments"] and p["garments"][0]["vector"]]
+    if len(keys) < 2:
+        return None
+    vecs = np.asarray([photos[k]["garments"][0]["vector"] for k in keys], dtype=np.float32)
+    products = [photos[k]["product"] for k in keys]
+    counts: dict[str, int] = defaultdict(int)
+    for p in products:
+        counts[p] += 1
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -np.inf)
+    queries = [i for i, p in enumerate(products) if counts[p] > 1]
+    if not queries:
+        return None
+    hits = sum(products[int(np.argmax(sims[i]))] == products[i] for i in queries)
+    return round(hits / len(queries), 4)
+
+
+def agreement(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """How close ``new``'s catalog is to ``old``'s, photo by photo."""
+    same_shot = total = 0
+    ious: list[float] = []
+    cosines: list[float] = []
+    garments_old = garments_new = unmatched = 0
+    for source, p in old["photos"].items():
+        q = new["photos"].get(source)
+        if q is None:
+            continue
+        total += 1
+        same_shot += p["shot"] == q["shot"]
+        garments_old += len(p["garments"])
+        garments_new += len(q["garments"])
+        for g in p["garments"]:
+            candidates = [h for h in q["garments"] if h["label"] == g["label"]]
+            best = max(candidates, key=lambda h: iou(g["box"], h["box"]), default=None)
+            if best is None:
+                unmatched += 1
+                continue
+            ious.append(iou(g["box"], best["box"]))
+            if g["vector"] and best["vector"]:
+                cosines.append(float(np.dot(g["vector"], best["vector"])))
+    r_old, r_new = recall_at_1(old["photos"]), recall_at_1(new["photos"])
+    return {
+        "photos": total,
+        "shot_labels_identical": round(same_shot / total, 4) if total else None,
+        "garments": {"legacy": garments_old, "new": garments_new, "unmatched": unmatched},
+        "box_iou_mean": round(statistics.fmean(ious), 4) if ious else None,
+        "box_iou_min": round(min(ious), 4) if ious else None,
+        "cosine_mean": round(statistics.fmean(cosines), 4) if cosines else None,
+        "cosine_min": round(min(cosines), 4) if cosines else None,
+        "recall_at_1": {"legacy": r_old, "new": r_new},
+        "status_identical": _status_core(old["status"]) == _status_core(new["status"]),
+    }
+
+
+def _status_core(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k not in ("data_dir",)}
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def spawn(
+    engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: Path
+) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.ingest_bench", "--one", engine]
+    cmd += ["--gallery", str(gallery), "--data", str(data_dir), "--out", str(out)]
+    if onnx is not None:
+        cmd += ["--onnx", str(onnx)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODISTE_")}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine} run failed: {done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def figures(run: dict[str, Any], n: int) -> dict[str, Any]:
+    """Images/s end to end and per stage (stages that ran on every photo)."""
+    return {
+        "seconds": run["seconds"],
+        "images_per_s": round(n / run["seconds"], 2),
+        "stage_seconds": run["stages"],
+        "stage_images_per_s": {
+            k: round(n / v, 1) for k, v in run["stages"].items() if v and v > 0.05
+        },
+        "peak_rss_mb": run["peak_rss_mb"],
+        "failures": run["failures"],
+    }
+
+
+def bench(n: int | None, rounds: int, engines: list[str], work: Path) -> dict[str, Any]:
+    source = DATASETS / "magento_luma" / "gallery.csv"
+    if not source.is_file():
+        raise SystemExit(f"{source} not found: the benchmark needs ../shared/datasets")
+    gallery = work / "gallery.csv"
+    photos = sample_gallery(source, n, gallery)
+    warm = work / "warm"
+    warm_gallery = work / "warm-gallery.csv"
+    sample_gallery(source, 4, warm_gallery)
+    spawn(engines[-1], warm_gallery, warm / "data", None, work / "warm.json")
+    onnx = warm / "data" / "cache" / "onnx"
+    runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    last: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        for engine in engines:
+            data = work / f"{engine}-{r}" / "data"
+            result = spawn(engine, gallery, data, onnx, work / f"{engine}-{r}.json")
+            runs[engine].append(figures(result, photos))
+            last[engine] = result
+            shutil.rmtree(data.parent, ignore_errors=True)
+    base = engines[0]
+    out: dict[str, Any] = {
+        "photos": photos,
+        "rounds": rounds,
+        "engines": {e: runs[e] for e in engines},
+    }
+    for engine in engines[1:]:
+        ratios = [
+            b["seconds"] / a["seconds"] for a, b in zip(runs[engine], runs[base], strict=True)
+        ]
+        out[f"speedup_{engine}"] = {
+            "median": round(statistics.median(ratios), 2),
+            "per_round": [round(x, 2) for x in ratios],
+        }
+        out[f"agreement_{engine}"] = agreement(last[base], last[engine])
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=120, help="photos (whole products, seeded)")
+    parser.add_argument("--all", action="store_true", help="all 342 Magento photos")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per engine")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help="comma-separated; the first is the baseline"
+    )
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temp folder)")
+    parser.add_argument("--json", type=Path, help="write the result here")
+    # one run in this process (what the driver spawns)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--gallery", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--onnx", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        one_run(args.one, args.gallery, args.data, args.onnx, args.out)
+        return None
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    n = None if args.all else args.n
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        result = bench(n, args.rounds, engines, args.work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="modiste-ingest-bench-") as tmp:
+            result = bench(n, args.rounds, engines, Path(tmp))
+    text = json.dumps(result, indent=1)
+    print(text)
+    write_result(args.json, text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
