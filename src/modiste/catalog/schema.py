@@ -231,3 +231,20 @@ class DuplicateMember(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     group: Mapped[DuplicateGroup] = relationship(back_populates="members")
+
+
+class ComplianceRow(Base):
+    """A product's stored check against one channel profile (issue #15): the catalog view
+    lists failing products from here, and ``state`` tells whether it is still current."""
+
+    __tablename__ = "compliance_results"
+    __table_args__ = (Index("ix_compliance_profile_violations", "profile", "violations"),)
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    profile: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64))  # hash of the profile and the gallery checked
+    violations: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,6 +13,7 @@ def _load_commands() -> None:
     from modiste.cli import (  # noqa: F401
         backup,
         catalog,
+        check,
         dedupe,
         demo,
         detect,

@@ -53,9 +53,10 @@ class ImageReport:
 
 @dataclass
 class ProductReport:
-    product: str
+    product: str | int  # folder name, or catalog product id
     profile: str
     category: str | None = None
+    external_id: str | None = None  # the seller's id, for a catalog product
     violations: list[Violation] = field(default_factory=list)  # about the gallery as a whole
     images: list[ImageReport] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # image keys in the channel's order
@@ -75,6 +76,8 @@ class ProductReport:
             "violations": [v.to_dict() for v in self.violations],
             "images": [i.to_dict() for i in self.images],
         }
+        if self.external_id is not None:
+            out["external_id"] = self.external_id
         if self.errors:
             out["errors"] = [{"image": k, "error": e} for k, e in self.errors]
         return out
@@ -90,7 +93,7 @@ def check_gallery(
     images: Sequence[ImageInput | ImageFacts],
     category: str | None = None,
     *,
-    product: str = "",
+    product: str | int = "",
     ocr: OcrLike | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ProductReport:

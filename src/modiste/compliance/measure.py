@@ -317,3 +317,14 @@ def _is_printed(b: Box, px: PixelFacts) -> bool:
     m = _box_mask(b, h, w)
     area = int(m.sum())
     return area > 0 and float((m & px.mask).sum()) / area >= INSIDE_SHARE
+
+
+def default_ocr() -> OcrLike | None:
+    """The OCR reader when its package is installed; without it text rules say "not checked"."""
+    import importlib.util
+
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        return None
+    from modiste.models.ocr import OcrReader
+
+    return OcrReader()
