@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         "any. Empty: only public addresses are fetched.",
     )
     fetch_workers: int = 8
+    image_store: str | None = Field(
+        default=None,
+        description="Where originals and garment crops are kept: unset for DATA_DIR/images, or "
+        "s3://bucket/prefix for an S3-compatible object store (install the s3 extra; "
+        "credentials and region from the standard AWS_* variables). Thumbnails stay local.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of an S3-compatible store (MinIO, Ceph...), e.g. "
+        "http://minio:9000; unset: AWS S3 (or AWS_ENDPOINT_URL_S3).",
+    )
     feed_file_roots: list[Path] = Field(
         default_factory=list,
         description="Folders a feed's local image paths may point into (symlinks and '..' "

@@ -39,5 +39,9 @@ class VectorIndexError(ModisteError):
     """A vector index operation failed (dimension mismatch, corrupt file, backend error)."""
 
 
+class StoreError(ModisteError):
+    """The image store could not be used (an object store unreachable, credentials refused)."""
+
+
 class BackupError(ModisteError):
     """A backup could not be made, or is corrupt, partial or unsuitable (nothing was restored)."""

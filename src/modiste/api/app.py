@@ -25,7 +25,7 @@ from modiste.api.uploads import max_upload_bytes
 from modiste.catalog.db import Database
 from modiste.config import Settings
 from modiste.errors import ModisteError
-from modiste.imaging.store import ImageStore
+from modiste.imaging.store import open_image_store
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/v1"
@@ -141,7 +141,7 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.store = ImageStore(settings.images_dir)
+    app.state.store = open_image_store(settings)
     app.state.jobs = JobRegistry(settings, db)
     app.state.gallery = GalleryAdapter(settings)
     app.state.search = SearchAdapter(settings, db)

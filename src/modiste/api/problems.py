@@ -24,6 +24,7 @@ from modiste.errors import (
     ModelError,
     ModisteError,
     NotFoundError,
+    StoreError,
     VectorIndexError,
 )
 
@@ -88,6 +89,7 @@ _MAPPING: tuple[tuple[type[ModisteError], int, str], ...] = (
     (FetchError, 502, "fetch-failed"),
     (ModelError, 503, "model-unavailable"),
     (VectorIndexError, 503, "index-unavailable"),
+    (StoreError, 503, "store-unavailable"),
 )
 
 

@@ -245,8 +245,9 @@ def create_backup(settings: Settings, out: Path) -> BackupReport:
         for path in sorted((tmp / "catalog").iterdir()):
             sha, size = hash_file(path)
             writer.files[f"catalog/{path.name}"] = {"sha256": sha, "bytes": size}
-        report.missing_images = _copy_images(settings, writer, snapshot.hashes)
-        report.images = len(snapshot.hashes) - report.missing_images
+        if not settings.image_store:  # an object store keeps its own (versioning, replicas)
+            report.missing_images = _copy_images(settings, writer, snapshot.hashes)
+            report.images = len(snapshot.hashes) - report.missing_images
         _copy_data_folder(settings, writer, report)
         report.files = len(writer.files)
         report.bytes = sum(f["bytes"] for f in writer.files.values())

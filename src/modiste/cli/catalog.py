@@ -145,11 +145,11 @@ def status(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
     """Counts of sellers, products and images; failures of every stage; missing originals."""
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
 
     st = state(ctx)
     db = open_db(st, migrate=False)
-    store = ImageStore(st.settings.images_dir)
+    store = open_image_store(st.settings)
     with db.session() as session:
         data = catalog_status(session, original_exists=store.exists)
     data["data_dir"] = str(st.settings.resolved_data_dir)

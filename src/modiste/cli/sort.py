@@ -308,7 +308,7 @@ def sort_catalog(st: CliState, regulation: str | None, json_out: Path | None) ->
     from modiste.catalog.schema import ImageRow, ProductRow
     from modiste.cli.catalog import ingest_all, open_db
     from modiste.gallery.stage import order_products
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
     from modiste.pipeline.stages import StageContext
 
     settings = (
@@ -317,7 +317,7 @@ def sort_catalog(st: CliState, regulation: str | None, json_out: Path | None) ->
     sorted_state = CliState(settings=settings, console=st.console, err=st.err)
     db = open_db(sorted_state, migrate=False)
     ingest_all(sorted_state, db, stages=["store", "shots"])
-    order_products(StageContext(settings, db, ImageStore(settings.images_dir)))
+    order_products(StageContext(settings, db, open_image_store(settings)))
     out = []
     with db.session() as session:
         products = session.scalars(

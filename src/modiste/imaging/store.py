@@ -2,6 +2,8 @@
 
 A file's name is the sha256 of its bytes, so the same photo in two feeds is stored once and a
 half-written file can never masquerade as a finished one (writes go to a temp file first).
+``MODISTE_IMAGE_STORE=s3://bucket/prefix`` keeps the originals in an S3-compatible object store
+instead (:mod:`modiste.imaging.s3_store`); :func:`open_image_store` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modiste.errors import NotFoundError
+from modiste.errors import ConfigError, NotFoundError
 from modiste.imaging.decode import decode_image
+
+if TYPE_CHECKING:
+    from modiste.config import Settings
 
 _EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 
@@ -38,7 +44,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class ImageStore:
-    """Originals at ``root/ab/cd/<sha256>``, thumbnails at ``root/../thumbs/<size>/``."""
+    """Originals at ``root/ab/cd/<sha256>``, thumbnails at ``root/../thumbs/<size>/``.
+
+    The verbs (put, get, exists, delete, thumbnail) are the interface every store keeps;
+    ``path_for`` exists only where ``is_local``.
+    """
+
+    is_local = True
 
     def __init__(self, root: Path, thumbs_root: Path | None = None) -> None:
         self.root = root
@@ -57,6 +69,19 @@ class ImageStore:
 
     def exists(self, content_hash: str) -> bool:
         return self.path_for(content_hash).exists()
+
+    def delete(self, content_hash: str) -> None:
+        """Remove an original (idempotent); its cached thumbnails go with it."""
+        self.path_for(content_hash).unlink(missing_ok=True)
+        self._drop_thumbnails(content_hash)
+
+    def check(self) -> None:
+        """Raise :class:`~modiste.errors.StoreError` when the store can't be used (a folder
+        always can: it is made on first write)."""
+
+    def _drop_thumbnails(self, content_hash: str) -> None:
+        for thumb in self.thumbs_root.glob(f"*/{content_hash}.jpg"):
+            thumb.unlink(missing_ok=True)
 
     def get(self, content_hash: str) -> bytes:
         path = self.path_for(content_hash)
@@ -83,3 +108,23 @@ class ImageStore:
     @staticmethod
     def extension(fmt: str) -> str:
         return _EXT.get(fmt, "bin")
+
+
+def open_image_store(settings: Settings) -> ImageStore:
+    """The store the settings name: DATA_DIR/images, or ``s3://bucket/prefix``."""
+    url = (settings.image_store or "").strip()
+    if not url:
+        return ImageStore(settings.images_dir)
+    if not url.startswith("s3://"):
+        raise ConfigError(
+            f"MODISTE_IMAGE_STORE must be an s3://bucket/prefix URL (or unset for DATA_DIR/images),"
+            f" not {url!r}"
+        )
+    from modiste.imaging.s3_store import S3ImageStore
+
+    return S3ImageStore(
+        url,
+        endpoint_url=settings.s3_endpoint_url,
+        images_dir=settings.images_dir,
+        thumbs_root=settings.resolved_data_dir / "thumbs",
+    )

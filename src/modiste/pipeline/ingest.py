@@ -13,7 +13,7 @@ from modiste.catalog.db import Database
 from modiste.catalog.schema import ImageRow, StageState, utcnow
 from modiste.config import Settings
 from modiste.errors import ConfigError
-from modiste.imaging.store import ImageStore
+from modiste.imaging.store import open_image_store
 from modiste.pipeline.leftovers import remove_unreferenced_files, sweep_leftovers
 from modiste.pipeline.lock import ingest_lock
 from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
@@ -172,7 +172,8 @@ def _run_stages(
 ) -> IngestSummary:
     if retry_failed:
         reset_failed(db, [s.name for s in selected])
-    store = ImageStore(settings.images_dir)
+    store = open_image_store(settings)
+    store.check()  # an unreachable object store stops here, before any image is marked failed
     ctx = StageContext(settings=settings, db=db, store=store, engine=engine)
     summary = IngestSummary()
     for stage in selected:

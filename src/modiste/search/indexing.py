@@ -217,7 +217,7 @@ class CatalogIndexer:
                 )
             )
         for content_hash in set(hashes) - named:
-            self.store.path_for(content_hash).unlink(missing_ok=True)
+            self.store.delete(content_hash)
 
     def _drop(self, session: Any, row: ImageRow, old: list[int]) -> None:
         if old:
@@ -333,12 +333,12 @@ def _rebuild(
     advance: Callable[[int], None] | None,
     chunk: int,
 ) -> dict[str, int]:
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
     from modiste.models.crop_embedder import create_crop_embedder
 
     embedder = embedder or create_crop_embedder(settings)
     index = open_visual_index(settings, embedder, fresh=True)
-    indexer = CatalogIndexer(db, ImageStore(settings.images_dir), index, embedder, detector)
+    indexer = CatalogIndexer(db, open_image_store(settings), index, embedder, detector)
     ids = eligible_image_ids(db)
     counts = {"images": 0, "failed": 0, "skipped": 0}
     for i in range(0, len(ids), chunk):

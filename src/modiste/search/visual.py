@@ -268,9 +268,9 @@ class SearchService:
     def _crop_vectors(self, garments: Sequence[GarmentRow]) -> np.ndarray:
         """Re-embed stored crops (the index does not hand vectors back; a product has few)."""
         from modiste.imaging import decode_image
-        from modiste.imaging.store import ImageStore
+        from modiste.imaging.store import open_image_store
 
-        store = ImageStore(self.settings.images_dir)
+        store = open_image_store(self.settings)
         images = [decode_image(store.get(g.crop_hash or "")).image for g in garments]
         return self.embedder.embed(images, use="similar")
 
