@@ -79,6 +79,22 @@ class Settings(BaseSettings):
         default=None, description="Extra model files (trained heads, ONNX cache); DATA_DIR/models."
     )
 
+    # Search
+    search_min_score_photo: float = Field(
+        default=0.56,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine under which a photo-search hit is not offered ('no close match' "
+        "instead of poor hits); chosen on a validation split, docs/decisions/embeddings.md. "
+        "-1 offers every hit.",
+    )
+    search_min_score_similar: float = Field(
+        default=0.34,
+        ge=-1.0,
+        le=1.0,
+        description="The same floor for 'Similar items' (another query weighting, its own scale).",
+    )
+
     # Gallery ordering and cleaning
     regulation: str | None = Field(
         default=None,

@@ -31,3 +31,38 @@ def test_hero_alt_text_follows_the_thumbnail(
             assert tag.inner_text() in alt
     thumbs.nth(1).click()
     page.screenshot(path=str(test_output_dir / "ui-product-second-photo.png"), full_page=False)
+
+
+def test_also_sold_by_lists_the_offer_groups_other_sellers(
+    page: Any, live_server: LiveServer, test_output_dir: Path
+) -> None:
+    """Item 7: the same jacket from the other shop is shown with its price, not dropped."""
+    res = httpx.get(f"{live_server.url}/v1/products", params={"q": "Stellar"}).json()
+    by_seller = {p["seller"]: p["id"] for p in res["items"]}
+    assert set(by_seller) == {"Luma Studio", "Second-hand Shop"}
+    page.goto(f"/products/{by_seller['Luma Studio']}")
+    offers = page.locator("#offers .offer")
+    assert offers.count() == 1
+    assert offers.first.locator(".seller").inner_text() == "Second-hand Shop"
+    assert offers.first.locator(".price").inner_text() == "$61.00"
+    offers.first.locator("a").first.click()
+    page.wait_for_url(f"**/products/{by_seller['Second-hand Shop']}")
+    assert page.locator("#offers .offer .seller").all_inner_texts() == ["Luma Studio"]
+    page.screenshot(path=str(test_output_dir / "ui-product-also-sold-by.png"), full_page=True)
+    other = httpx.get(f"{live_server.url}/v1/products", params={"q": "Capri"}).json()
+    page.goto(f"/products/{other['items'][0]['id']}")
+    assert page.locator("#offers-title").count() == 0  # no panel without other sellers
+
+
+def test_similar_items_say_no_close_match(page: Any, live_server: LiveServer) -> None:
+    """Item 7: under the relevance floor nothing is offered, and the page says so."""
+    page.route(
+        "**/v1/products/*/similar*",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body='{"product_id": 1, "hits": []}'
+        ),
+    )
+    res = httpx.get(f"{live_server.url}/v1/products", params={"q": "Capri"}).json()
+    page.goto(f"/products/{res['items'][0]['id']}")
+    page.wait_for_selector("#similar-note:has-text('No close match in this catalog.')")
+    assert page.locator("#similar .card").count() == 0

@@ -196,3 +196,33 @@ def test_forward_after_a_photo_search_shows_it_again(page: Any, test_output_dir:
     page.screenshot(path=str(test_output_dir / "ui-search-photo-forward.png"), full_page=True)
     page.reload()  # the photo itself is gone after a reload: said in words, not a blank page
     page.wait_for_selector("#results-note:has-text('choose the photo again')")
+
+
+def test_a_garment_without_close_match_says_so(page: Any, test_output_dir: Path) -> None:
+    """Item 7: a garment whose hits are all under the relevance floor gets words, not filler."""
+    answer = json.loads(json.dumps(STREET))
+    answer["objects"][3]["hits"] = []  # the hat: nothing in the catalog looks close
+    _fake_photo_search(page, answer)
+    page.goto("/")
+    page.set_input_files("#photo", PHOTO)
+    page.wait_for_selector("#results .card")
+    page.locator("#garments button:has-text('hat')").click()
+    page.wait_for_selector("#results-note:has-text('No close match for the hat in this catalog.')")
+    assert page.locator("#results .card").count() == 0
+    page.screenshot(path=str(test_output_dir / "ui-search-no-close-match.png"), full_page=True)
+
+
+def test_colour_words_and_near_synonyms_find_the_garment(page: Any, test_output_dir: Path) -> None:
+    """Item 8: the placeholder's "red jacket", "coat" and "sneakers" find what the demo has."""
+    page.goto("/?q=red+jacket")
+    page.wait_for_selector("#results-note:has-text('for “red jacket”')")
+    titles = page.locator("#results .card .title").all_inner_texts()
+    assert titles and set(titles) == {"Stellar Solar Jacket"}, titles  # red in its photos only
+    page.screenshot(path=str(test_output_dir / "ui-search-red-jacket.png"), full_page=True)
+    page.goto("/?q=coat")
+    page.wait_for_selector("#results-note:has-text('for “coat”')")
+    coats = set(page.locator("#results .card .title").all_inner_texts())
+    assert {"Stellar Solar Jacket", "Montana Wind Jacket"} <= coats, coats
+    page.goto("/?q=sneakers")
+    page.wait_for_selector("#results-note:has-text('for “sneakers”')")
+    assert "Second-hand shoes" in page.locator("#results .card .title").all_inner_texts()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from modiste.catalog.schema import DuplicateGroup
+from modiste.catalog.schema import DuplicateGroup, DuplicateMember, ProductRow
 from modiste.errors import ConfigError, NotFoundError
 
 STATUSES = ("open", "confirmed", "split")
@@ -44,3 +44,30 @@ def set_group_status(session: Session, group_id: int, status: str) -> DuplicateG
     group.status = status
     session.flush()
     return group
+
+
+def other_offers(session: Session, product_id: int) -> list[ProductRow]:
+    """The same item sold by other shops: the product's offer groups' other members.
+
+    Similar items leave these out (they are the same item, not alternatives), so the product
+    page lists them on their own; a group a person split is no offer group any more.
+    """
+    groups = (
+        select(DuplicateMember.group_id)
+        .join(DuplicateGroup)
+        .where(
+            DuplicateMember.product_id == product_id,
+            DuplicateGroup.kind == "offer",
+            DuplicateGroup.status != "split",
+        )
+    )
+    others = select(DuplicateMember.product_id).where(
+        DuplicateMember.group_id.in_(groups), DuplicateMember.product_id != product_id
+    )
+    rows = session.scalars(
+        select(ProductRow)
+        .where(ProductRow.id.in_(others))
+        .options(selectinload(ProductRow.seller), selectinload(ProductRow.images))
+        .order_by(ProductRow.price.is_(None), ProductRow.price, ProductRow.id)
+    )
+    return list(rows)

@@ -148,7 +148,9 @@ class SearchService:
                 c.garment.label,
                 c.garment.confidence,
                 c.garment.box,
-                self.search_vector(v, filters, k, label=c.category),
+                self.search_vector(
+                    v, filters, k, label=c.category, floor=self.settings.search_min_score_photo
+                ),
             )
             for c, v in zip(crops, vectors, strict=True)
         ]
@@ -161,8 +163,13 @@ class SearchService:
         *,
         label: str | None = None,
         exclude: Iterable[int] = (),
+        floor: float | None = None,
     ) -> list[ProductHit]:
-        """Best ``k`` products for one vector; narrowed to ``label`` crops first when given."""
+        """Best ``k`` products for one vector; narrowed to ``label`` crops first when given.
+
+        Hits scoring under ``floor`` are left out: fewer (or no) hits beat k slots filled with
+        products that look nothing like the query.
+        """
         excluded = set(exclude)
         base = index_filters(filters)
         category = filters.category if filters else None
@@ -199,7 +206,8 @@ class SearchService:
                 for pid, hit in best.items()
                 if pid in now and _matches_now(now[pid], hit.label, conditions, category)
             }
-        return sorted(best.values(), key=lambda h: -h.score)[:k]
+        kept = [h for h in best.values() if floor is None or h.score >= floor]
+        return sorted(kept, key=lambda h: -h.score)[:k]
 
     def _fetch(
         self,
@@ -248,7 +256,10 @@ class SearchService:
         vectors = self._crop_vectors(chosen)
         best: dict[int, ProductHit] = {}
         for v in vectors:
-            for hit in self.search_vector(v, filters, k, label=label, exclude=excluded):
+            floor = self.settings.search_min_score_similar
+            for hit in self.search_vector(
+                v, filters, k, label=label, exclude=excluded, floor=floor
+            ):
                 if hit.product_id not in best or hit.score > best[hit.product_id].score:
                     best[hit.product_id] = hit
         return sorted(best.values(), key=lambda h: -h.score)[:k]

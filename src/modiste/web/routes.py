@@ -31,7 +31,7 @@ from modiste.catalog.genders import GENDERS, gender_label
 from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
-from modiste.catalog.repository_dupes import list_groups
+from modiste.catalog.repository_dupes import list_groups, other_offers
 from modiste.web.facets import category_options, gender_options
 from modiste.web.labels import format_price, shot_name
 
@@ -69,7 +69,10 @@ def product_page(request: Request, product_id: IdPath, session: SessionDep) -> H
         for e in ordered_gallery(session, product_id)
         if e.image.status == "stored" and e.image.in_gallery is not False
     ]
-    return _page(request, "product.html", "product", product=product, gallery=gallery)
+    offers = [product_public(p) for p in other_offers(session, product_id)]
+    return _page(
+        request, "product.html", "product", product=product, gallery=gallery, offers=offers
+    )
 
 
 @router.get("/catalog", response_class=HTMLResponse)

@@ -233,6 +233,27 @@ def test_similar_products_excludes_itself_and_its_group(catalog, settings, embed
         service.similar_products(999_999, None, 5)
 
 
+def test_hits_under_the_relevance_floor_are_not_offered(catalog, settings, embedder) -> None:
+    """Issue #14 item 7: no k slots filled with poor hits; an empty list means no close match."""
+    db, index, ids, _ = catalog
+    query = Image.open(io.BytesIO(_photo(COLOURS["blue"])))
+    everything = SearchService(settings, db, index, embedder, HalfDetector())
+    everything.settings = settings.model_copy(update={"search_min_score_photo": -1.0})
+    hits = everything.search_image(query, None, k=8)[0].hits
+    assert len(hits) == 8  # without a floor every slot is filled, the other colours included
+    floor = (hits[1].score + hits[2].score) / 2  # between the two blue tees and the rest
+    strict = settings.model_copy(update={"search_min_score_photo": floor})
+    kept = SearchService(strict, db, index, embedder, HalfDetector()).search_image(query, None, 8)
+    assert {h.product_id for h in kept[0].hits} == {ids["blue-a"], ids["blue-b"]}
+    over = hits[0].score + 0.01  # above the best hit (the same photo scores 1.0)
+    none = settings.model_copy(
+        update={"search_min_score_photo": over, "search_min_score_similar": over}
+    )
+    service = SearchService(none, db, index, embedder, HalfDetector())
+    assert all(not o.hits for o in service.search_image(query, None, 8))  # "no close match"
+    assert service.similar_products(ids["yellow-a"], None, 5) == []
+
+
 def test_awkward_query_images_do_not_crash(catalog, settings, embedder) -> None:
     db, index, _, _ = catalog
     service = SearchService(settings, db, index, embedder, HalfDetector())

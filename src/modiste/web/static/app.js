@@ -321,7 +321,8 @@ function initSearch() {
     if (photos.has(photoEntry)) photos.get(photoEntry).picked = picked;
     more.hidden = true;
     const name = garmentName(o.label);
-    showHits(list, note, o.hits, `No products like this ${name}.`);
+    // hits under the relevance floor are not sent: an empty list means nothing looks close
+    showHits(list, note, o.hits, `No close match for the ${name} in this catalog.`);
     if (o.hits.length) note.textContent = `Products like the ${name}`;
   }
 
@@ -441,7 +442,7 @@ async function initProduct() {
   const list = $("#similar"), note = $("#similar-note");
   try {
     const res = await api(`/v1/products/${id}/similar?k=8`);
-    showHits(list, note, res.hits, "No similar items.");
+    showHits(list, note, res.hits, "No close match in this catalog.");
   } catch (err) {
     note.textContent = explain(err);
   }
