@@ -122,7 +122,15 @@ class BodySizeLimit:
 
 def create_app(settings: Settings, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
     """Build the app for one data folder. ``migrate`` brings the schema up to date first."""
-    from modiste.api.routes import duplicates, galleries, images, products, search, system
+    from modiste.api.routes import (
+        compliance,
+        duplicates,
+        galleries,
+        images,
+        products,
+        search,
+        system,
+    )
     from modiste.web.docs import DOCS_URL, mount_docs
     from modiste.web.routes import mount_web
 
@@ -148,7 +156,7 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     app.state.rate_limits = RateLimits(settings)
     install_problem_handlers(app)
     document_problems(app)
-    for module in (products, images, galleries, search, duplicates, system):
+    for module in (products, images, galleries, search, duplicates, system, compliance):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)
     mount_docs(app, app.openapi_url or "/openapi.json")

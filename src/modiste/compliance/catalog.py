@@ -178,9 +178,9 @@ def check_catalog(
 ) -> list[ProductReport]:
     """Check (and store) every product, or those given; ``only_stale`` skips products whose
     stored result is current (what ingest does). Returns the reports computed now."""
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
 
-    store = store if store is not None else ImageStore(settings.images_dir)
+    store = store if store is not None else open_image_store(settings)
     digest = profile_digest(profile)
     with db.session() as session:
         ids = _all_ids(session, product_ids)
