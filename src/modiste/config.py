@@ -73,6 +73,21 @@ class Settings(BaseSettings):
         "before refusing (0: refuse at once).",
     )
 
+    # Vector index
+    vector_index_url: str | None = Field(
+        default=None,
+        description="Unset: FAISS files in DATA_DIR/index. http(s)://host:6333: a Qdrant server "
+        "(or cluster) shared by every API replica and ingest worker.",
+    )
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = "modiste"
+    qdrant_shards: int = Field(
+        default=1, ge=1, description="Shards of a new Qdrant collection (spread over nodes)."
+    )
+    qdrant_replication_factor: int = Field(
+        default=1, ge=1, description="Copies of each shard of a new collection (2: survives a node)"
+    )
+
     # Models
     backbone: str = "mobilenet_v2"
     models_dir: Path | None = Field(

@@ -57,6 +57,8 @@ class QdrantIndex:
         collection: str = DEFAULT_COLLECTION,
         batch_size: int = 256,
         hnsw_ef: int | None = None,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
     ) -> None:
         from qdrant_client import QdrantClient, models
 
@@ -64,6 +66,8 @@ class QdrantIndex:
             raise VectorIndexError(f"dim must be a positive integer, got {dim!r}")
         self._dim, self.path, self.url, self.collection = dim, ensure_dir(path), url, collection
         self.batch_size, self.hnsw_ef = batch_size, hnsw_ef
+        # Only used when this creates the collection (a cluster: spread and copied over nodes).
+        self.shard_number, self.replication_factor = shard_number, replication_factor
         self._m = models
         with _wrapped("connect"):
             if url:
@@ -94,7 +98,15 @@ class QdrantIndex:
         self.client.create_collection(
             self.collection,
             vectors_config=self._m.VectorParams(size=self._dim, distance=self._m.Distance.COSINE),
+            shard_number=self.shard_number,
+            replication_factor=self.replication_factor,
         )
+
+    def recreate(self) -> None:
+        """Drop every point by making the collection again (``modiste index rebuild``)."""
+        with _wrapped("recreate collection"):
+            self.client.delete_collection(self.collection)
+            self._create()
 
     @classmethod
     def open(cls, path: Path, dim: int | None = None, **kw: Any) -> QdrantIndex:
@@ -234,6 +246,21 @@ class QdrantIndex:
 
     def __repr__(self) -> str:
         return f"QdrantIndex(dim={self._dim}, collection={self.collection}, at={self._where})"
+
+
+def remote_dim(url: str, collection: str, api_key: str | None = None) -> int | None:
+    """The dimension of a collection on a Qdrant server; None when it does not exist yet."""
+    from qdrant_client import QdrantClient
+
+    with _wrapped("open"):
+        client = QdrantClient(url=url, api_key=api_key)
+        try:
+            if not client.collection_exists(collection):
+                return None
+            params = client.get_collection(collection).config.params.vectors
+            return int(getattr(params, "size", 0))
+        finally:
+            client.close()
 
 
 def _stored_dim(path: Path, collection: str) -> int:

@@ -58,6 +58,19 @@ def index_dir(settings: Settings) -> Path:
     return settings.resolved_data_dir / "index" / "visual"
 
 
+def _remote(settings: Settings) -> dict[str, Any] | None:
+    """Keyword arguments for a Qdrant server index when MODISTE_VECTOR_INDEX_URL names one."""
+    if not settings.vector_index_url:
+        return None
+    return {
+        "url": settings.vector_index_url,
+        "api_key": settings.qdrant_api_key,
+        "collection": settings.qdrant_collection,
+        "shard_number": settings.qdrant_shards,
+        "replication_factor": settings.qdrant_replication_factor,
+    }
+
+
 def _space_file(settings: Settings) -> Path:
     return settings.resolved_data_dir / "index" / "visual.json"
 
@@ -92,12 +105,18 @@ def open_visual_index(
         raise VectorIndexError(
             "the visual index was built with another embedder; run `modiste index rebuild`"
         )
+    remote = _remote(settings)
     path = index_dir(settings)
-    if fresh and path.exists():
-        import shutil
+    if remote is not None:  # a Qdrant server: shared by every replica, nothing on this disk
+        index = create_index("qdrant", embedder.dim, None, **remote)
+        if fresh:
+            index.recreate()  # type: ignore[attr-defined]
+    else:
+        if fresh and path.exists():
+            import shutil
 
-        shutil.rmtree(path)
-    index = create_index(BACKEND, embedder.dim, path)
+            shutil.rmtree(path)
+        index = create_index(BACKEND, embedder.dim, path)
     mine = {"space": embedder.name, "dim": embedder.dim}
     if fresh or built != mine:
         # Written only when it changes, and atomically: searches open the index concurrently.
@@ -109,6 +128,12 @@ def open_built_index(settings: Settings) -> VectorIndex | None:
     """The index as built, without loading any model (None when none was built yet)."""
     from modiste.index import create_index
 
+    remote = _remote(settings)
+    if remote is not None:  # this host may never have built it: ask the server
+        from modiste.index.qdrant_index import remote_dim
+
+        dim = remote_dim(remote["url"], remote["collection"], remote["api_key"])
+        return None if dim is None else create_index("qdrant", dim, None, **remote)
     built = _built_space(settings)
     if built is None:
         return None
