@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     cleaning_policy: Path | None = Field(
         default=None, description="YAML merged over the shipped per-shot-class placement policy."
     )
+    compliance_profiles: list[str] = Field(
+        default_factory=list,
+        description="Channel profiles (shipped names, names in DATA_DIR/profiles, or YAML paths) "
+        "that ingest checks every product against, so the compliance views are instant.",
+    )
 
     # API
     api_public_read: bool = Field(

@@ -23,6 +23,7 @@ BUILTIN_STAGE_MODULES: list[str] = [
     "modiste.cleaning.stage",
     "modiste.cleaning.enrich_stage",
     "modiste.search.stage",
+    "modiste.compliance.stage",
 ]
 
 
