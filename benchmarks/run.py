@@ -23,6 +23,8 @@ RUNS: list[list[str]] = [
         "benchmarks/results/index_100k.json",
     ],
     ["benchmarks.dedupe_regroup", "--json", "benchmarks/results/dedupe_regroup.json"],
+    ["benchmarks.relevance_floor", "--json", "benchmarks/results/relevance_floor.json"],
+    ["benchmarks.colour_names", "--json", "benchmarks/results/colour_names.json"],
 ]
 FULL: list[list[str]] = [
     [

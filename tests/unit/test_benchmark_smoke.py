@@ -287,6 +287,27 @@ def test_retrieval_ablation_smoke(tmp_path: Path, datasets_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_relevance_floor_and_colour_names_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """The floor and colour benchmarks on a few real photos (issue #14 items 7 and 8)."""
+    out = tmp_path / "floor.json"
+    done = _bench(
+        "relevance_floor",
+        *("--limit", "10", "--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=300,
+        data_dir=tmp_path / "data",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    floor = json.loads(out.read_text())
+    for use in ("photo", "similar"):
+        assert -1 <= floor[use]["floor"] <= 1
+        assert 0 <= floor[use]["test"]["relevant_kept"] <= 1
+    out = tmp_path / "colours.json"
+    done = _bench("colour_names", "--limit", "40", "--json", str(out), timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert 0 < json.loads(out.read_text())["test"]["photo_accuracy"] <= 1
+
+
+@pytest.mark.slow
 def test_detector_ensembles_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     """The shipped two-member head, split and averaged, on the first few CCP photos."""
     head = REPO / "src" / "modiste" / "models" / "weights" / "detector_mobilenet_v2.npz"

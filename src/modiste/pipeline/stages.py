@@ -22,6 +22,7 @@ BUILTIN_STAGE_MODULES: list[str] = [
     "modiste.gallery.stage",
     "modiste.cleaning.stage",
     "modiste.cleaning.enrich_stage",
+    "modiste.search.colour_stage",
     "modiste.search.stage",
     "modiste.compliance.stage",
 ]

@@ -31,6 +31,8 @@ class Synonyms:
     groups: list[frozenset[str]] = field(default_factory=list)
     _by_term: dict[str, int] = field(default_factory=dict)
     _max_words: int = 1
+    _colours: dict[str, str] = field(default_factory=dict)  # term -> its colour name
+    _also: dict[str, list[str]] = field(default_factory=dict)  # term -> terms it also finds
 
     def add_group(self, terms: list[str]) -> None:
         cleaned = [normalise(t) for t in terms if normalise(t)]
@@ -46,10 +48,33 @@ class Synonyms:
             self._by_term[term] = gid
             self._max_words = max(self._max_words, len(term.split()))
 
-    def expand(self, term: str) -> frozenset[str]:
-        term = normalise(term)
+    def add_colour(self, terms: list[str]) -> None:
+        """A group whose first term is a colour name photos are given (colour_names.NAMES)."""
+        self.add_group(terms)
+        cleaned = [normalise(t) for t in terms if normalise(t)]
+        # a user's group joining a shipped one keeps the shipped name (teal → blue)
+        shipped = [self._colours[t] for t in cleaned if t in self._colours]
+        for term in cleaned:
+            self._colours[term] = shipped[0] if shipped else cleaned[0]
+
+    def add_also(self, term: str, targets: list[str]) -> None:
+        """One way: ``term`` (and its group) also finds ``targets``' groups ("coat" → jacket)."""
+        key = normalise(term)
+        self._also.setdefault(key, []).extend(normalise(t) for t in targets if normalise(t))
+
+    def _group(self, term: str) -> frozenset[str]:
         gid = self._by_term.get(term)
         return self.groups[gid] if gid is not None else frozenset({term})
+
+    def expand(self, term: str) -> frozenset[str]:
+        """The term's group, plus the groups its group's ``also:`` entries name (one level)."""
+        base = self._group(normalise(term))
+        extra = [self._group(t) for w in base for t in self._also.get(w, [])]
+        return base.union(*extra) if extra else base
+
+    def colour(self, concept: frozenset[str]) -> str | None:
+        """The colour name a concept stands for ("赤" → "red"), None for other concepts."""
+        return next((self._colours[t] for t in sorted(concept) if t in self._colours), None)
 
     def concepts(self, query: str) -> list[frozenset[str]]:
         """Split a query into concepts (multi-word synonyms first), each with its alternatives."""
@@ -89,6 +114,16 @@ def load_synonyms(*paths: Path | None) -> Synonyms:
         groups = data.get("groups") if isinstance(data, dict) else None
         if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
             raise ConfigError(f"{name}: expected 'groups:' with a list of term lists")
+        colours = data.get("colours") or []
+        if not isinstance(colours, list) or not all(isinstance(g, list) and g for g in colours):
+            raise ConfigError(f"{name}: 'colours:' must be a list of term lists")
+        also = data.get("also") or {}
+        if not isinstance(also, dict) or not all(isinstance(v, list) for v in also.values()):
+            raise ConfigError(f"{name}: 'also:' must map a term to a list of terms")
         for group in groups:
             syn.add_group([str(t) for t in group])
+        for group in colours:
+            syn.add_colour([str(t) for t in group])
+        for term, targets in also.items():
+            syn.add_also(str(term), [str(t) for t in targets])
     return syn

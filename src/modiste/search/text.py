@@ -100,6 +100,14 @@ def _column_weighted_score(concepts: list[frozenset[str]]) -> Any:
     )
 
 
+def _colour_match(terms: frozenset[str], colour: str) -> Any:
+    """A colour word: in the text, in a feed's own colour column, or the colour of the photos
+    (attributes["photo_colour"], from the "colour" ingest stage): feeds rarely say it."""
+    attrs = ProductRow.attributes
+    feed = [contains(attrs[key].as_string(), t) for key in ("color", "colour") for t in terms]
+    return or_(_like_any(terms), *feed, attrs["photo_colour"].as_string() == colour)
+
+
 class TextSearch:
     """Search products by words; results are products (a product is one hit)."""
 
@@ -127,6 +135,9 @@ class TextSearch:
         score = None
         fts_parts: list[str] = []
         for concept in concepts:
+            if colour := self.synonyms.colour(concept):
+                where.append(_colour_match(concept, colour))
+                continue
             long_terms = [t for t in concept if len(t) >= 3]
             short_terms = frozenset(t for t in concept if len(t) < 3)
             if sqlite and long_terms and not short_terms:

@@ -8,6 +8,7 @@ from modiste.catalog.db import Database
 from modiste.catalog.feeds import FeedRow
 from modiste.catalog.importer import import_rows
 from modiste.config import Settings
+from modiste.errors import ConfigError
 from modiste.search.synonyms import Synonyms, load_synonyms, normalise
 from modiste.search.text import SearchFilters, TextSearch
 
@@ -129,3 +130,55 @@ def test_synonym_groups_merge_and_phrases() -> None:
     concepts = syn.concepts("red Tank Top")
     assert concepts[0] == {"red"} and "singlet" in concepts[1]
     assert normalise("ﾊﾟﾝﾂ") == "パンツ"
+
+
+def _add(db: Database, *rows: tuple[str, str, str, dict[str, str]]) -> None:
+    feed = [
+        FeedRow(line=i, external_id=pid, title=title, product_type=ptype, attributes=attrs)
+        for i, (pid, title, ptype, attrs) in enumerate(rows, start=100)
+    ]
+    import_rows(db, feed, source="test")
+
+
+def test_colour_words_match_the_photo_and_the_feed_colour(db: Database) -> None:
+    """Issue #14 item 8: "red jacket" finds the red jacket whose title never says red."""
+    _add(
+        db,
+        ("j1", "Stellar Solar Jacket", "Women/Tops/Jackets", {"photo_colour": "red"}),
+        ("j2", "Montana Wind Jacket", "Men/Tops/Jackets", {"photo_colour": "black"}),
+        ("j3", "Storm anorak", "Outerwear", {"color": "Dark Red"}),
+        ("j4", "Nora Practice Tank", "Tanks", {"photo_colour": "red"}),
+    )
+    assert sorted(ids(db, "red jacket")) == ["j1", "j3"]  # a jacket search also finds parkas
+    assert sorted(ids(db, "赤 ジャケット")) == ["j1", "j3"]
+    assert ids(db, "black jacket") == ["j2"]
+    assert "p1" in ids(db, "black")  # the title's word still counts ("Slim black trousers")
+    assert sorted(ids(db, "red")) == ["j1", "j3", "j4"]
+
+
+def test_near_synonyms_find_the_broader_garment_one_way(db: Database) -> None:
+    """Issue #14 item 8: "coat" finds jackets and "sneakers" shoes; not the other way round."""
+    _add(
+        db,
+        ("j1", "Stellar Solar Jacket", "Women/Tops/Jackets", {}),
+        ("c1", "Wool overcoat", "Coats", {}),
+        ("s1", "Second-hand shoes", "Shoes", {}),
+    )
+    assert sorted(ids(db, "coat")) == ["c1", "j1"]
+    assert ids(db, "jacket") == ["j1"]  # a jacket search does not list every coat
+    assert sorted(ids(db, "sneakers")) == ["p6", "s1"]
+    assert sorted(ids(db, "スニーカー")) == ["p6", "s1"]
+
+
+def test_synonyms_file_colours_and_also_are_checked(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("groups: []\nalso: [coat]\n")
+    with pytest.raises(ConfigError, match="also"):
+        load_synonyms(bad)
+    good = tmp_path / "mine.yaml"
+    good.write_text(
+        "groups: [[gilet, bodywarmer]]\ncolours: [[teal, ティール]]\nalso: {gilet: [vest top]}\n"
+    )
+    syn = load_synonyms(good)
+    assert syn.colour(syn.expand("ティール")) == "blue"  # joined the shipped blue group
+    assert "vest top" in syn.expand("bodywarmer")
