@@ -122,9 +122,11 @@ class BodySizeLimit:
 
 def create_app(settings: Settings, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
     """Build the app for one data folder. ``migrate`` brings the schema up to date first."""
+    from modiste.api.export_jobs import ExportJobs
     from modiste.api.routes import (
         compliance,
         duplicates,
+        exports,
         galleries,
         images,
         products,
@@ -151,12 +153,13 @@ def create_app(settings: Settings, *, db: Database | None = None, migrate: bool 
     app.state.db = db
     app.state.store = open_image_store(settings)
     app.state.jobs = JobRegistry(settings, db)
+    app.state.exports = ExportJobs(settings, db, app.state.store)
     app.state.gallery = GalleryAdapter(settings)
     app.state.search = SearchAdapter(settings, db)
     app.state.rate_limits = RateLimits(settings)
     install_problem_handlers(app)
     document_problems(app)
-    for module in (products, images, galleries, search, duplicates, system, compliance):
+    for module in (products, images, galleries, search, duplicates, system, exports, compliance):
         app.include_router(module.router, prefix=API_PREFIX)
     mount_web(app)
     mount_docs(app, app.openapi_url or "/openapi.json")

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://modiste.dev/problems/"
 # The routes with modiste.api.ratelimit's dependency (documented here as their 429).
-RATE_LIMITED = ("/search/image", "/galleries/sort", "/jobs/ingest")
+RATE_LIMITED = ("/search/image", "/galleries/sort", "/jobs/ingest", "/exports")
 
 
 class ApiProblem(ModisteError):

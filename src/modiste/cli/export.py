@@ -16,6 +16,7 @@ from modiste.compliance.export import (
     REPORT_FILE,
     ExportProduct,
     ExportReport,
+    count_catalog_products,
     default_ocr,
     export_channel,
     prepare_out,
@@ -106,13 +107,11 @@ def export_command(
         products: Iterable[ExportProduct] = folders
         total = len(folders)
     else:
-        from modiste.catalog.repository import catalog_status
         from modiste.cli.catalog import open_db
         from modiste.imaging.store import ImageStore
 
         db = open_db(st, migrate=False)
-        with db.session() as session:
-            total = int(catalog_status(session)["products"])
+        total = count_catalog_products(db)
         products = products_from_catalog(db, ImageStore(st.settings.images_dir))
     prepare_out(out, force=force)
     with Progress(console=st.err, transient=True) as bar:

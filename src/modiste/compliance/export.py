@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from modiste.compliance.check import ProductReport, Violation, check_gallery
@@ -29,7 +29,7 @@ from modiste.compliance.fixes import (
 )
 from modiste.compliance.measure import ImageInput, OcrLike
 from modiste.compliance.profiles import Profile
-from modiste.errors import ConfigError, ImageDecodeError
+from modiste.errors import ConfigError, ImageDecodeError, ModisteError
 from modiste.exports import SafeWriter
 from modiste.gallery.ordering import GalleryItem, order_gallery
 from modiste.gallery.taxonomy import UNKNOWN
@@ -38,7 +38,6 @@ from modiste.imaging.store import atomic_write
 
 if TYPE_CHECKING:
     from modiste.catalog.db import Database
-    from modiste.imaging.store import ImageStore
 
 FEED_COLUMNS = ("id", "title", "link", "image_link", "additional_image_link")
 REPORT_FILE, FEED_FILE = "report.json", "feed.tsv"
@@ -62,6 +61,13 @@ class ExportProduct:
     title: str = ""
     link: str | None = None
     category: str | None = None
+    load: Callable[[ImageInput], bytes] | None = None  # bytes of an image with no path/data
+
+
+class BytesStore(Protocol):
+    """What the export needs of an image store (local folder or S3): bytes by content hash."""
+
+    def get(self, content_hash: str) -> bytes: ...
 
 
 @dataclass
@@ -179,12 +185,14 @@ def _violation_need(v: Violation, image: str | None = None) -> NeedsPerson:
     return NeedsPerson(v.rule, action, f"{where}{v.message}" + (f" ({hint})" if hint else ""))
 
 
-def _read(item: ImageInput) -> bytes:
+def _read(product: ExportProduct, item: ImageInput) -> bytes:
     if item.data is not None:
         return item.data
-    if item.path is None:
+    if item.path is not None:
+        return item.path.read_bytes()
+    if product.load is None:
         raise ImageDecodeError(f"{item.key}: no file")
-    return item.path.read_bytes()
+    return product.load(item)
 
 
 def export_product(
@@ -220,8 +228,10 @@ def export_product(
         label = source.label
         try:
             target = target_for(profile, label, rank == 0, allow_downscale=allow_downscale)
-            fixed = fix_image(_read(source), target, name=source.key, max_pixels=max_pixels)
-        except (ImageDecodeError, OSError) as e:
+            fixed = fix_image(
+                _read(product, source), target, name=source.key, max_pixels=max_pixels
+            )
+        except (ModisteError, OSError) as e:  # unreadable or missing from the store
             why = getattr(e, "strerror", None) or str(e)
             result.errors.append((source.key, why))
             said = why if why.startswith(source.key) else f"{source.key}: {why}"
@@ -337,21 +347,40 @@ def products_from_folders(
     return products
 
 
-def products_from_catalog(
-    db: Database, store: ImageStore, *, product_ids: Sequence[int] | None = None, chunk: int = 200
-) -> Iterator[ExportProduct]:
-    """The catalog's products with their stored gallery photos and shot labels, a chunk of
-    products per session so a large catalog is never held in memory at once."""
+def _catalog_ids(db: Database, product_ids: Sequence[int] | None) -> list[int]:
     from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
 
-    from modiste.catalog.schema import ImageRow, ProductRow
+    from modiste.catalog.schema import ProductRow
 
     with db.session() as session:
         query = select(ProductRow.id).order_by(ProductRow.id)
         if product_ids is not None:
             query = query.where(ProductRow.id.in_(list(product_ids)))
-        ids = list(session.scalars(query))
+        return list(session.scalars(query))
+
+
+def count_catalog_products(db: Database, product_ids: Sequence[int] | None = None) -> int:
+    return len(_catalog_ids(db, product_ids))
+
+
+def _loader(store: BytesStore, hashes: dict[str, str]) -> Callable[[ImageInput], bytes]:
+    def load(item: ImageInput) -> bytes:
+        return store.get(hashes[item.key])
+
+    return load
+
+
+def products_from_catalog(
+    db: Database, store: BytesStore, *, product_ids: Sequence[int] | None = None, chunk: int = 200
+) -> Iterator[ExportProduct]:
+    """The catalog's products with their stored gallery photos and shot labels, a chunk of
+    products per session; each photo's bytes are read from ``store`` only when exported."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from modiste.catalog.schema import ImageRow, ProductRow
+
+    ids = _catalog_ids(db, product_ids)
     for start in range(0, len(ids), chunk):
         with db.session() as session:
             rows = session.scalars(
@@ -360,18 +389,28 @@ def products_from_catalog(
                 .options(selectinload(ProductRow.images).selectinload(ImageRow.shot))
                 .order_by(ProductRow.id)
             )
+            products = []
             for p in rows:
+                hashes = {
+                    str(i.id): i.content_hash
+                    for i in p.images
+                    if i.status == "stored" and i.in_gallery is not False and i.content_hash
+                }
                 images = [
                     ImageInput(
                         key=str(i.id),
-                        path=store.path_for(i.content_hash),
                         label=i.shot.label if i.shot else None,
                         confidence=float(i.shot.confidence) if i.shot else 0.0,
                         position=i.position,
                     )
                     for i in p.images
-                    if i.status == "stored" and i.in_gallery is not False and i.content_hash
+                    if str(i.id) in hashes
                 ]
-                yield ExportProduct(
-                    p.external_id, images, title=p.title, link=p.link, category=p.product_type
-                )
+                products.append(
+                    ExportProduct(
+                        p.external_id, images, title=p.title, link=p.link,
+                        category=p.product_type,
+                        load=_loader(store, hashes),
+                    )
+                )  # fmt: skip
+        yield from products  # outside the session: exporting takes its time
