@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from modiste import __version__
-from modiste.api.deps import GalleryDep, SessionDep, SettingsDep
+from modiste.api.deps import DbDep, GalleryDep, SessionDep, SettingsDep, StoreDep
 from modiste.api.ids import IdPath
 from modiste.api.problems import NotAvailable
 from modiste.api.routes.duplicates import groups_public
@@ -32,6 +32,7 @@ from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
 from modiste.catalog.repository import get_product
 from modiste.catalog.repository_dupes import list_groups, other_offers
+from modiste.web.compliance_view import catalog_context, review_context
 from modiste.web.facets import category_options, gender_options
 from modiste.web.labels import format_price, shot_name
 
@@ -95,8 +96,10 @@ def catalog_page(
 
 @router.get("/review/{product_id}", response_class=HTMLResponse)
 def review_page(
-    request: Request, product_id: IdPath, session: SessionDep, gallery: GalleryDep
-) -> HTMLResponse:
+    request: Request, product_id: IdPath, session: SessionDep, gallery: GalleryDep,
+    settings: SettingsDep, db: DbDep, store: StoreDep,
+    profile: Annotated[str | None, Query(max_length=100)] = None,
+) -> HTMLResponse:  # fmt: skip
     product = product_public(get_product(session, product_id))
     entries = [
         {"entry": e, "urls": image_urls(e.image)} for e in ordered_gallery(session, product_id)
@@ -105,7 +108,24 @@ def review_page(
         labels = gallery.labels()
     except NotAvailable:
         labels = []
-    return _page(request, "review.html", "review", product=product, entries=entries, labels=labels)
+    verdict = review_context(settings, db, store, profile, product_id)  # the channel check
+    return _page(
+        request, "review.html", "review", product=product, entries=entries, labels=labels,
+        **verdict,
+    )  # fmt: skip
+
+
+@router.get("/compliance", response_class=HTMLResponse)
+def compliance_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    profile: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Products failing a channel profile, worst first, from the stored checks (issue #15)."""
+    context = catalog_context(settings, session, profile, page, PER_PAGE)
+    return _page(request, "compliance.html", "compliance", page_no=page, **context)
 
 
 @router.get("/duplicates", response_class=HTMLResponse)
