@@ -42,6 +42,8 @@ PERSON_ACTIONS: dict[str, tuple[str, str]] = {
     "required_shot": (NEW_PHOTO, "the channel requires a shot the gallery does not have"),
     "main_shot": (CHOOSE, "the first photo must be one of the shots the channel accepts first"),
     "max_images": (CHOOSE, "the gallery has more photos than the channel takes"),
+    "fill": (NEW_PHOTO, "reshoot with the product framed as the channel asks"),
+    "aspect": (RETOUCH, "crop to the channel's aspect ratio, or reshoot"),
 }
 
 
@@ -168,32 +170,46 @@ def _close(pixels: np.ndarray, colour: Sequence[int], tolerance: int) -> np.ndar
     return np.asarray(diff.max(axis=-1) <= tolerance)
 
 
-def _border(arr: np.ndarray) -> np.ndarray:
+EDGES = ("left", "top", "right", "bottom")
+
+
+def _edges(arr: np.ndarray) -> list[np.ndarray]:
+    """The four border strips (left, top, right, bottom), a hundredth of the short side deep."""
     h, w = arr.shape[:2]
     band = max(1, min(h, w) // 100)
-    return np.concatenate(
-        [
-            arr[:band].reshape(-1, 3),
-            arr[-band:].reshape(-1, 3),
-            arr[:, :band].reshape(-1, 3),
-            arr[:, -band:].reshape(-1, 3),
-        ]
-    )
+    strips = (arr[:, :band], arr[:band], arr[:, -band:], arr[-band:])
+    return [s.reshape(-1, 3) for s in strips]
 
 
-def backdrop(arr: np.ndarray, target: FixTarget) -> tuple[int, int, int] | None:
-    """The colour to extend the photo with, or None when its border is not one plain colour.
+@dataclass(frozen=True, slots=True)
+class Backdrop:
+    """The colour to extend a photo with, and the edges the product runs off (a model cut at
+    the waist): the frame is never extended there, which would show the cut."""
 
-    With a background rule the border must be that colour; without one, any plain border
+    colour: tuple[int, int, int]
+    touched: tuple[bool, bool, bool, bool]  # left, top, right, bottom
+
+    def touched_names(self) -> str:
+        return " and ".join(n for n, t in zip(EDGES, self.touched, strict=True) if t)
+
+
+def backdrop(arr: np.ndarray, target: FixTarget) -> Backdrop | None:
+    """The photo's backdrop, or None when fewer than two edges are one plain colour.
+
+    With a background rule the edges must be that colour; without one, any plain backdrop
     (a grey studio wall) is extended in its own colour.
     """
-    border = _border(arr)
+    edges = _edges(arr)
     if target.background is not None:
         colour = target.background
     else:
+        border = np.concatenate(edges)
         colour = tuple(int(v) for v in np.median(border, axis=0))  # type: ignore[assignment]
-    share = float(_close(border, colour, target.background_tolerance).mean())
-    return colour if share >= target.background_share else None
+    tol = target.background_tolerance
+    clear = [float(_close(e, colour, tol).mean()) >= target.background_share for e in edges]
+    if sum(clear) < 2:
+        return None
+    return Backdrop(colour, (not clear[0], not clear[1], not clear[2], not clear[3]))
 
 
 def product_box(
@@ -254,10 +270,29 @@ def _has_fill_rule(target: FixTarget) -> bool:
     return target.fill_min is not None or target.fill_max is not None
 
 
+def _place(
+    length: int, new: int, lo: int, hi: int, centre: float, touch_lo: bool, touch_hi: bool
+) -> int | None:
+    """Where a frame of ``new`` pixels starts on an axis of ``length``: around ``centre``,
+    holding the product's span ``[lo, hi)``, never extended past an edge the product runs
+    off; None when that cannot be."""
+    start = min(max(round(centre - new / 2), hi - new), lo)
+    if touch_lo:
+        start = max(start, 0)
+    if touch_hi:
+        start = min(start, length - new)
+    if start > lo or start + new < hi or (touch_lo and start < 0):
+        return None
+    if touch_hi and start + new > length:
+        return None
+    return start
+
+
 def _canvas(
-    size: tuple[int, int], box: tuple[int, int, int, int], target: FixTarget
-) -> tuple[int, int, int, int]:
-    """The new frame in the original's coordinates (it may reach outside the photo).
+    size: tuple[int, int], box: tuple[int, int, int, int], target: FixTarget, back: Backdrop
+) -> tuple[int, int, int, int] | None:
+    """The new frame in the original's coordinates (it may reach outside the photo), or None
+    when only extending an edge the product runs off would reach the target.
 
     Without a fill rule the whole photo is kept and background added for the aspect ratio;
     with one, the frame is drawn around the product so it fills the goal. The frame then grows
@@ -275,14 +310,19 @@ def _canvas(
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         goal = goal or fill_of(box, width, height)
         w, h = _grow_to_aspect(bw / goal, bh / goal, aspect)
+    sizes = [(w, h)]
     if _has_fill_rule(target):
         gw, gh = _grow_to_min(w, h, target)
         if max(bw / gw, bh / gh) >= (target.fill_min or 0.0):
-            w, h = gw, gh
-    w, h = max(round(w), bw), max(round(h), bh)
-    x0 = min(max(round(cx - w / 2), box[2] - w), box[0])  # the product stays whole
-    y0 = min(max(round(cy - h / 2), box[3] - h), box[1])
-    return x0, y0, x0 + w, y0 + h
+            sizes.insert(0, (gw, gh))  # grown first; unless a cut edge forbids it
+    left, top, right, bottom = back.touched
+    for fw, fh in sizes:
+        nw, nh = max(round(fw), bw), max(round(fh), bh)
+        x0 = _place(width, nw, box[0], box[2], cx, left, right)
+        y0 = _place(height, nh, box[1], box[3], cy, top, bottom)
+        if x0 is not None and y0 is not None:
+            return x0, y0, x0 + nw, y0 + nh
+    return None
 
 
 def reframe(
@@ -345,13 +385,15 @@ def _output_format(src_format: str, allowed: Sequence[str]) -> str:
 
 
 def _reframed(
-    img: Image.Image,
-    box: tuple[int, int, int, int],
-    colour: tuple[int, int, int],
-    target: FixTarget,
-) -> tuple[Image.Image, list[Fix]]:
+    img: Image.Image, box: tuple[int, int, int, int], back: Backdrop, target: FixTarget
+) -> tuple[Image.Image, list[Fix], list[NeedsPerson]]:
     """``img`` cut or extended to the frame ``target`` asks for, and the fixes in words."""
-    frame = _canvas(img.size, box, target)
+    frame = _canvas(img.size, box, target, back)
+    if frame is None:
+        rule = "fill" if _has_fill_rule(target) else "aspect"
+        why = f"the product runs off the frame at the {back.touched_names()}"
+        return img, [], [needs_person(rule, why)]
+    colour = back.colour
     out = reframe(img, frame, colour)
     hexa = "#{:02X}{:02X}{:02X}".format(*colour)
     fixes: list[Fix] = []
@@ -367,7 +409,7 @@ def _reframed(
         if rule == "fill" and target.aspect is not None and not _aspect_ok(*img.size, target):
             ratio = out.width / out.height
             fixes.append(Fix("aspect", f"framed to {out.width}x{out.height} (w/h {ratio:.2f})"))
-    return out, fixes
+    return out, fixes, []
 
 
 def fix_image(
@@ -387,20 +429,21 @@ def fix_image(
     fixes: list[Fix] = []
     needs: list[NeedsPerson] = []
     arr = np.asarray(img)
-    colour = backdrop(arr, target)
+    back = backdrop(arr, target)
     box_tolerance = max(target.background_tolerance, BOX_TOLERANCE)
-    box = product_box(arr, colour, box_tolerance) if colour else None
+    box = product_box(arr, back.colour, box_tolerance) if back else None
     fill = fill_of(box, img.width, img.height) if box else None
     frame_ok = _aspect_ok(img.width, img.height, target) and (
         fill is None
         or (_fill_goal(fill, target) is None and _size_ok(img.width, img.height, target))
     )
-    if not frame_ok and (colour is None or box is None):
-        what = "not one plain colour" if colour is None else "empty"
+    if not frame_ok and (back is None or box is None):
+        what = "not one plain colour" if back is None else "empty"
         why = f"the backdrop is {what}, so it cannot be extended or trimmed"
         needs.append(needs_person("background", why))
-    elif not frame_ok and colour is not None and box is not None:
-        img, fixes = _reframed(img, box, colour, target)
+    elif not frame_ok and back is not None and box is not None:
+        img, fixes, cannot = _reframed(img, box, back, target)
+        needs += cannot
     if not _size_ok(img.width, img.height, target):
         needs.append(needs_person("min_size", f"{img.width}x{img.height} px"))
     src_ok = not target.formats or src_format.lower() in target.formats

@@ -230,3 +230,25 @@ def test_a_profile_becomes_the_target_of_the_rules_that_apply_to_the_image() -> 
     other = target_for(profile, "near_back", False, allow_downscale=True)
     assert other.background is None and other.fill_min is None and other.allow_downscale
     assert other.formats == ("jpeg",)
+
+
+def test_a_model_cut_at_the_bottom_gets_background_on_the_other_sides_only() -> None:
+    product = _product(200, 380)  # a waist-up shot: the body runs off the bottom edge
+    original = _photo((300, 400), product, (50, 20))
+    target = FixTarget(fill_min=0.8, fill_max=0.85, aspect=0.8, background=WHITE)
+    fixed = fix_image(_encode(original), target)
+    out = _pixels(fixed.data)
+    assert np.array_equal(_find(out, product), product)
+    box = product_box(out, WHITE, 8)
+    assert box is not None and box[3] == fixed.height  # still cut at the frame's bottom edge
+    assert 0.8 <= 380 / fixed.height <= 0.85 and fixed.needs == []
+    assert abs(fixed.width / fixed.height - 0.8) <= 0.008
+
+
+def test_a_product_cut_at_both_ends_of_the_axis_to_extend_needs_a_person() -> None:
+    product = _product(200, 400)  # runs off the top and the bottom
+    data = _encode(_photo((300, 400), product, (50, 0)))
+    fixed = fix_image(data, FixTarget(fill_max=0.85, background=WHITE))
+    assert fixed.data == data and fixed.fixes == []
+    assert [n.rule for n in fixed.needs] == ["fill"]
+    assert "top and bottom" in fixed.needs[0].reason
