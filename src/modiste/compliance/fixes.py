@@ -103,6 +103,11 @@ class FixedImage:
     height: int
     fixes: list[Fix] = field(default_factory=list)
     needs: list[NeedsPerson] = field(default_factory=list)
+    # Where the copy's frame lies in the original's pixels (x0, y0, x1, y1; it may reach
+    # outside them), when it was reframed: the original's pixel (x, y) is the copy's
+    # (x - x0, y - y0) unless it was downscaled afterwards.
+    frame: tuple[int, int, int, int] | None = None
+    downscaled: bool = False
 
     @property
     def changed(self) -> bool:
@@ -386,13 +391,14 @@ def _output_format(src_format: str, allowed: Sequence[str]) -> str:
 
 def _reframed(
     img: Image.Image, box: tuple[int, int, int, int], back: Backdrop, target: FixTarget
-) -> tuple[Image.Image, list[Fix], list[NeedsPerson]]:
-    """``img`` cut or extended to the frame ``target`` asks for, and the fixes in words."""
+) -> tuple[Image.Image, list[Fix], list[NeedsPerson], tuple[int, int, int, int] | None]:
+    """``img`` cut or extended to the frame ``target`` asks for, the fixes in words, what
+    needs a person, and the frame."""
     frame = _canvas(img.size, box, target, back)
     if frame is None:
         rule = "fill" if _has_fill_rule(target) else "aspect"
         why = f"the product runs off the frame at the {back.touched_names()}"
-        return img, [], [needs_person(rule, why)]
+        return img, [], [needs_person(rule, why)], None
     colour = back.colour
     out = reframe(img, frame, colour)
     hexa = "#{:02X}{:02X}{:02X}".format(*colour)
@@ -409,7 +415,7 @@ def _reframed(
         if rule == "fill" and target.aspect is not None and not _aspect_ok(*img.size, target):
             ratio = out.width / out.height
             fixes.append(Fix("aspect", f"framed to {out.width}x{out.height} (w/h {ratio:.2f})"))
-    return out, fixes, []
+    return out, fixes, [], frame
 
 
 def fix_image(
@@ -428,6 +434,7 @@ def fix_image(
     img, src_format = decoded.image, decoded.format
     fixes: list[Fix] = []
     needs: list[NeedsPerson] = []
+    frame: tuple[int, int, int, int] | None = None
     arr = np.asarray(img)
     back = backdrop(arr, target)
     box_tolerance = max(target.background_tolerance, BOX_TOLERANCE)
@@ -442,7 +449,7 @@ def fix_image(
         why = f"the backdrop is {what}, so it cannot be extended or trimmed"
         needs.append(needs_person("background", why))
     elif not frame_ok and back is not None and box is not None:
-        img, fixes, cannot = _reframed(img, box, back, target)
+        img, fixes, cannot, frame = _reframed(img, box, back, target)
         needs += cannot
     if not _size_ok(img.width, img.height, target):
         needs.append(needs_person("min_size", f"{img.width}x{img.height} px"))
@@ -452,10 +459,11 @@ def fix_image(
     fmt = _output_format(src_format, target.formats)
     if fmt != src_format:
         fixes.append(Fix("format", f"converted {src_format} to {fmt}"))
+    before = img.size
     out, img, byte_fixes = _within_bytes(img, fmt, target)
     fixes += byte_fixes
     if target.max_bytes is not None and len(out) > target.max_bytes:
         hint = "" if target.allow_downscale else " (downscaling was not allowed)"
         why = f"{len(out)} bytes at the lowest quality, over {target.max_bytes}{hint}"
         needs.append(NeedsPerson("max_bytes", NEW_PHOTO, f"{why}: a lighter photo"))
-    return FixedImage(out, fmt, img.width, img.height, fixes, needs)
+    return FixedImage(out, fmt, img.width, img.height, fixes, needs, frame, img.size != before)
