@@ -6,8 +6,10 @@ import re
 
 from fastapi.testclient import TestClient
 
+from modiste.api import create_app
 from modiste.compliance.catalog import check_catalog
 from modiste.compliance.profiles import load_profile
+from modiste.config import Settings
 
 
 def _ids(client: TestClient) -> list[int]:
@@ -55,3 +57,14 @@ def test_compliance_view_lists_failing_products_worst_first(client: TestClient) 
     assert "Aspect ratio" in html or "Photo too small" in html  # readable rule names
     assert 'href="/review/' in html and "profile=zalando" in html
     assert 'aria-current="page">Compliance' in html
+
+
+def test_pages_start_with_the_profile_ingest_checks(api_settings: Settings) -> None:
+    settings = api_settings.model_copy(update={"compliance_profiles": ["/tmp/x.yaml", "ajio"]})
+    app = create_app(settings)
+    with TestClient(app) as client:
+        pid = _ids(client)[0]
+        assert '<option value="ajio" selected>' in client.get(f"/review/{pid}").text
+        assert 'id="verdict-summary"' in client.get(f"/review/{pid}").text
+        assert '<option value="ajio" selected>' in client.get("/compliance").text
+    app.state.db.dispose()

@@ -108,11 +108,11 @@ def export_command(
         total = len(folders)
     else:
         from modiste.cli.catalog import open_db
-        from modiste.imaging.store import ImageStore
+        from modiste.imaging.store import open_image_store
 
         db = open_db(st, migrate=False)
         total = count_catalog_products(db)
-        products = products_from_catalog(db, ImageStore(st.settings.images_dir))
+        products = products_from_catalog(db, open_image_store(st.settings))  # folder or S3
     prepare_out(out, force=force)
     with Progress(console=st.err, transient=True) as bar:
         task = bar.add_task("exporting", total=total)

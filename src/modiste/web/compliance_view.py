@@ -61,6 +61,13 @@ class Verdict:
         return self.count == 0 and not self.errors
 
 
+def default_profile(settings: Settings) -> str | None:
+    """The first profile ingest checks (``MODISTE_COMPLIANCE_PROFILES``), when it is a name:
+    its stored results make the pages instant."""
+    names = set(list_profiles(settings))
+    return next((p for p in settings.compliance_profiles if p in names), None)
+
+
 def chosen_profile(settings: Settings, name: str | None) -> Profile | None:
     """The profile a page asked for by name (never a server path), None when none was."""
     if not name:
@@ -99,6 +106,7 @@ def review_context(
 ) -> dict[str, Any]:
     """What the review page's verdict panel shows: the profiles to choose from and, for the
     chosen one, the product's verdict (or why there is none)."""
+    profile_name = profile_name or default_profile(settings)
     context: dict[str, Any] = {
         "profiles": list_profiles(settings),
         "profile_name": profile_name or "",
@@ -120,7 +128,7 @@ def catalog_context(
     settings: Settings, session: Session, profile_name: str | None, page: int, per_page: int
 ) -> dict[str, Any]:
     """The failing products of the chosen profile, worst first, with readable rule names."""
-    profile = chosen_profile(settings, profile_name)  # an unknown name is the page's 404
+    profile = chosen_profile(settings, profile_name or default_profile(settings))  # else 404
     context: dict[str, Any] = {
         "profiles": list_profiles(settings),
         "profile": profile,
