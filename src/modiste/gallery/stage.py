@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from modiste.catalog.gallery_edits import HIDDEN_BY_HAND as HIDDEN
 from modiste.catalog.gallery_edits import save_model_shots
 from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.cleaning.policy import load_policy
+from modiste.domain import ShotPrediction
 from modiste.errors import ModisteError
 from modiste.gallery.ordering import GalleryItem, order_gallery
 from modiste.gallery.regulation import Regulation, resolve_regulation, saved_regulation_dirs
 from modiste.imaging.decode import decode_image
-from modiste.pipeline.stages import Outcome, StageContext, register_stage
+from modiste.pipeline.stages import Compute, Outcome, Rows, StageContext, register_stage
+
+if TYPE_CHECKING:
+    from modiste.config import Settings
+    from modiste.gallery.classifier import ShotClassifier
 
 log = logging.getLogger(__name__)
 DRAFT = 320  # decode JPEGs at ≥ this short side: the classifier runs at 224
@@ -30,53 +39,105 @@ ORDER_ATTEMPTS = 3  # a delete during ordering costs one more pass; three in a r
 def _setup(ctx: StageContext) -> None:
     from modiste.gallery.classifier import create_shot_classifier
 
-    ctx.cache["shot_classifier"] = create_shot_classifier(ctx.settings)
+    classifier = create_shot_classifier(ctx.settings)
+    name = f"shots:{ctx.settings.backbone}:{classifier.source}"
+    ctx.cache["shot_models"] = ShotModels(classifier, ctx.store, name)
     ctx.cache["policy"] = load_policy(ctx.settings.cleaning_policy)
 
 
 def _teardown(ctx: StageContext) -> None:
-    for key in ("shot_classifier", "policy"):
+    for key in ("shot_models", "policy"):
         ctx.cache.pop(key, None)
 
 
-@register_stage(
-    "shots",
-    order=20,
-    after=("store",),
-    description="shot type per image, placement policy",
-    setup=_setup,
-    teardown=_teardown,
-)
-def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
-    """Predict a shot type for each image and record where the policy places it.
-
-    Rows are read, then written in a second transaction with an upsert that keeps a person's
-    label: the API may label or delete a photo while the model runs.
-    """
-    classifier = ctx.cache["shot_classifier"]
-    policy = ctx.cache["policy"]
-    outcomes: dict[int, Outcome] = {}
+def shots_inputs(ctx: StageContext, image_ids: Sequence[int]) -> tuple[Rows, dict[int, Outcome]]:
+    """Stored images to classify; the others are skipped."""
     with ctx.db.session() as session:  # type: ignore[attr-defined]
-        rows = session.execute(
+        found = session.execute(
             select(ImageRow.id, ImageRow.status, ImageRow.content_hash, ImageRow.source).where(
                 ImageRow.id.in_(image_ids)
             )
         ).all()
-    decoded: list[tuple[int, object]] = []
-    for image_id, status, content_hash, source in rows:
+    rows: Rows = []
+    outcomes: dict[int, Outcome] = {}
+    for image_id, status, content_hash, source in found:
         if status != "stored" or not content_hash:
             outcomes[image_id] = Outcome.skipped("image not stored")
-            continue
+        else:
+            rows.append({"image_id": image_id, "content_hash": content_hash, "source": source})
+    return rows, outcomes
+
+
+@dataclass
+class ShotModels:
+    """What :func:`shots_run` needs, built once per process (or Ray worker)."""
+
+    classifier: ShotClassifier
+    store: Any  # modiste.imaging.store.ImageStore
+    model_name: str
+    decode_workers: int = 2
+
+
+def load_shot_models(settings: Settings) -> ShotModels:
+    from modiste.gallery.classifier import create_shot_classifier
+    from modiste.imaging.store import ImageStore
+
+    classifier = create_shot_classifier(settings)
+    name = f"shots:{settings.backbone}:{classifier.source}"
+    return ShotModels(classifier, ImageStore(settings.images_dir), name)
+
+
+def shots_run(models: ShotModels, rows: Rows) -> Rows:
+    """A prediction (or the decode error) per row; the chunk is decoded in a thread pool."""
+    results: Rows = [{"image_id": r["image_id"], "error": None} for r in rows]
+
+    def decode(i: int) -> Any:
+        row = rows[i]
         try:
-            data = ctx.store.get(content_hash)  # type: ignore[attr-defined]
-            decoded.append((image_id, decode_image(data, draft_size=DRAFT, name=source).image))
+            data = models.store.get(row["content_hash"])
+            return decode_image(data, draft_size=DRAFT, name=row["source"]).image
         except ModisteError as e:
-            outcomes[image_id] = Outcome.failed(str(e))
-    if not decoded:
+            results[i]["error"] = str(e)
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, models.decode_workers)) as pool:
+        images = list(pool.map(decode, range(len(rows))))
+    ok = [i for i, im in enumerate(images) if im is not None]
+    if not ok:
+        return results
+    predictions = models.classifier.predict([images[i] for i in ok])
+    for i, pred in zip(ok, predictions, strict=True):
+        results[i].update(
+            label=pred.label,
+            confidence=float(pred.confidence),
+            scores=dict(pred.scores),
+            source=pred.source,
+            model=models.model_name,
+        )
+    return results
+
+
+def shots_write(ctx: StageContext, results: Rows) -> dict[int, Outcome]:
+    """Store the predictions (a person's label kept) and where the policy places each image.
+
+    Rows were read, then are written in this second transaction with an upsert that keeps a
+    person's label: the API may label or delete a photo while the model runs.
+    """
+    policy = ctx.cache.get("policy") or load_policy(ctx.settings.cleaning_policy)
+    ctx.cache["policy"] = policy
+    outcomes: dict[int, Outcome] = {}
+    by_id: dict[int, ShotPrediction] = {}
+    model_name = ""
+    for r in results:
+        if r["error"]:
+            outcomes[r["image_id"]] = Outcome.failed(r["error"])
+        else:
+            by_id[r["image_id"]] = ShotPrediction(
+                r["label"], r["confidence"], r["scores"], r["source"]
+            )
+            model_name = r["model"]
+    if not by_id:
         return outcomes
-    predictions = classifier.predict([im for _, im in decoded])  # type: ignore[attr-defined]
-    model_name = f"shots:{ctx.settings.backbone}:{classifier.source}"  # type: ignore[attr-defined]
-    by_id = {image_id: pred for (image_id, _), pred in zip(decoded, predictions, strict=True)}
     with ctx.db.session() as session:  # type: ignore[attr-defined]
         labels = save_model_shots(session, by_id, model_name)
         for image_id in by_id:
@@ -86,7 +147,8 @@ def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Out
             place = policy.place(labels[image_id])  # type: ignore[attr-defined]
             session.execute(
                 update(ImageRow)
-                .where(ImageRow.id == image_id)
+                # a photo a person hid stays hidden whatever its (new) label
+                .where(ImageRow.id == image_id, ImageRow.policy_reason.is_distinct_from(HIDDEN))
                 .values(
                     in_gallery=place.gallery,
                     in_search=place.search,
@@ -94,6 +156,25 @@ def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Out
                 )
             )
             outcomes[image_id] = Outcome.done()
+    return outcomes
+
+
+@register_stage(
+    "shots",
+    order=20,
+    after=("store",),
+    description="shot type per image, placement policy",
+    setup=_setup,
+    teardown=_teardown,
+    compute=Compute(load_shot_models, shots_inputs, shots_run, shots_write),  # type: ignore[arg-type]
+)
+def classify_shots(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
+    """Predict a shot type for each image and record where the policy places it."""
+    rows, outcomes = shots_inputs(ctx, image_ids)
+    if rows:
+        models = ctx.cache["shot_models"]
+        assert isinstance(models, ShotModels)
+        outcomes.update(shots_write(ctx, shots_run(models, rows)))
     return outcomes
 
 

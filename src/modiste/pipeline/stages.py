@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from modiste.config import Settings
 from modiste.errors import ConfigError
@@ -55,12 +56,29 @@ class StageContext:
     store: object  # modiste.imaging.store.ImageStore
     cache: dict[str, object] = field(default_factory=dict)
     reports: dict[str, object] = field(default_factory=dict)  # per-stage results for the caller
-    # "local" (this process, batched across images) or "legacy" (the per-image code the batched
-    # one replaced, kept for benchmarks/ingest_bench.py)
+    # "local" (this process, batched across images), "ray" (compute stages on a Ray cluster) or
+    # "legacy" (the per-image code the batched one replaced, kept for benchmarks/ingest_bench.py)
     engine: str = "local"
 
 
 StageFn = Callable[[StageContext, Sequence[int]], dict[int, Outcome]]
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Compute:
+    """A stage split into its pure compute (models over pixels) and its catalog writes.
+
+    The local engine runs ``inputs``, ``run`` and ``write`` in turn on each chunk; the Ray engine
+    runs ``run`` on workers (Ray Data ``map_batches``, models built once per worker by
+    ``load``) and ``write`` in the driver, so both engines write through the same code.
+    ``run`` takes and returns plain rows (ids, hashes, bytes, numbers): they cross processes.
+    """
+
+    load: Callable[[Settings], object]  # models and the image store, once per worker
+    inputs: Callable[[StageContext, Sequence[int]], tuple[Rows, dict[int, Outcome]]]
+    run: Callable[[object, Rows], Rows]
+    write: Callable[[StageContext, Rows], dict[int, Outcome]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class Stage:
     product_level: Callable[[StageContext], None] | None = None  # runs after all chunks
     # runs before the runner picks the images that need the stage (it may un-record outcomes)
     prepare: Callable[[StageContext], None] | None = None
+    compute: Compute | None = None  # what a distributed engine may run elsewhere
 
 
 _STAGES: dict[str, Stage] = {}
@@ -93,6 +112,7 @@ def register_stage(
     teardown: Callable[[StageContext], None] | None = None,
     product_level: Callable[[StageContext], None] | None = None,
     prepare: Callable[[StageContext], None] | None = None,
+    compute: Compute | None = None,
 ) -> Callable[[StageFn], StageFn]:
     def deco(fn: StageFn) -> StageFn:
         _STAGES[name] = Stage(
@@ -106,6 +126,7 @@ def register_stage(
             teardown=teardown,
             product_level=product_level,
             prepare=prepare,
+            compute=compute,
         )
         return fn
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from modiste.pipeline.stages import Outcome, StageContext, register_stage
+from modiste.pipeline.stages import Compute, Outcome, StageContext, register_stage
+from modiste.search.embed_batch import (
+    EmbedModels,
+    embed_inputs,
+    embed_run,
+    embed_write,
+    load_embed_models,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +127,7 @@ def _reconcile(ctx: StageContext) -> None:
     setup=_setup,
     teardown=_teardown,
     product_level=_reconcile,
+    compute=Compute(load_embed_models, embed_inputs, embed_run, embed_write),  # type: ignore[arg-type]
 )
 def embed_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outcome]:
     """Index the chunk's images; a failure on one image does not stop the others."""
@@ -127,6 +135,13 @@ def embed_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
 
     indexer = ctx.cache["embed.indexer"]
     assert isinstance(indexer, CatalogIndexer)
+    if ctx.engine != "legacy":
+        rows, decided = embed_inputs(ctx, image_ids)
+        if not rows:
+            indexer.index.save()  # vectors of images kept out of search were removed
+            return decided
+        models = EmbedModels(indexer.embedder, indexer.detector, indexer.store)
+        return {**decided, **embed_write(ctx, embed_run(models, rows))}
     results = indexer.index_images(image_ids)
     indexer.index.save()
     outcomes: dict[int, Outcome] = {}
