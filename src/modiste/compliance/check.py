@@ -96,12 +96,14 @@ def check_gallery(
     product: str | int = "",
     ocr: OcrLike | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    force_ocr: bool = False,
 ) -> ProductReport:
     """Check one product's photos (in the merchant's order) against ``profile``.
 
     ``images`` may be measured already (:func:`measure_image`); stored fingerprints and shot
     labels on an :class:`ImageInput` are used as they are. Unreadable images are reported in
-    ``errors`` and left out of every rule.
+    ``errors`` and left out of every rule. ``force_ocr`` reads every photo a text rule covers,
+    not only those with marks beside the product (for the benchmark).
     """
     facts = [
         f if isinstance(f, ImageFacts) else measure_image(f, max_pixels=max_pixels) for f in images
@@ -128,7 +130,7 @@ def check_gallery(
             if rule.kind in GALLERY_KINDS or rule.kind == "duplicate":
                 continue
             if rule.applies(f.input.label, f.key == main_key):
-                _check_image(rule, f, ir, ocr, max_pixels)
+                _check_image(rule, f, ir, ocr, max_pixels, force_ocr)
         report.images.append(ir)
     reports = {r.image: r for r in report.images}
     for rule in profile.rules:
@@ -159,7 +161,12 @@ def _hex(color: tuple[int, int, int] | Sequence[int]) -> str:
 
 
 def _check_image(
-    rule: ImageRule, f: ImageFacts, ir: ImageReport, ocr: OcrLike | None, max_pixels: int
+    rule: ImageRule,
+    f: ImageFacts,
+    ir: ImageReport,
+    ocr: OcrLike | None,
+    max_pixels: int,
+    force_ocr: bool = False,
 ) -> None:
     p = rule.params
     add = ir.violations.append
@@ -241,7 +248,7 @@ def _check_image(
                       f"({', '.join(a.upper() for a in p['allowed'])})",
                       f.format, list(p["allowed"]))  # fmt: skip
     elif rule.kind == "text":
-        text = f.text(ocr, max_pixels=max_pixels)
+        text = f.text(ocr, max_pixels=max_pixels, force=force_ocr)
         if text.unavailable:
             ir.skipped.append(
                 Violation(rule.id, f"overlay text not checked: {text.unavailable}", kind=rule.kind)

@@ -113,3 +113,21 @@ def test_without_ocr_the_result_says_so() -> None:
     img = photo(marks=[(0.0, 0.0, 0.05, 0.02)])
     text = measure_image(ImageInput("a.jpg", data=encode(img))).text(None)
     assert text.unavailable and "OCR" in text.unavailable
+
+
+def test_forced_ocr_reads_a_clean_photo_and_keeps_printed_text_allowed() -> None:
+    ocr = StubOcr([("BROOKLYN", (0.35, 0.4, 0.65, 0.48))])
+    facts = measure_image(ImageInput("a.jpg", data=encode(photo())))
+    text = facts.text(ocr, force=True)
+    assert ocr.calls == 1
+    assert text.printed == ("BROOKLYN",) and text.lines == ()
+
+
+def test_a_band_across_the_bottom_is_a_mark_not_the_product() -> None:
+    img = photo(product=(0.2, 0.1, 0.8, 0.85))
+    img[920:1000] = (200, 0, 0)  # "FREE SHIPPING" strip
+    img[945:975, 300:500] = (255, 255, 255)  # its white letters
+    px = analyse_pixels(img)
+    assert px.product_box is not None and px.product_box.y2 < 0.9
+    assert any(m.y1 > 0.9 and m.x2 - m.x1 > 0.99 for m in px.marks)
+    assert px.share_near((255, 255, 255), 8) < 0.9  # the strip covers the white border
