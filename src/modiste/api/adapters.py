@@ -70,6 +70,21 @@ class GalleryAdapter:
         taxonomy = optional_module("modiste.gallery.taxonomy", "the shot taxonomy")
         return [*taxonomy.load_taxonomy().labels, taxonomy.UNKNOWN]
 
+    def label_groups(self) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """The taxonomy's groups (name → labels, in order) and each group's description."""
+        taxonomy = optional_module("modiste.gallery.taxonomy", "the shot taxonomy").load_taxonomy()
+        return taxonomy.groups, dict(taxonomy.group_descriptions)
+
+    def reset_order(self, db: Database, product_id: int) -> None:
+        """Forget a person's order of the product's photos and order them by the regulation."""
+        stage = optional_module("modiste.gallery.stage", "gallery ordering")
+        from modiste.catalog.gallery_edits import clear_manual_order
+        from modiste.pipeline.stages import StageContext
+
+        with db.session() as session:
+            clear_manual_order(session, product_id)
+        stage.order_products(StageContext(settings=self.settings, db=db, store=None), [product_id])
+
     def all(self) -> list[Any]:
         reg = optional_module("modiste.gallery.regulation", "gallery regulations")
         return list(reg.list_regulations(self._dirs()))

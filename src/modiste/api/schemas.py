@@ -52,6 +52,17 @@ class ProductUpdate(_In):
     attributes: dict[str, str | int | float | bool | None] | None = None
 
 
+class ProductBulkUpdate(_In):
+    """The same change for every listed product (the catalog editor's bulk edit)."""
+
+    ids: list[int] = Field(min_length=1, max_length=200)
+    changes: ProductUpdate
+
+
+class ImageHiddenIn(_In):
+    hidden: bool = Field(description="true: out of the gallery, search and exports (kept).")
+
+
 class ImagePublic(BaseModel):
     id: int
     position: int

@@ -26,6 +26,7 @@ from modiste.imaging.store import ImageStore, atomic_write
 
 log = logging.getLogger(__name__)
 SET_BY_HAND = "set by hand"
+HIDDEN_BY_HAND = "hidden by hand"  # policy_reason of a photo a person hid; the shots stage keeps it
 HUMAN = "human"
 
 
@@ -94,6 +95,42 @@ def set_manual_order(session: Session, product_id: int, image_ids: Sequence[int]
         by_id[image_id].gallery_rank = rank
         by_id[image_id].gallery_reason = SET_BY_HAND
     session.flush()
+
+
+def clear_manual_order(session: Session, product_id: int) -> int:
+    """Forget a person's order (the next ordering is the regulation's); how many ranks it held."""
+    _lock_images(session, ImageRow.product_id == product_id)
+    product = get_product(session, product_id)
+    by_hand = [img for img in product.images if img.gallery_reason == SET_BY_HAND]
+    for img in by_hand:
+        img.gallery_rank, img.gallery_reason = None, None
+    session.flush()
+    return len(by_hand)
+
+
+def set_hidden(session: Session, image_id: int, hidden: bool) -> ImageRow:
+    """Hide a photo from the gallery, search and exports, or show it again; the file is kept.
+
+    Hidden is ``in_gallery``/``in_search`` false with the reason :data:`HIDDEN_BY_HAND`, which
+    the shots stage does not overwrite. Shown again, the photo's placement is undecided until the
+    next ingest re-applies the cleaning policy (a size chart hidden by hand, then shown, goes back
+    to where the policy puts it), and its gallery is ordered again then.
+    """
+    if not _lock_images(session, ImageRow.id == image_id):
+        raise NotFoundError(f"no image {image_id}")
+    img = _image(session, image_id)
+    if hidden:
+        img.in_gallery, img.in_search, img.policy_reason = False, False, HIDDEN_BY_HAND
+        img.gallery_rank, img.gallery_reason = None, HIDDEN_BY_HAND
+    elif img.policy_reason == HIDDEN_BY_HAND:
+        img.in_gallery, img.in_search, img.policy_reason, img.gallery_reason = (None,) * 4
+        session.execute(
+            delete(StageState).where(
+                StageState.image_id == image_id, StageState.stage.in_(("shots", "colour"))
+            )
+        )
+    session.flush()
+    return img
 
 
 def _image(session: Session, image_id: int) -> ImageRow:

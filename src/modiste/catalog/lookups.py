@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from modiste.catalog.schema import ImageRow, ProductRow
+
+if TYPE_CHECKING:
+    from modiste.catalog.repository import ProductFilter
 
 
 def products_by_ids(session: Session, ids: Iterable[int]) -> dict[int, ProductRow]:
@@ -57,16 +60,23 @@ CONFIDENCE_SORTS = ("type", "gender", "shot")
 
 
 def products_by_confidence(
-    session: Session, sort: str = "type", *, limit: int = 50, offset: int = 0
+    session: Session,
+    sort: str = "type",
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    flt: ProductFilter | None = None,
 ) -> tuple[list[tuple[ProductRow, float | None]], int]:
     """Products whose predictions are least certain first (unpredicted ones last).
 
     ``sort`` is "type" (product_type_confidence), "gender" (gender_confidence) or "shot" (the
-    lowest shot confidence among the product's photos). Returns (product, that confidence).
+    lowest shot confidence among the product's photos); ``flt`` narrows the list (the editor's
+    search and filters). Returns (product, that confidence) and the filtered total.
     """
     from sqlalchemy import func
 
-    from modiste.catalog.schema import ShotRow
+    from modiste.catalog.repository import ProductFilter, product_clauses
+    from modiste.catalog.schema import Seller, ShotRow
     from modiste.errors import ConfigError
 
     conf: Any
@@ -84,9 +94,13 @@ def products_by_confidence(
         )
     else:
         raise ConfigError(f"unknown sort {sort!r}; valid: {', '.join(CONFIDENCE_SORTS)}")
-    total = session.scalar(select(func.count()).select_from(ProductRow)) or 0
+    where = product_clauses(flt or ProductFilter())
+    matching = select(ProductRow.id).join(Seller).where(*where)
+    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
     rows = session.execute(
         select(ProductRow, conf.label("conf"))
+        .join(Seller)
+        .where(*where)
         .options(selectinload(ProductRow.seller), selectinload(ProductRow.images))
         .order_by(conf.is_(None), conf.asc(), ProductRow.id)
         .limit(limit)

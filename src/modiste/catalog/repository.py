@@ -149,25 +149,30 @@ def catalog_status(
     return status
 
 
+def product_clauses(flt: ProductFilter) -> list[Any]:
+    """WHERE clauses of a product filter (the query must join Seller): lists and the editor."""
+    clauses: list[Any] = []
+    if flt.seller:
+        clauses.append(Seller.name == flt.seller)
+    if category_key(flt.product_type):
+        clauses.append(in_category(flt.product_type or ""))
+    if genders := gender_spellings(flt.gender):  # "female" finds the stored "women"
+        clauses.append(func.lower(ProductRow.gender).in_(genders))
+    if flt.min_price is not None:
+        clauses.append(ProductRow.price >= flt.min_price)
+    if flt.max_price is not None:
+        clauses.append(ProductRow.price <= flt.max_price)
+    if flt.query:
+        clauses.append(
+            or_(contains(ProductRow.title, flt.query), contains(ProductRow.brand, flt.query))
+        )
+    return clauses
+
+
 def list_products(
     session: Session, flt: ProductFilter | None = None, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[ProductRow], int]:
-    flt = flt or ProductFilter()
-    query = select(ProductRow).join(Seller)
-    if flt.seller:
-        query = query.where(Seller.name == flt.seller)
-    if category_key(flt.product_type):
-        query = query.where(in_category(flt.product_type or ""))
-    if genders := gender_spellings(flt.gender):  # "female" finds the stored "women"
-        query = query.where(func.lower(ProductRow.gender).in_(genders))
-    if flt.min_price is not None:
-        query = query.where(ProductRow.price >= flt.min_price)
-    if flt.max_price is not None:
-        query = query.where(ProductRow.price <= flt.max_price)
-    if flt.query:
-        query = query.where(
-            or_(contains(ProductRow.title, flt.query), contains(ProductRow.brand, flt.query))
-        )
+    query = select(ProductRow).join(Seller).where(*product_clauses(flt or ProductFilter()))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.options(selectinload(ProductRow.images), selectinload(ProductRow.seller))

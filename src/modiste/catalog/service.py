@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from modiste.catalog.repository import get_product, seller_id_for
 from modiste.catalog.schema import ImageRow, ProductRow
-from modiste.errors import ConfigError
+from modiste.errors import ConfigError, NotFoundError
 
 EDITABLE = (
     "title",
@@ -92,6 +92,24 @@ def update_product(session: Session, product_id: int, changes: Mapping[str, Any]
     product.edited_fields = sorted({*(product.edited_fields or ()), *changes})
     session.flush()
     return product
+
+
+def update_products(
+    session: Session, product_ids: Sequence[int], changes: Mapping[str, Any]
+) -> list[ProductRow]:
+    """The same change for several products (the editor's bulk edit); all or none.
+
+    Every id must exist: one unknown id raises NotFoundError before anything is changed (the
+    caller's transaction is rolled back on errors anyway).
+    """
+    ids = list(dict.fromkeys(product_ids))
+    found = set(session.scalars(select(ProductRow.id).where(ProductRow.id.in_(ids))))
+    if missing := [i for i in ids if i not in found]:
+        raise NotFoundError(
+            f"no product {missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    return [update_product(session, pid, changes) for pid in ids]
 
 
 def delete_product(session: Session, product_id: int) -> None:

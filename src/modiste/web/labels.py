@@ -1,8 +1,8 @@
 """Words for shoppers: shot types and prices as people read them (issue #14 item 13).
 
 The catalog keeps its internal names (``near_front``, ``whole_image``, ``79.0``); the shopper's
-pages show these instead. Admin pages (editor, gallery review) keep the internal ids, which is
-what the API and the regulations use.
+pages show these instead. Admin pages (editor, gallery review) keep the internal ids as values,
+which is what the API and the regulations use; gallery review shows words beside them.
 """
 
 from __future__ import annotations
@@ -54,6 +54,46 @@ def shot_name(label: str | None) -> str:
     if not label or label == "unknown":
         return ""
     return SHOT_NAMES.get(label) or label.replace("_", " ").capitalize()
+
+
+# Gallery review (staff): each shot type in words that tell the near ones apart, in the order a
+# person scans them (front before back before side); the value stays the taxonomy's id.
+REVIEW_NAMES = {
+    "near_front": "Front, waist up", "near_back": "Back, waist up", "near_side": "Side, waist up",
+    "far_front": "Front, full body", "far_back": "Back, full body", "far_side": "Side, full body",
+    "near_zoom": "Close-up as worn",
+    "flat_front": "Front, garment alone", "back": "Back, garment alone",
+    "packshot": "Product alone",
+    "feature": "Detail close-up", "material": "Fabric close-up", "print": "Print close-up",
+    "collar": "Collar close-up", "sleeve": "Sleeve", "sleeve_hem": "Cuff close-up",
+    "hem": "Hem close-up",
+    "brand_tag": "Brand label", "wash_tag": "Care label", "size_chart": "Size chart",
+    "unknown": "Not sure (unknown)",
+}  # fmt: skip
+
+
+def review_choices(
+    groups: dict[str, list[str]], titles: dict[str, str], labels: list[str]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(label, words)]) for the review page's list: taxonomy groups in their
+    order, known labels in :data:`REVIEW_NAMES` order first, labels in no group last."""
+    order = list(REVIEW_NAMES)
+
+    def words(label: str) -> str:
+        return REVIEW_NAMES.get(label) or label.replace("_", " ").capitalize()
+
+    def ranked(names: list[str]) -> list[tuple[str, str]]:
+        names = sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+        return [(n, words(n)) for n in names]
+
+    grouped = {n for names in groups.values() for n in names}
+    out = [
+        (titles.get(g, g).split(" - ")[0], ranked([n for n in names if n in labels]))
+        for g, names in groups.items()
+    ]
+    rest = [n for n in labels if n not in grouped]
+    out = [(title, items) for title, items in out if items]
+    return out + ([("Other", ranked(rest))] if rest else [])
 
 
 def format_price(price: float | None, currency: str | None) -> str:

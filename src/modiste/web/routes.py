@@ -12,6 +12,7 @@ taking a POST would: ``tests/api/test_scopes_and_csrf.py`` fails until it has on
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -30,11 +31,11 @@ from modiste.catalog.gallery_edits import ordered_gallery
 from modiste.catalog.genders import GENDERS, gender_label
 from modiste.catalog.links import safe_href
 from modiste.catalog.lookups import CONFIDENCE_SORTS, facets, products_by_confidence
-from modiste.catalog.repository import get_product
+from modiste.catalog.repository import ProductFilter, get_product
 from modiste.catalog.repository_dupes import list_groups, other_offers
 from modiste.web.compliance_view import catalog_context, review_context
 from modiste.web.facets import category_options, gender_options
-from modiste.web.labels import format_price, shot_name
+from modiste.web.labels import format_price, review_choices, shot_name
 
 HERE = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
@@ -82,15 +83,25 @@ def catalog_page(
     session: SessionDep,
     sort: Annotated[str, Query(pattern="^(type|gender|shot)$")] = "type",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str, Query(max_length=200)] = "",
+    gender: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
+    """The editor: least certain first, searchable and filtered, a page at a time."""
+    flt = ProductFilter(product_type=category or None, gender=gender or None, query=q or None)
     rows, total = products_by_confidence(
-        session, sort, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+        session, sort, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, flt=flt
     )
     items = [{"p": product_public(p), "conf": c} for p, c in rows]
     pages = max(1, -(-total // PER_PAGE))
+    found = facets(session)
+    shown = {"q": q, "category": category, "gender": gender}
     return _page(
         request, "catalog.html", "catalog", items=items, sort=sort, sorts=CONFIDENCE_SORTS,
-        page_no=page, pages=pages, total=total,
+        page_no=page, pages=pages, total=total, shown=shown,
+        keep=urlencode({k: v for k, v in shown.items() if v}),  # filters kept by tabs, pager
+        categories=category_options(found["product_types"]), types=found["product_types"],
+        genders=gender_options(found["genders"]),
     )  # fmt: skip
 
 
@@ -106,11 +117,13 @@ def review_page(
     ]
     try:
         labels = gallery.labels()
+        choices = review_choices(*gallery.label_groups(), labels)  # words, in a sensible order
     except NotAvailable:
-        labels = []
+        labels, choices = [], []
     verdict = review_context(settings, db, store, profile, product_id)  # the channel check
     return _page(
         request, "review.html", "review", product=product, entries=entries, labels=labels,
+        choices=choices,
         **verdict,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from modiste.api.ids import IdPath
 from modiste.api.schemas import (
     ExportPublic,
     GalleryImagePublic,
+    ImageHiddenIn,
     ShotLabelIn,
     gallery_image_public,
 )
@@ -90,6 +91,16 @@ def set_shot(
         gallery_edits.export_correction(
             store, gallery.corrections_dir, img.content_hash, body.label
         )
+    entries = gallery_edits.ordered_gallery(session, img.product_id)
+    return gallery_image_public(next(e for e in entries if e.image.id == img.id))
+
+
+@router.put("/images/{image_id}/hidden", response_model=GalleryImagePublic)
+def set_hidden(
+    image_id: IdPath, body: ImageHiddenIn, session: SessionDep, _: WriteKey
+) -> GalleryImagePublic:
+    """Hide a photo from the gallery, search and exports (the file is kept), or show it again."""
+    img = gallery_edits.set_hidden(session, image_id, body.hidden)
     entries = gallery_edits.ordered_gallery(session, img.product_id)
     return gallery_image_public(next(e for e in entries if e.image.id == img.id))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
 
-from modiste.api.deps import AdminKey, ReadAccess, SessionDep, WriteKey
+from modiste.api.deps import AdminKey, DbDep, GalleryDep, ReadAccess, SessionDep, WriteKey
 from modiste.api.ids import IdPath
 from modiste.api.schemas import (
     GalleryImagePublic,
     GalleryOrderIn,
+    ProductBulkUpdate,
     ProductCreate,
     ProductPage,
     ProductPublic,
@@ -20,6 +22,7 @@ from modiste.api.schemas import (
 )
 from modiste.catalog import gallery_edits, service
 from modiste.catalog.repository import ProductFilter, get_product, list_products
+from modiste.errors import ConfigError
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -73,16 +76,29 @@ def update(
     return product_public(service.update_product(session, product_id, changes))
 
 
+@router.patch("", response_model=list[ProductPublic])
+def update_many(body: ProductBulkUpdate, session: SessionDep, _: WriteKey) -> list[ProductPublic]:
+    """Bulk edit: the same fields for every listed product; an unknown id changes nothing."""
+    changes = body.changes.model_dump(exclude_unset=True, mode="json")
+    if not changes:
+        raise ConfigError("no change given: send at least one field in 'changes'")
+    return [product_public(p) for p in service.update_products(session, body.ids, changes)]
+
+
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete(product_id: IdPath, session: SessionDep, _: AdminKey) -> Response:
     service.delete_product(session, product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def gallery_list(product_id: int, session: Session) -> list[GalleryImagePublic]:
+    return [gallery_image_public(e) for e in gallery_edits.ordered_gallery(session, product_id)]
+
+
 @router.get("/{product_id}/images", response_model=list[GalleryImagePublic])
 def gallery(product_id: IdPath, session: SessionDep, _: ReadAccess) -> list[GalleryImagePublic]:
     """The product's photos in regulation order (stored rank, else feed position)."""
-    return [gallery_image_public(e) for e in gallery_edits.ordered_gallery(session, product_id)]
+    return gallery_list(product_id, session)
 
 
 @router.put("/{product_id}/images/order", response_model=list[GalleryImagePublic])
@@ -94,4 +110,14 @@ def set_order(
 ) -> list[GalleryImagePublic]:
     """Store a hand-made order (reason "set by hand")."""
     gallery_edits.set_manual_order(session, product_id, body.image_ids)
-    return gallery(product_id, session, None)
+    return gallery_list(product_id, session)
+
+
+@router.delete("/{product_id}/images/order", response_model=list[GalleryImagePublic])
+def reset_order(
+    product_id: IdPath, db: DbDep, gallery: GalleryDep, _: WriteKey
+) -> list[GalleryImagePublic]:
+    """Forget the hand-made order: the gallery is ordered by the regulation again."""
+    gallery.reset_order(db, product_id)
+    with db.session() as session:
+        return gallery_list(product_id, session)

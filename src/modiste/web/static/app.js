@@ -449,7 +449,39 @@ async function initProduct() {
 }
 
 /* ---- catalog editor ------------------------------------------------------------------ */
+/** Bulk edit: tick products, pick a type and/or gender, apply it to all of them at once. */
+function initBulk() {
+  const bulk = $("#bulk");
+  if (!bulk) return;
+  const picks = $$(".pick"), all = $("#pick-all"), apply = $("#bulk-apply");
+  const paint = () => {
+    const n = picks.filter((p) => p.checked).length;
+    $("#bulk-count").textContent = `${n} selected`;
+    apply.disabled = n === 0;
+    all.checked = n === picks.length;
+    all.indeterminate = n > 0 && n < picks.length;
+  };
+  picks.forEach((p) => p.addEventListener("change", paint));
+  all.addEventListener("change", () => { picks.forEach((p) => { p.checked = all.checked; }); paint(); });
+  bulk.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const ids = picks.filter((p) => p.checked).map((p) => Number(p.value));
+    const changes = {};
+    for (const sel of $$("select", bulk)) if (sel.value) changes[sel.name] = sel.value;
+    if (!Object.keys(changes).length) { toast("Pick a type or a gender to set", true); return; }
+    try {
+      await api("/v1/products", { method: "PATCH", json: { ids, changes } });
+      toast(`${plural(ids.length, "product")} changed`);
+      location.reload(); // the list is ordered by confidence: it changed
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  });
+  paint();
+}
+
 function initCatalog() {
+  initBulk();
   $$(".edit-form").forEach((form) => form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     // Only the fields a person changed: saving must not mark untouched guesses as checked.
@@ -513,6 +545,31 @@ function initReview() {
     }
   });
   $$(".label-select", list).forEach(initLabel);
+
+  // Hide a photo (kept in the store; out of gallery, search and exports) or show it again.
+  list.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("button.hide-photo");
+    if (!btn) return;
+    const hide = btn.getAttribute("aria-pressed") !== "true";
+    try {
+      await api(`/v1/images/${btn.dataset.imageId}/hidden`, { method: "PUT", json: { hidden: hide } });
+      btn.setAttribute("aria-pressed", String(hide));
+      btn.textContent = hide ? "Hidden" : "Hide";
+      btn.closest(".review-item").classList.toggle("is-hidden", hide);
+      toast(hide ? "Photo hidden: out of the gallery, search and exports" : "Photo shown again");
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  });
+  $("#reset-order").addEventListener("click", async () => {
+    try {
+      await api(`/v1/products/${list.dataset.productId}/images/order`, { method: "DELETE" });
+      toast("Automatic order restored");
+      location.reload(); // the regulation's order, as the server computed it
+    } catch (err) {
+      toast(explain(err), true);
+    }
+  });
 }
 
 /**
