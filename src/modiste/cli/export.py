@@ -59,17 +59,22 @@ def _folder_products(st: CliState, path: Path) -> list[ExportProduct]:
     return products_from_folders(sort_cli.find_products(path), labels)
 
 
-def _print_report(st: CliState, report: ExportReport, out: Path) -> None:
-    table = Table(title=f"export for {report.profile}", title_justify="left")
-    for col in ("product", "photos", "fixed", "needs a person"):
-        table.add_column(col, justify="right" if col in ("photos", "fixed") else "left")
-    for p in report.products:
-        needs = [f"{n.action}: {n.reason}" for i in p.images for n in i.needs]
-        needs += [f"{n.action}: {n.reason}" for n in p.needs]
-        table.add_row(
-            p.product, str(len(p.images)), str(p.fix_count), "\n".join(needs) or "[green]ready[/]"
-        )
-    st.console.print(table)
+def _print_report(st: CliState, report: ExportReport, out: Path, *, rows: int = 50) -> None:
+    """The products that need a person, most things first (all of it is in report.json)."""
+    waiting = sorted(
+        (p for p in report.products if p.needs_count), key=lambda p: (-p.needs_count, p.product)
+    )
+    if waiting:
+        table = Table(title=f"needs a person for {report.profile}", title_justify="left")
+        for col in ("product", "photos", "fixed", "needs a person"):
+            table.add_column(col, justify="right" if col in ("photos", "fixed") else "left")
+        for p in waiting[:rows]:
+            needs = [f"{n.action}: {n.reason}" for i in p.images for n in i.needs]
+            needs += [f"{n.action}: {n.reason}" for n in p.needs]
+            table.add_row(p.product, str(len(p.images)), str(p.fix_count), "\n".join(needs))
+        st.console.print(table)
+        if len(waiting) > rows:
+            st.console.print(f"... and {len(waiting) - rows} more products in {out / REPORT_FILE}")
     s = report.summary()
     st.console.print(
         f"{s['products_ready']} of {s['products']} products ready; {s['fixes']} fixes, "

@@ -45,7 +45,7 @@ class CentreClassifier:
     def predict(self, images: Sequence[Image.Image]) -> list[ShotPrediction]:
         out = []
         for img in images:
-            px = img.convert("RGB").getpixel((img.width // 2, img.height // 2))
+            px = tuple(img.convert("RGB").getpixel((img.width // 2, img.height // 2)))  # type: ignore[arg-type]
             label = min(
                 COLOURS,
                 key=lambda k: sum((a - b) ** 2 for a, b in zip(COLOURS[k], px, strict=True)),
@@ -102,6 +102,9 @@ def test_exports_folders_in_order_with_fixes_feed_and_report(tmp_path: Path, sho
                     "--out", str(out), "--base-url", "https://cdn.example.com/shop")  # fmt: skip
     assert result.exit_code == 0, (result.output, result.exception)
     assert "0 of 2 products ready" in result.stdout
+    table = result.stdout.split("needs a person for testshop", 1)[1]
+    assert table.index("scene-02") < table.index("=tee-01")  # most things first
+    assert "new photo: 3.jpg" in table
     report = json.loads((out / "report.json").read_text())
     assert report["profile"] == "testshop"
     tee, scene = report["products"]
