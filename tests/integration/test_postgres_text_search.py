@@ -149,7 +149,7 @@ def test_new_and_edited_products_are_found(pg_db: Database) -> None:
         edit = "UPDATE products SET title = 'Quilted gilet' WHERE external_id = 'p6'"
         session.execute(text(edit))
         session.commit()
-    assert _ids(pg_db, "gilet") == ["p6"] and "p6" not in _ids(pg_db, "sneakers")
+    assert _ids(pg_db, "gilet") == ["p6"] and "p6" not in _ids(pg_db, "running")
 
 
 def test_downgrade_removes_the_index_and_functions(pg_db: Database) -> None:
@@ -171,3 +171,21 @@ def test_downgrade_removes_the_index_and_functions(pg_db: Database) -> None:
             text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_products_search_trigrams'")
         ).scalar()
     assert (found, index) == (0, 0)
+
+
+def _trigrams(text_: str) -> list[str]:
+    low = text_.lower()
+    return sorted(low[i : i + 3] for i in range(len(low) - 2))
+
+
+def test_trigram_functions_cut_by_character(pg_db: Database) -> None:
+    long = "Soft brushed fleece, デニム調 " * 200  # a long description: one pass, not quadratic
+    cases = ["", "ab", "Abc", "Slim デニム x", long]
+    with pg_db.engine.connect() as conn:
+        for case in cases:
+            got = conn.execute(text("SELECT modiste_trigrams(:t)"), {"t": case}).scalar()
+            assert sorted(got) == _trigrams(case), case[:20]
+        row = conn.execute(
+            text("SELECT modiste_product_trigrams('Ab', NULL, 'Tee', :d)"), {"d": long}
+        ).scalar()
+    assert sorted(row) == _trigrams("Ab\n\nTee\n" + long)

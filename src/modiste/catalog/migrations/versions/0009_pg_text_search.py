@@ -7,8 +7,10 @@ term itself. pg_trgm is not used: it splits text into words by the database loca
 letter, so in a C-locale database Japanese titles give no trigrams at all; these functions need
 no extension and split by character (docs/decisions/ingest-and-storage.md).
 
-``string_to_array(doc, NULL)`` splits into characters in one pass (``substr`` in a loop walks
-the UTF-8 string from the start each time: quadratic on long descriptions).
+The trigrams come from one pass over the characters (``unnest`` of ``string_to_array(doc,
+NULL)`` with ``lead``): ``substr(doc, i, 3)`` or ``chars[i]`` in a loop walk the string or the
+array from its start each time, quadratic: 48 ms for a 330-character product, and an import
+of long descriptions crawled; this is 0.5 ms, and 8 ms for 5,000 characters.
 
 Revision ID: 0009
 Revises: 0008
@@ -26,9 +28,11 @@ depends_on = None
 _TRIGRAMS = """
 CREATE OR REPLACE FUNCTION modiste_trigrams(doc text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(c[i] || c[i + 1] || c[i + 2]), '{}')
-  FROM (SELECT string_to_array(lower(coalesce(doc, '')), NULL) AS c) AS chars,
-       generate_series(1, coalesce(array_length(c, 1), 0) - 2) AS i
+  SELECT coalesce(array_agg(t), '{}') FROM (
+    SELECT c || lead(c, 1) OVER w || lead(c, 2) OVER w AS t
+    FROM unnest(string_to_array(lower(coalesce(doc, '')), NULL)) WITH ORDINALITY AS chars(c, i)
+    WINDOW w AS (ORDER BY i)
+  ) AS runs WHERE t IS NOT NULL
 $$
 """
 
@@ -40,14 +44,14 @@ CREATE OR REPLACE FUNCTION modiste_product_trigrams(
   title text, brand text, product_type text, description text
 ) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(c[i] || c[i + 1] || c[i + 2]), '{}')
-  FROM (
-    SELECT string_to_array(lower(
+  SELECT coalesce(array_agg(t), '{}') FROM (
+    SELECT c || lead(c, 1) OVER w || lead(c, 2) OVER w AS t
+    FROM unnest(string_to_array(lower(
       coalesce(title, '') || E'\\n' || coalesce(brand, '') || E'\\n'
       || coalesce(product_type, '') || E'\\n' || coalesce(description, '')
-    ), NULL) AS c
-  ) AS chars,
-  generate_series(1, coalesce(array_length(c, 1), 0) - 2) AS i
+    ), NULL)) WITH ORDINALITY AS chars(c, i)
+    WINDOW w AS (ORDER BY i)
+  ) AS runs WHERE t IS NOT NULL
 $$
 """
 
