@@ -33,6 +33,12 @@ def cpu_session(model: bytes | str, threads: int | None, what: str) -> Any:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
+    # Idle pool threads sleep instead of spinning: on a box whose cores are shared (the ingest's
+    # decode and cue threads, the API, other processes) spinning burnt 70 % more CPU per detector
+    # pass (171 vs 100 ms) and made it slower, not faster (docs/decisions/ingest-and-storage.md).
+    # MODISTE_INFERENCE_SPIN=1 spins as before (a dedicated box; ingest_bench's legacy engine).
+    spin = os.environ.get("MODISTE_INFERENCE_SPIN") == "1"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types
