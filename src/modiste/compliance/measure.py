@@ -40,6 +40,8 @@ PART_SHARE = 0.15  # a blob this large next to the largest one is part of the pr
 MARK_MIN_AREA = 0.0004  # smaller blobs (share of the frame) are noise, not marks
 INSIDE_SHARE = 0.7  # a text line this much inside the product's body is printed on it
 OCR_SIDE = 960
+BADGE_TOL = 30  # colour distance within one badge's block
+BADGE_MAX_SHARE = 0.2  # a block this large next to the product box is the garment, not a badge
 BAND_ROW, BAND_SOLID, BAND_MAX = 0.6, 0.97, 0.25  # an edge band: rows this full, enough solid
 
 
@@ -72,6 +74,8 @@ class PixelFacts:
     marks: tuple[Box, ...]  # blobs that are not the product (text? badge?)
     mask: np.ndarray = field(repr=False)  # HxW bool: the convex hull of the product's body
     size: tuple[int, int]  # work copy (width, height)
+    work: np.ndarray = field(repr=False)  # the work copy (RGB), for the badge test
+    fg: np.ndarray = field(repr=False)  # HxW bool: pixels that stand out from the background
 
     def share_near(self, color: tuple[int, int, int] | None, tolerance: float) -> float:
         """Share of the background pixels within ``tolerance`` (max channel) of ``color``
@@ -258,6 +262,8 @@ def analyse_pixels(rgb: np.ndarray, garment_box: Box | None = None) -> PixelFact
         marks=(*(box(i) for i in marks), *extra),
         mask=mask.astype(bool),
         size=(w, h),
+        work=rgb,
+        fg=fg.astype(bool),
     )
 
 
@@ -374,7 +380,41 @@ def _is_printed(b: Box, px: PixelFacts) -> bool:
         return b.x1 > edge and b.y1 > edge and b.x2 < 1 - edge and b.y2 < 1 - edge
     m = _box_mask(b, h, w)
     area = int(m.sum())
-    return area > 0 and float((m & px.mask).sum()) / area >= INSIDE_SHARE
+    if area == 0 or float((m & px.mask).sum()) / area < INSIDE_SHARE:
+        return False
+    return not _on_a_badge(b, px)
+
+
+def _on_a_badge(b: Box, px: PixelFacts) -> bool:
+    """Text inside the product's hull that sits on a small block of its own colour which also
+    touches the background beyond the hull: a badge or sticker laid over the product's edge.
+    Printed text sits on the garment (a large block) or on a patch surrounded by it."""
+    import cv2
+
+    w, h = px.size
+    pad = max(2.0, 0.5 * b.height * h)
+    x1, y1 = max(0, int(b.x1 * w - pad)), max(0, int(b.y1 * h - pad))
+    x2, y2 = min(w, int(b.x2 * w + pad) + 1), min(h, int(b.y2 * h + pad) + 1)
+    ring = np.zeros((h, w), dtype=bool)
+    ring[y1:y2, x1:x2] = True
+    ring &= ~_box_mask(b, h, w)
+    if not ring.any() or px.product_box is None:
+        return False
+    color = np.median(px.work[ring], axis=0).astype(np.int16)
+    gap = _max_channel_gap(px.work.reshape(-1, 3), color).reshape(h, w)
+    same = (gap <= BADGE_TOL).astype(np.uint8)
+    _, labels = cv2.connectedComponents(same, connectivity=4)
+    seeds = np.unique(labels[ring & (same > 0)])
+    block = np.isin(labels, seeds[seeds > 0])
+    pb = px.product_box
+    product_area = max(1.0, pb.width * w * pb.height * h)
+    if block.sum() >= BADGE_MAX_SHARE * product_area:
+        return False  # the garment itself (or a white garment run into a white backdrop)
+    # Background beyond the product's hull: a white garment's own pixels, inside the hull, do
+    # not count (its print is surrounded by them).
+    beyond = ~px.mask & ~px.fg
+    touch = cv2.dilate(block.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return bool((touch & beyond).any())
 
 
 def default_ocr() -> OcrLike | None:

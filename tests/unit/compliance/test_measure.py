@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from compliance_helpers import StubOcr, encode, photo, with_text
 
@@ -131,3 +132,26 @@ def test_a_band_across_the_bottom_is_a_mark_not_the_product() -> None:
     assert px.product_box is not None and px.product_box.y2 < 0.9
     assert any(m.y1 > 0.9 and m.x2 - m.x1 > 0.99 for m in px.marks)
     assert px.share_near((255, 255, 255), 8) < 0.9  # the strip covers the white border
+
+
+def _badge(img, centre: tuple[float, float], size: tuple[float, float]):  # type: ignore[no-untyped-def]
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(img)
+    h, w = img.shape[:2]
+    cx, cy, bw, bh = centre[0] * w, centre[1] * h, size[0] * w, size[1] * h
+    ImageDraw.Draw(im).ellipse(
+        (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2), fill=(210, 20, 20)
+    )
+    return np.array(im)
+
+
+def test_a_badge_over_the_products_edge_is_overlay_a_patch_on_it_is_printed() -> None:
+    base = photo(product=(0.2, 0.1, 0.8, 1.0))
+    badge = _badge(base, (0.8, 0.9), (0.3, 0.1))  # half on the product, half on the white
+    patch = _badge(base, (0.5, 0.4), (0.3, 0.1))  # a printed patch in the middle of it
+    for img, on_edge in ((badge, True), (patch, False)):
+        cx, cy = (0.8, 0.9) if on_edge else (0.5, 0.4)
+        ocr = StubOcr([("SALE", (cx - 0.08, cy - 0.025, cx + 0.08, cy + 0.025))])
+        text = measure_image(ImageInput("a.png", data=encode(img, "PNG"))).text(ocr, force=True)
+        assert (text.lines, text.printed) == ((("SALE",), ()) if on_edge else ((), ("SALE",)))
