@@ -3,12 +3,14 @@
 
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("swagger-ui");
-  // FastAPI's defaults; the schema URL comes from the page (the server knows where it is).
+  // FastAPI's defaults but deepLinking; the schema URL comes from the page (the server knows where it is).
   window.ui = window.SwaggerUIBundle({
     url: root.dataset.openapiUrl,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // no deep links: they put a link inside each operation's toggle button, which screen
+    // readers cannot reach (axe: nested-interactive, a serious violation)
+    deepLinking: false,
     showExtensions: true,
     showCommonExtensions: true,
     presets: [window.SwaggerUIBundle.presets.apis, window.SwaggerUIBundle.SwaggerUIStandalonePreset],
