@@ -28,13 +28,15 @@ ROWS = [
     ("p6", "Running sneakers", "Fleet", "Shoes", "Mesh upper", "unisex", 90.0, "b"),
     ("p7", "デニム サロペット", "", "サロペット", "デニム生地", "women", 65.0, "a"),
     ("p8", "Linen shirt", "Denim & Co", "Men/Tops/Shirts", "Summer linen", "men", 45.0, "b"),
+    ("p10", "Logo tee (v2) a.b+c", "", "Tops", "[x]", "unisex", 20.0, "a"),
     ("p9", "Rain jacket", "Acme", "Men/Outerwear", "Over a shirt, 100%_dry", "men", 80.0, "a"),
 ]
 
 QUERIES = [
     "dress", "ワンピース", "overalls", "サロペット", "パンツ", "denim", "denim overalls",
     "black trousers", "red trousers", "靴", "SHIRT", "シャツ", "acme", "summer", "linen shirt",
-    "%", "_", "100%", "jackets", "ジャケット", "mesh", "zzz",
+    "%", "_", "100%", "jackets", "ジャケット", "mesh", "zzz", "(v2)", "a.b+c", "a*b", ".", "[x]",
+    "v2)", "^logo", "tee$",
 ]  # fmt: skip
 
 
@@ -80,6 +82,8 @@ def _ids(db: Database, query: str, flt: SearchFilters | None = None) -> list[str
 
 
 def test_same_results_as_sqlite_fts5(pg_db: Database, sqlite_db: Database) -> None:
+    """Regex characters in a query mean themselves on PostgreSQL too ("a.b+c", "(v2)")."""
+    assert sorted(_ids(pg_db, "(v2)")) == ["p10"] and _ids(pg_db, "a*b") == []
     for query in QUERIES:
         assert sorted(_ids(pg_db, query)) == sorted(_ids(sqlite_db, query)), query
     for flt in (SearchFilters(gender="women", max_price=60), SearchFilters(seller="b")):
