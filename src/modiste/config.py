@@ -72,6 +72,17 @@ class Settings(BaseSettings):
         description="How long an ingest waits for another one on the same data folder to finish "
         "before refusing (0: refuse at once).",
     )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster for `modiste ingest --engine ray`: 'auto' or ray://head:10001; "
+        "unset: a local Ray instance on this machine.",
+    )
+    ray_actors: int | None = Field(
+        default=None,
+        ge=1,
+        description="Ray actors per compute stage (each loads the models once); unset: one per "
+        "CPU of the cluster.",
+    )
 
     # Vector index
     vector_index_url: str | None = Field(

@@ -119,12 +119,19 @@ def ingest(
         help="Seconds to wait for another ingest on this data folder to finish "
         "(default MODISTE_INGEST_LOCK_WAIT_S, 0: refuse at once).",
     ),
+    engine: str = typer.Option(
+        "local",
+        help="local: this process; ray: shots, fingerprints, detection and embedding on Ray "
+        "workers (MODISTE_RAY_ADDRESS, else a local Ray; pip install 'modiste[ray]').",
+    ),
 ) -> None:
     """Run the ingest stages over images that still need them (resumable).
 
     One ingest at a time per data folder: a second one waits up to --wait seconds, then stops
     with a message saying which process holds the catalog.
     """
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r}: use local or ray", param_hint="--engine")
     st = state(ctx)
     db = open_db(st)
     names = [s.strip() for s in stages.split(",")] if stages else None
@@ -135,6 +142,7 @@ def ingest(
         retry_failed=retry_failed,
         limit=limit,
         lock_wait_s=wait,
+        engine=engine,
         on_lock_wait=lambda msg: st.err.print(f"[yellow]{msg}[/]"),
     )
     print_ingest_summary(st, summary)

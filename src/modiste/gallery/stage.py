@@ -80,11 +80,11 @@ class ShotModels:
 
 def load_shot_models(settings: Settings) -> ShotModels:
     from modiste.gallery.classifier import create_shot_classifier
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
 
     classifier = create_shot_classifier(settings)
     name = f"shots:{settings.backbone}:{classifier.source}"
-    return ShotModels(classifier, ImageStore(settings.images_dir), name)
+    return ShotModels(classifier, open_image_store(settings), name)
 
 
 def shots_run(models: ShotModels, rows: Rows) -> Rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,7 +18,7 @@ from modiste.pipeline.leftovers import remove_unreferenced_files, sweep_leftover
 from modiste.pipeline.lock import ingest_lock
 from modiste.pipeline.stages import Outcome, Stage, StageContext, get_stages
 
-ENGINES = ("local", "legacy")
+ENGINES = ("local", "ray", "legacy")
 
 
 class Progress(Protocol):
@@ -144,6 +144,11 @@ def run_ingest(
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown ingest engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if engine == "ray":
+        from modiste.pipeline.ray_engine import ray_available
+
+        if not ray_available():  # before the lock and any work
+            raise ConfigError("the Ray engine needs Ray: pip install 'modiste[ray]'")
     selected = get_stages(stages)  # an unknown stage name is refused before any waiting
     with ingest_lock(settings, wait_s=lock_wait_s, on_wait=on_lock_wait) as held:
         sweep_leftovers(settings, deep=not held.previous_finished)
@@ -191,9 +196,7 @@ def _run_stages(
         try:
             if ids and stage.setup:
                 stage.setup(ctx)
-            for i in range(0, len(ids), chunk):
-                part = ids[i : i + chunk]
-                outcomes = stage.run(ctx, part)
+            for handled, outcomes in _chunks(ctx, stage, ids, chunk):
                 _record(db, stage.name, outcomes)
                 for image_id, outcome in outcomes.items():
                     if outcome.status == "done":
@@ -204,7 +207,7 @@ def _run_stages(
                     else:
                         stage_summary.skipped += 1
                 if progress:
-                    progress.advance(len(part))
+                    progress.advance(handled)
             if stage.product_level:
                 stage.product_level(ctx)
         finally:
@@ -215,3 +218,17 @@ def _run_stages(
         stage_summary.seconds = round(time.perf_counter() - started, 3)
     summary.reports = dict(ctx.reports)
     return summary
+
+
+def _chunks(
+    ctx: StageContext, stage: Stage, ids: Sequence[int], chunk: int
+) -> Iterator[tuple[int, dict[int, Outcome]]]:
+    """(images handled, their outcomes) per chunk, from this process or from Ray workers."""
+    if ctx.engine == "ray" and stage.compute is not None:
+        from modiste.pipeline.ray_engine import run_stage
+
+        yield from run_stage(ctx, stage, ids, chunk)
+        return
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        yield len(part), stage.run(ctx, part)

@@ -57,12 +57,12 @@ class EmbedModels:
 
 
 def load_embed_models(settings: Settings) -> EmbedModels:
-    from modiste.imaging.store import ImageStore
+    from modiste.imaging.store import open_image_store
     from modiste.models.crop_embedder import create_crop_embedder
     from modiste.search.visual import load_detector
 
     embedder = create_crop_embedder(settings)
-    return EmbedModels(embedder, load_detector(settings), ImageStore(settings.images_dir))
+    return EmbedModels(embedder, load_detector(settings), open_image_store(settings))
 
 
 @cache
