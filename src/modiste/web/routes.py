@@ -40,6 +40,7 @@ from modiste.web.labels import format_price, review_choices, shot_name
 HERE = Path(__file__).resolve().parent
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
 PER_PAGE = 30
+EDITOR_PER_PAGE = 12  # an editor card is tall: 30 made a 7,000 px page on a phone
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -90,10 +91,10 @@ def catalog_page(
     """The editor: least certain first, searchable and filtered, a page at a time."""
     flt = ProductFilter(product_type=category or None, gender=gender or None, query=q or None)
     rows, total = products_by_confidence(
-        session, sort, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, flt=flt
+        session, sort, limit=EDITOR_PER_PAGE, offset=(page - 1) * EDITOR_PER_PAGE, flt=flt
     )
     items = [{"p": product_public(p), "conf": c} for p, c in rows]
-    pages = max(1, -(-total // PER_PAGE))
+    pages = max(1, -(-total // EDITOR_PER_PAGE))
     found = facets(session)
     shown = {"q": q, "category": category, "gender": gender}
     return _page(

@@ -221,8 +221,23 @@ function reveal(node) {
   node.scrollIntoView({ block: "start", behavior: calm ? "auto" : "smooth" });
 }
 
+/** Phones get the filters folded (the results belong on the first screen); the summary says
+    how many are set, so folded filters are never forgotten. */
+function initFilterBox() {
+  const box = $("#filter-box"), count = $("#filter-count");
+  const paint = () => {
+    const n = Object.keys(filterParams()).length;
+    count.textContent = n ? `· ${n} set` : "";
+  };
+  if (matchMedia("(max-width: 600px)").matches) box.open = false;
+  $("#filters").addEventListener("change", paint);
+  window.addEventListener("popstate", paint);
+  return paint;
+}
+
 function initSearch() {
   const list = $("#results"), note = $("#results-note"), more = $("#more");
+  const paintFilters = initFilterBox();
   let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null, picked = "";
   let latest = 0; // only the newest search may draw: Back, filters and typing race
   // A photo is no URL: each photo search is a history entry {photo: n} whose file and answer
@@ -420,6 +435,7 @@ function initSearch() {
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
   if (location.search || history.state) fromUrl(); // a shared or bookmarked search, a reload
+  paintFilters();
   const zone = $("#dropzone");
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (ev) => { ev.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, () => zone.classList.remove("over")));
