@@ -187,30 +187,6 @@ def test_dedupe_regroup_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert result["incremental"]["verified"] < result["recompute"]["verified"]
 
 
-@pytest.mark.slow
-def test_ingest_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
-    """Two whole products through the legacy and the local engine: agreement and figures."""
-    out = tmp_path / "ingest.json"
-    done = _bench(
-        "ingest_bench",
-        *("--n", "3", "--rounds", "1", "--engines", "legacy,local"),
-        *("--work", str(tmp_path / "work"), "--json", str(out)),
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["photos"] >= 3
-    for engine in ("legacy", "local"):
-        (run,) = result["engines"][engine]
-        assert run["images_per_s"] > 0 and run["failures"] == 0 and run["peak_rss_mb"] > 100
-        assert {"shots", "embed"} <= set(run["stage_seconds"])
-    agreement = result["agreement_local"]
-    assert agreement["photos"] == result["photos"]
-    assert agreement["shot_labels_identical"] == 1.0 and agreement["status_identical"] is True
-    assert agreement["cosine_mean"] is None or agreement["cosine_mean"] > 0.99
-    assert result["speedup_local"]["median"] > 0
-
-
 def _subset_csv(src: Path, dst: Path, keep: Callable[[list[dict[str, str]]], list[int]]) -> None:
     """Rows ``keep`` picks from ``src``, image paths made absolute (they were relative to src)."""
     with src.open(newline="", encoding="utf-8") as fh:
@@ -400,28 +376,6 @@ def test_text_finetune_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert json.loads(out.read_text())["epochs"] == 1
-
-
-@pytest.mark.slow
-def test_compliance_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
-    """Five Luma products, one per fault (and a clean one), checked with OCR where gated."""
-    pytest.importorskip("rapidocr_onnxruntime", reason="the text rule needs OCR")
-    out = tmp_path / "compliance.json"
-    done = _bench(
-        "compliance_bench",
-        *("--datasets", str(datasets_dir), "--n", "5", "--printed", "0", "--no-force-ocr"),
-        *("--work", str(tmp_path / "set"), "--json", str(out)),
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["set"]["conditions"] == {
-        "background": 1, "clean": 1, "duplicate": 1, "fill": 1, "text": 1,
-    }  # fmt: skip
-    per_rule = result["gated"]["per_rule"]
-    assert set(per_rule) == {"background", "fill", "text", "duplicate"}
-    assert all(r["tp"] >= 1 for r in per_rule.values())
-    assert result["pixel_rules_images_per_s"] > 0
 
 
 @pytest.mark.slow
