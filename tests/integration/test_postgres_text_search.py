@@ -188,8 +188,8 @@ def test_trigram_functions_cut_by_character(pg_db: Database) -> None:
     with pg_db.engine.connect() as conn:
         for case in cases:
             got = conn.execute(text("SELECT modiste_trigrams(:t)"), {"t": case}).scalar()
-            assert sorted(got) == _trigrams(case), case[:20]
+            assert sorted(got or []) == _trigrams(case), case[:20]
         row = conn.execute(
             text("SELECT modiste_product_trigrams('Ab', NULL, 'Tee', :d)"), {"d": long}
         ).scalar()
-    assert sorted(row) == _trigrams("Ab\n\nTee\n" + long)
+    assert sorted(row or []) == _trigrams("Ab\n\nTee\n" + long)
