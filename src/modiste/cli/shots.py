@@ -60,6 +60,11 @@ def train_shots_cmd(
     cache_dir: Path | None = typer.Option(
         Path("/tmp/modiste-cache/shots"), help="Feature cache ('' to disable)."
     ),
+    gate: bool = typer.Option(
+        True,
+        help="With --extra: one expert for real gallery classes, one for the generated classes, "
+        "under a gate (keeps the gallery classes as trained on real photos).",
+    ),
 ) -> None:
     """Train the shot head on real photos; with --cv, report held-out figures first."""
     from modiste.gallery.classifier import user_head_path
@@ -90,6 +95,7 @@ def train_shots_cmd(
             extra=tuple(extra),
             out=target,
             cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
+            gate=gate,
             progress=progress,
         )
     if rep:
@@ -110,10 +116,17 @@ def train_shots_cmd(
             f"CV all: acc {a['accuracy']:.3f} macro-F1 {a['macro_f1']:.3f} | Magento: acc "
             f"{m['accuracy']:.3f}, order exact {m['order_exact_match']:.3f}, "
             f"tau {m['kendall_tau']:.3f} "
-            f"| T={rep['temperature']:.2f}"
+            f"| T={_temperatures(rep['temperature'])}"
         )
     if target is not None:
         st.console.print(f"head written to [bold]{target}[/]")
+
+
+def _temperatures(t: float | tuple[float, ...]) -> str:
+    """One temperature, or gate/gallery/detail temperatures of a gated head."""
+    if isinstance(t, tuple | list):
+        return "/".join(f"{v:.2f}" for v in t) + " (gate/gallery/detail)"
+    return f"{t:.2f}"
 
 
 @train_app.command("shots-synth")

@@ -19,7 +19,7 @@ from modiste.domain import ShotPrediction
 from modiste.errors import ConfigError, ModelError, NotFoundError
 from modiste.gallery.taxonomy import CLASS_NAME
 from modiste.imaging import decode_image
-from modiste.models.heads import LinearHead
+from modiste.models.heads import GatedHead, LinearHead, load_head
 from modiste.models.shot_head import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ def user_head_path(settings: Settings, backbone: str | None = None) -> Path:
     return settings.model_dir / f"shots_{backbone or settings.backbone}.npz"
 
 
-def load_shot_head(settings: Settings, backbone: str | None = None) -> tuple[LinearHead, str]:
+def load_shot_head(
+    settings: Settings, backbone: str | None = None
+) -> tuple[LinearHead | GatedHead, str]:
     """The head to use and its origin (``"user"`` or ``"shipped"``)."""
     bb = backbone or settings.backbone
     for path, origin in (
@@ -53,7 +55,7 @@ def load_shot_head(settings: Settings, backbone: str | None = None) -> tuple[Lin
         (shipped_head_path(bb), "shipped"),
     ):
         if path.is_file():
-            return LinearHead.load(path), origin
+            return load_head(path), origin
     raise NotFoundError(
         f"no shot head for backbone {bb!r}: run `modiste train shots` or `modiste shots learn`"
     )
@@ -68,7 +70,7 @@ class ShotClassifier:
 
     def __init__(
         self,
-        head: LinearHead,
+        head: LinearHead | GatedHead,
         embedder: Embedder,
         threshold: float | None = None,
         source: str = "model",
@@ -122,15 +124,13 @@ class ShotClassifier:
 
     def learn(
         self, examples: Mapping[str, Sequence[Image.Image]], c: float | None = None
-    ) -> LinearHead:
+    ) -> LinearHead | GatedHead:
         """Refit the head on its stored training rows plus these examples (and their mirrors).
 
         The backbone is untouched; new labels become new classes, known labels get sharper.
         """
         from PIL import ImageOps
 
-        if self.head.memory_x is None or self.head.memory_y is None:
-            raise ModelError("this head stores no training features, so it cannot be refitted")
         new_x: list[np.ndarray] = []
         new_y: list[str] = []
         for label, ims in examples.items():
@@ -142,27 +142,82 @@ class ShotClassifier:
         x_mirror = np.concatenate(
             [self.rows([ImageOps.mirror(im) for im in ims]) for ims in examples.values() if ims]
         )
-        x = np.concatenate([self.head.memory_x, x_new, x_mirror])
-        y = [*map(str, self.head.memory_y), *new_y, *new_y]
-        head = fit_head(
-            x,
-            y,
-            sorted(set(y)),
-            c=c if c is not None else float(self.head.meta.get("c", 1.0)),
-            boost_last=n_cues(self.spec),
-            boost=self.spec.cue_weight,
-        )
-        head.temperature = self.head.temperature
+        c = c if c is not None else float(self.head.meta.get("c", 1.0))
+        if isinstance(self.head, GatedHead):
+            head: LinearHead | GatedHead = self._learn_gated(self.head, x_new, x_mirror, new_y, c)
+        else:
+            head = _refit(self.head, x_new, x_mirror, new_y, c, self.spec)
         learned = sorted(set(self.head.meta.get("few_shot_classes", [])) | set(examples))
         head.meta = {**self.head.meta, "few_shot_classes": learned}
-        # Remember the new originals (not mirrors) so that the next learn builds on this one.
-        head.memory_x = np.concatenate([self.head.memory_x, x_new])
-        head.memory_y = np.concatenate([self.head.memory_y.astype(str), np.asarray(new_y)])
-        n_mem = len(self.head.memory_x)
-        log.info("refitted shot head on %d stored + %d new rows", n_mem, len(x) - n_mem)
         self.head = head
         self.source = "few_shot"
         return head
+
+    def _learn_gated(
+        self, head: GatedHead, x_new: np.ndarray, x_mirror: np.ndarray, y: list[str], c: float
+    ) -> GatedHead:
+        """Refit the expert each example's class belongs to, then the gate on every memory row.
+
+        A known class keeps its side; a new class goes to the side the gate already puts its
+        examples on (a user's logo close-ups join the detail expert, a new model pose the
+        gallery one).
+        """
+        y_arr = np.asarray(y)
+        p_detail = head.gate.proba(x_new)[:, 1]
+        side = {}
+        for label in set(y):
+            known = label in head.labels
+            side[label] = (
+                head.side_of(label)
+                if known
+                else ("detail" if p_detail[y_arr == label].mean() >= 0.5 else "gallery")
+            )
+        experts = {"gallery": head.gallery, "detail": head.detail}
+        for name, expert in experts.items():
+            rows = np.array([side[v] == name for v in y])
+            if rows.any():
+                experts[name] = _refit(
+                    expert, x_new[rows], x_mirror[rows], list(y_arr[rows]), c, self.spec
+                )
+        mem = [(e.memory_x, e.memory_y, n) for n, e in experts.items()]
+        if any(mx is None or my is None for mx, my, _ in mem):
+            raise ModelError("this head stores no training features, so it cannot be refitted")
+        gx = np.concatenate([mx for mx, _, _ in mem if mx is not None] + [x_mirror])
+        gy = [n for mx, _, n in mem if mx is not None for _ in range(len(mx))]
+        gy += [side[v] for v in y]
+        gate = fit_head(
+            gx,
+            gy,
+            list(GatedHead.SIDES),
+            c=c,
+            boost_last=n_cues(self.spec),
+            boost=self.spec.cue_weight,
+        )
+        gate.temperature = head.gate.temperature
+        return GatedHead(gate, experts["gallery"], experts["detail"], dict(head.meta))
+
+
+def _refit(
+    head: LinearHead,
+    x_new: np.ndarray,
+    x_mirror: np.ndarray,
+    new_y: list[str],
+    c: float,
+    spec: FeatureSpec,
+) -> LinearHead:
+    """``head`` refitted on its memory rows plus new rows and their mirrors; memory grows."""
+    if head.memory_x is None or head.memory_y is None:
+        raise ModelError("this head stores no training features, so it cannot be refitted")
+    x = np.concatenate([head.memory_x, x_new, x_mirror])
+    y = [*map(str, head.memory_y), *new_y, *new_y]
+    out = fit_head(x, y, sorted(set(y)), c=c, boost_last=n_cues(spec), boost=spec.cue_weight)
+    out.temperature = head.temperature
+    out.meta = dict(head.meta)
+    # Remember the new originals (not mirrors) so that the next learn builds on this one.
+    out.memory_x = np.concatenate([head.memory_x, x_new])
+    out.memory_y = np.concatenate([head.memory_y.astype(str), np.asarray(new_y)])
+    log.info("refitted shot head on %d stored + %d new rows", len(head.memory_x), len(x_new))
+    return out
 
 
 def _cues(images: Sequence[Image.Image], spec: FeatureSpec) -> np.ndarray:

@@ -43,6 +43,12 @@ class LinearHead:
     def save(self, path: Path) -> None:
         """Write the head (float16 weights keep shipped files small)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **self.arrays())
+        tmp.replace(path)
+
+    def arrays(self, prefix: str = "") -> dict[str, Any]:
+        """The head as named arrays (float16 weights keep shipped files small)."""
         arrays: dict[str, Any] = {
             "labels": np.array(self.labels),
             "mean": self.mean.astype(np.float32),
@@ -55,29 +61,104 @@ class LinearHead:
         if self.memory_x is not None and self.memory_y is not None:
             arrays["memory_x"] = self.memory_x.astype(np.float16)
             arrays["memory_y"] = np.asarray(self.memory_y)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
+        return {prefix + k: v for k, v in arrays.items()}
+
+    @classmethod
+    def from_arrays(cls, z: Any, prefix: str = "") -> LinearHead:
+        """The head stored under ``prefix`` in an open ``.npz``."""
+        has_mem = prefix + "memory_x" in z.files
+        return cls(
+            labels=[str(s) for s in z[prefix + "labels"]],
+            mean=z[prefix + "mean"].astype(np.float32),
+            scale=z[prefix + "scale"].astype(np.float32),
+            coef=z[prefix + "coef"].astype(np.float32),
+            intercept=z[prefix + "intercept"].astype(np.float32),
+            temperature=float(z[prefix + "temperature"]),
+            meta=json.loads(str(z[prefix + "meta"])),
+            memory_x=z[prefix + "memory_x"].astype(np.float32) if has_mem else None,
+            memory_y=z[prefix + "memory_y"].astype(str) if has_mem else None,
+        )
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:
         """Read a head written by :meth:`save`."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                has_mem = "memory_x" in z.files
-                return cls(
-                    labels=[str(s) for s in z["labels"]],
-                    mean=z["mean"].astype(np.float32),
-                    scale=z["scale"].astype(np.float32),
-                    coef=z["coef"].astype(np.float32),
-                    intercept=z["intercept"].astype(np.float32),
-                    temperature=float(z["temperature"]),
-                    meta=json.loads(str(z["meta"])),
-                    memory_x=z["memory_x"].astype(np.float32) if has_mem else None,
-                    memory_y=z["memory_y"].astype(str) if has_mem else None,
-                )
+                return cls.from_arrays(z)
         except (OSError, KeyError, ValueError) as e:
             raise ModelError(f"cannot load head {path}: {e}") from e
+
+
+@dataclass
+class GatedHead:
+    """Two linear experts under a linear gate: P(class) = P(side) * P(class | side).
+
+    The shot head's ``gallery`` expert is fitted on real gallery photos only and its ``detail``
+    expert on close-ups, labels and charts (generated training data); the gate learns which
+    side a photo is on from both. Adding the generated classes then cannot move a real model
+    shot between gallery classes, only (if the gate errs) onto the detail side, which the
+    evaluation counts. Same ``labels``/``proba``/``meta`` surface as :class:`LinearHead`.
+    """
+
+    gate: LinearHead  # labels: ["gallery", "detail"]
+    gallery: LinearHead
+    detail: LinearHead
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    SIDES = ("gallery", "detail")
+
+    @property
+    def labels(self) -> list[str]:
+        return [*self.gallery.labels, *self.detail.labels]
+
+    @property
+    def temperature(self) -> float:
+        return self.gallery.temperature
+
+    def side_of(self, label: str) -> str:
+        return "detail" if label in self.detail.labels else "gallery"
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (N, K) in :attr:`labels` order (each part calibrated)."""
+        side = self.gate.proba(x)
+        return np.concatenate(
+            [side[:, :1] * self.gallery.proba(x), side[:, 1:] * self.detail.proba(x)], axis=1
+        )
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Log-probabilities: the softmax of these is :meth:`proba`."""
+        return np.log(np.clip(self.proba(x), 1e-12, None))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {
+            "kind": np.array("gated"),
+            "meta": np.array(json.dumps(self.meta, sort_keys=True)),
+        }
+        for name in ("gate", *self.SIDES):
+            arrays.update(getattr(self, name).arrays(prefix=f"{name}."))
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+
+
+ShotHeadModel = LinearHead | GatedHead
+
+
+def load_head(path: Path) -> LinearHead | GatedHead:
+    """Read a :class:`LinearHead` or a :class:`GatedHead` file."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "kind" in z.files and str(z["kind"]) == "gated":
+                return GatedHead(
+                    gate=LinearHead.from_arrays(z, "gate."),
+                    gallery=LinearHead.from_arrays(z, "gallery."),
+                    detail=LinearHead.from_arrays(z, "detail."),
+                    meta=json.loads(str(z["meta"])),
+                )
+            return LinearHead.from_arrays(z)
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelError(f"cannot load head {path}: {e}") from e
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -9,15 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from modiste.models.heads import LinearHead, softmax
+from modiste.models.heads import GatedHead, LinearHead, softmax
 from modiste.training.shot_data import FeatureCache, load_shot_dataset
 from modiste.training.shots import (
     FeatureBuilder,
     FeatureSpec,
     calibrate,
     cross_validate,
+    cross_validate_gated,
+    detail_side,
     n_cues,
     train_final,
+    train_final_gated,
 )
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,13 @@ def train_shots(
     out: Path | None = None,
     cache_dir: Path | None = None,
     regulation_path: Path | None = None,
+    gate: bool = True,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
-) -> tuple[dict[str, Any], LinearHead | None]:
+) -> tuple[dict[str, Any], LinearHead | GatedHead | None]:
     """Cross-validate (``folds`` > 1), then fit on everything and save to ``out`` (if given).
+
+    With generated rows (``extra``) and ``gate``, the head is a :class:`GatedHead`: real gallery
+    classes and generated close-up/label classes each get an expert under a gate.
 
     Returns:
         The CV report (empty without CV) and the final head (None when ``out`` is None).
@@ -63,22 +70,28 @@ def train_shots(
     x_o, x_f, x_t = builder.rows(paths, progress=step)
     y = [s.label for s in samples]
     report: dict[str, Any] = {}
-    temperature = 1.0
+    temperature: Any = 1.0
+    gated = bool(detail_side(samples).any()) if gate else False
     if folds > 1:
-        oof, labels = cross_validate(
-            samples,
-            x_o,
-            x_f,
-            folds,
-            flip_aug,
-            c,
-            spec.tta,
-            boost_last=n_cues(spec),
-            boost=spec.cue_weight,
-            x_t=x_t,
-        )
-        temperature = calibrate(oof, labels, y)
-        proba = softmax(oof / temperature)
+        if gated:
+            proba, labels, temperature = cross_validate_gated(
+                samples, x_o, x_f, x_t, spec, folds, flip_aug, c
+            )
+        else:
+            oof, labels = cross_validate(
+                samples,
+                x_o,
+                x_f,
+                folds,
+                flip_aug,
+                c,
+                spec.tta,
+                boost_last=n_cues(spec),
+                boost=spec.cue_weight,
+                x_t=x_t,
+            )
+            temperature = calibrate(oof, labels, y)
+            proba = softmax(oof / temperature)
         best = proba.argmax(axis=1)
         pred = [labels[k] for k in best]
         conf = proba.max(axis=1)
@@ -94,6 +107,7 @@ def train_shots(
             "c": c,
             "flip_aug": flip_aug,
             "temperature": temperature,
+            "gated": gated,
             "all": shot_report(pids, y, pred, regulation, None, list(conf), labels),
             "magento": shot_report(
                 pick(pids),
@@ -115,9 +129,13 @@ def train_shots(
                 np.clip(proba[np.arange(len(y)), [labels.index(v) for v in y]], 1e-12, None)
             ).mean()
         )
-    head = None
+    head: LinearHead | GatedHead | None = None
     if out is not None:
-        head = train_final(samples, x_o, x_f, spec, temperature, c, flip_aug, threshold)
+        if gated:
+            temps = temperature if isinstance(temperature, tuple) else (1.0, 1.0, 1.0)
+            head = train_final_gated(samples, x_o, x_f, spec, temps, c, flip_aug, threshold)
+        else:
+            head = train_final(samples, x_o, x_f, spec, temperature, c, flip_aug, threshold)
         head.meta["data"] = (
             f"magento_luma (all), ccp_street ({n_far}), clothing_dataset ({n_flat})"
             + (", tags_fabrics" if include_tags else "")

@@ -20,9 +20,10 @@ from modiste.gallery.classifier import (
     user_head_path,
 )
 from modiste.models.embedder import Embedder
-from modiste.models.heads import LinearHead
+from modiste.models.heads import GatedHead, LinearHead, load_head
 from modiste.models.registry import create_backbone
 from modiste.models.shot_head import FeatureSpec, combine, fit_head, n_cues
+from modiste.training.shots import fit_gated
 
 
 def _solid(color: tuple[int, int, int], seed: int) -> Image.Image:
@@ -189,3 +190,47 @@ def test_example_folders_must_be_usable_class_names(tmp_path: Path, name: str) -
     Image.new("RGB", (32, 32), (200, 0, 0)).save(tmp_path / name / "a.png")
     with pytest.raises(ConfigError, match="lower_snake_case"):
         read_example_folder(tmp_path)
+
+
+def _gated(embedder: Embedder) -> GatedHead:
+    """A gated head: red/blue gallery shots, chart/stripe close-ups on the detail side."""
+    spec = FeatureSpec(backbone="timm:test_efficientnet", pooling="avg", size=64, cues=True)
+    from modiste.models.cues import CueExtractor
+
+    ims = [_solid((200, 30, 30), i) for i in range(6)] + [
+        _solid((30, 30, 200), i) for i in range(6)
+    ]
+    ims += [_chart(i) for i in range(6)] + [_solid((250, 250, 250), i) for i in range(6)]
+    y = ["near_front"] * 6 + ["packshot"] * 6 + ["size_chart"] * 6 + ["material"] * 6
+    x = combine(embedder.predict(ims), CueExtractor().predict(ims), spec)
+    detail = np.array([v in {"size_chart", "material"} for v in y])
+    head = fit_gated(x, x, y, detail, spec)
+    head.meta = {**spec.as_meta(), "threshold": 0.5, "gated": True}
+    for part, rows in ((head.gallery, ~detail), (head.detail, detail)):
+        part.memory_x, part.memory_y = x[rows], np.array(y)[rows]
+    return head
+
+
+def test_gated_head_scores_every_class_and_round_trips(embedder: Embedder, tmp_path: Path) -> None:
+    head = _gated(embedder)
+    assert head.labels == ["near_front", "packshot", "material", "size_chart"]
+    clf = ShotClassifier(head, embedder)
+    preds = clf.predict([_solid((200, 30, 30), 40), _chart(9)])
+    assert [p.label for p in preds] == ["near_front", "size_chart"]
+    assert abs(sum(preds[1].scores.values()) - 1.0) < 1e-3
+    path = tmp_path / "shots.npz"
+    head.save(path)
+    back = load_head(path)
+    assert isinstance(back, GatedHead) and back.labels == head.labels
+    x = clf.rows([_chart(3), _solid((30, 30, 200), 3)])
+    np.testing.assert_allclose(back.proba(x), head.proba(x), atol=2e-3)  # float16 weights
+
+
+def test_learn_on_a_gated_head_keeps_sides(embedder: Embedder) -> None:
+    clf = ShotClassifier(_gated(embedder), embedder)
+    clf.learn({"material": [_solid((245, 245, 245), 60 + i) for i in range(3)]})
+    head = clf.head
+    assert isinstance(head, GatedHead) and head.side_of("material") == "detail"
+    assert head.detail.memory_x is not None and len(head.detail.memory_x) == 15
+    assert clf.predict([_solid((200, 30, 30), 77)])[0].label == "near_front"
+    assert clf.head.meta["few_shot_classes"] == ["material"]

@@ -8,7 +8,14 @@ import numpy as np
 
 from modiste.models.heads import LinearHead, fit_temperature, softmax
 from modiste.training.shot_data import FeatureCache, ShotSample
-from modiste.training.shots import cross_validate, fit_head, memory_subsample
+from modiste.training.shots import (
+    FeatureSpec,
+    cross_validate,
+    cross_validate_gated,
+    fit_head,
+    fold_indices,
+    memory_subsample,
+)
 
 
 def _blobs(n: int = 20, d: int = 6, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -81,3 +88,36 @@ def test_feature_cache_computes_only_new_or_changed_images(tmp_path: Path) -> No
     os.utime(b, ns=(1, 1))
     assert cache.get("k", [a, b], compute)[:, 0].tolist() == [1, 9]
     assert seen[-1] == ["b.jpg"]
+
+
+def test_generated_rows_do_not_move_real_photos_between_folds() -> None:
+    real = [
+        ShotSample(Path(f"r{i}.jpg"), "ab"[i % 2], f"g{i // 2}", str(i), "m") for i in range(20)
+    ]
+    extra = [ShotSample(Path(f"e{i}.jpg"), "c", f"g{i}", f"e{i}", "extra") for i in range(6)]
+    extra += [ShotSample(Path(f"n{i}.jpg"), "c", f"new{i}", f"n{i}", "extra") for i in range(6)]
+    alone = fold_indices(real, 5)
+    mixed = fold_indices(real + extra, 5)
+    for (_, test_alone), (_, test_mixed) in zip(alone, mixed, strict=True):
+        assert set(test_alone) == {i for i in test_mixed if i < 20}
+    fold_of = {i: k for k, (_, test) in enumerate(mixed) for i in test}
+    for j in range(6):  # a crop cut from a real group's photo sits in that group's fold
+        assert fold_of[20 + j] == fold_of[2 * j]
+
+
+def test_gated_cross_validation_scores_both_sides() -> None:
+    rng = np.random.default_rng(0)
+    centres = {"a": 0.0, "b": 4.0, "c": 8.0, "d": 12.0}
+    samples, rows = [], []
+    for i in range(80):
+        lab = "abcd"[i % 4]
+        src = "extra" if lab in "cd" else "m"
+        samples.append(ShotSample(Path(f"{i}.jpg"), lab, f"g{i // 4}", str(i), src))
+        rows.append(rng.normal(centres[lab], 1.0, 6))
+    x = np.array(rows, np.float32)
+    spec = FeatureSpec("x", "avg", 32, cues=False, tta=False)
+    proba, labels, temps = cross_validate_gated(samples, x, x, x, spec, folds=4)
+    assert labels == ["a", "b", "c", "d"] and len(temps) == 3
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    y = np.array([s.label for s in samples])
+    assert (np.array(labels)[proba.argmax(1)] == y).mean() > 0.9
