@@ -16,7 +16,7 @@ from modiste.catalog.importer import import_feed
 from modiste.catalog.repository import catalog_status
 from modiste.config import Settings
 from modiste.errors import StoreError
-from modiste.imaging.store import open_image_store
+from modiste.imaging.store import open_image_store, sha256_bytes
 from modiste.pipeline.ingest import run_ingest
 
 pytest.importorskip("boto3")
@@ -45,6 +45,10 @@ def _feed(folder: Path) -> Path:
     feed = folder / "feed.jsonl"
     feed.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return feed
+
+
+def sha256_of(path: Path) -> str:
+    return sha256_bytes(path.read_bytes())
 
 
 def _settings(tmp_path: Path, endpoint: str, bucket: str) -> Settings:
@@ -142,4 +146,30 @@ def test_an_unreachable_store_stops_ingest_and_answers_503(
             body["type"].endswith("store-unavailable") and "could not be reached" in body["detail"]
         )
         assert "127.0.0.1" not in res.text and dead not in res.text and bucket not in res.text
+    db.dispose()
+
+
+def test_the_missing_originals_check_lists_the_bucket_instead_of_a_head_per_image(
+    tmp_path: Path, s3_bucket: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """status and every ingest start check each stored image: one HEAD each would be a
+    million requests on a million-image catalog; a listing is one per 1,000 keys."""
+    import logging
+
+    endpoint, bucket = s3_bucket
+    settings = _settings(tmp_path, endpoint, bucket)
+    db = Database(settings)
+    db.migrate()
+    import_feed(db, _feed(tmp_path), seller="shop")
+    run_ingest(settings, db, stages=["store"])
+    store = open_image_store(settings)
+    store.delete(sha256_of(tmp_path / "red.jpg"))
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="werkzeug")  # moto logs every request it answers
+    with db.session() as session:
+        status = catalog_status(session, original_exists=store.exists_checker())
+    requests = [m for m in caplog.messages if f"/{bucket}" in m]
+    assert [m for m in requests if '"HEAD ' in m] == []
+    assert len([m for m in requests if f"GET /{bucket}?list-type=2" in m]) == 1
+    assert status["missing_originals"]["images"] == 2  # red.jpg is on both products
     db.dispose()

@@ -159,7 +159,7 @@ def status(
     db = open_db(st, migrate=False)
     store = open_image_store(st.settings)
     with db.session() as session:
-        data = catalog_status(session, original_exists=store.exists)
+        data = catalog_status(session, original_exists=store.exists_checker())
     data["data_dir"] = str(st.settings.resolved_data_dir)
     if json_out:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -100,6 +101,17 @@ class S3ImageStore(ImageStore):
         with self._errors("delete"):
             self.client().delete_object(Bucket=self.bucket, Key=self.key_for(content_hash))
         self._drop_thumbnails(content_hash)
+
+    def exists_checker(self) -> Callable[[str], bool]:
+        """One listing of the prefix (1,000 keys a request) instead of a HEAD per image: at a
+        few ms a request, a million HEADs held every ingest start for over an hour."""
+        keys: set[str] = set()
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        with self._errors("list"):
+            pages = self.client().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.update(str(o["Key"]) for o in page.get("Contents", []))
+        return lambda content_hash: self.key_for(content_hash) in keys
 
     def check(self) -> None:
         """Fail early (before an ingest marks anything) when the bucket can't be reached."""

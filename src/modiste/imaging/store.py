@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,11 @@ class ImageStore:
         """Remove an original (idempotent); its cached thumbnails go with it."""
         self.path_for(content_hash).unlink(missing_ok=True)
         self._drop_thumbnails(content_hash)
+
+    def exists_checker(self) -> Callable[[str], bool]:
+        """``exists`` for checking many hashes in a row (the missing-originals check): a stat
+        each here; an object store lists its keys once instead of asking per image."""
+        return self.exists
 
     def check(self) -> None:
         """Raise :class:`~modiste.errors.StoreError` when the store can't be used (a folder

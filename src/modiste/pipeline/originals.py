@@ -37,7 +37,7 @@ def requeue_missing_originals(ctx: StageContext) -> None:
     store = ctx.store
     assert isinstance(store, ImageStore)  # StageContext types it loosely (no import cycle)
     with ctx.db.session() as session:  # type: ignore[attr-defined]
-        missing = missing_originals(session, store.exists)
+        missing = missing_originals(session, store.exists_checker())
         if not missing:
             return
         before: dict[int, str | None] = {}
