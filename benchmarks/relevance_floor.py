@@ -15,9 +15,9 @@ on the validation half only and scored on the other:
 For each query the top ``--k`` hits of the full gallery give relevant and poor scores; the same
 query against the gallery *without its category* gives the best score of a catalog that has
 nothing like it (what "Products like the hat" showed: capri pants). The floor is the highest
-score that still keeps ``--keep`` (90%) of the validation half's relevant hits, rounded down to
+score that still keeps ``--keep`` (98%) of the validation half's relevant hits, rounded down to
 0.01: a floor must err towards showing a hit (Youden's J, also reported, cut a third of the
-relevant street hits). Reported on the test half: the share of relevant hits kept, of poor hits
+relevant street hits, and 90% dropped true matches in the served index). Reported on the test half: the share of relevant hits kept, of poor hits
 dropped, and of queries with no category match that say "no close match".
 """
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.relevance_floor")
     ap.add_argument("--k", type=int, default=12, help="hits per query, as the search page asks")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--keep", type=float, default=0.9, help="share of relevant hits to keep")
+    ap.add_argument("--keep", type=float, default=0.98, help="share of relevant hits to keep")
     ap.add_argument("--limit", type=int, default=None, help="about this many queries (smoke)")
     ap.add_argument("--work", type=Path, default=None, help="where the street sets are written")
     ap.add_argument("--json", type=Path, default=None)

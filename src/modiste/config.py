@@ -107,7 +107,7 @@ class Settings(BaseSettings):
 
     # Search
     search_min_score_photo: float = Field(
-        default=0.56,
+        default=0.54,
         ge=-1.0,
         le=1.0,
         description="Cosine under which a photo-search hit is not offered ('no close match' "
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         "-1 offers every hit.",
     )
     search_min_score_similar: float = Field(
-        default=0.34,
+        default=0.29,
         ge=-1.0,
         le=1.0,
         description="The same floor for 'Similar items' (another query weighting, its own scale).",
