@@ -397,3 +397,28 @@ def test_capacity_bench_smoke(tmp_path: Path) -> None:
     assert catalog["images"] >= 40 and catalog["sqlite"]["bytes_per_image"] > 500
     assert catalog["sqlite"]["fts5_bytes_per_image"] > 0
     assert result["store"]["local"]["put_ms"] > 0 and result["store"]["s3"]["get_ms"] > 0
+
+
+@pytest.mark.slow
+def test_compliance_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """Five Luma products, one per fault (and a clean one), checked with OCR where gated."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="the text rule needs OCR")
+    out = tmp_path / "compliance.json"
+    done = _bench(
+        "compliance_bench",
+        *("--datasets", str(datasets_dir), "--n", "5", "--printed", "0", "--no-force-ocr"),
+        *("--work", str(tmp_path / "set"), "--json", str(out)),
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["set"]["conditions"] == {
+        "background": 1, "clean": 1, "duplicate": 1, "fill": 1, "text": 1,
+    }  # fmt: skip
+    per_rule = result["gated"]["per_rule"]
+    assert set(per_rule) == {"background", "fill", "text", "duplicate"}
+    assert all(per_rule[r]["tp"] >= 1 for r in ("background", "fill", "duplicate"))
+    # this seed's one overlay is a badge merged with the product's edge: the OCR gate's known
+    # miss (benchmarks/README.md); the harness still counts it
+    assert per_rule["text"]["tp"] + per_rule["text"]["fn"] >= 1
+    assert result["pixel_rules_images_per_s"] > 0
