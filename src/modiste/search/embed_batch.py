@@ -97,7 +97,7 @@ def embed_inputs(ctx: StageContext, image_ids: Sequence[int]) -> tuple[Rows, dic
         ).all()
         for image in images:
             if image.in_search is False or not image.content_hash or image.status != "stored":
-                dropped += [g.crop_hash for g in image.garments if g.crop_hash]
+                dropped += [g.crop_hash or "" for g in image.garments]
                 indexer._drop(session, image, [g.id for g in image.garments])
                 why = (
                     image.policy_reason or "kept out of search"
@@ -121,9 +121,12 @@ def embed_inputs(ctx: StageContext, image_ids: Sequence[int]) -> tuple[Rows, dic
                     "whole_confidence": float(shot.confidence) if whole and shot else 0.0,
                 }
             )
-    indexer._remove_unnamed_crops(dropped)
+    if dropped:  # their vectors left the index: saved now, whatever engine computes the rest
+        indexer.index.save()
+    indexer._remove_unnamed_crops([h for h in dropped if h])
+    computed = {r["image_id"] for r in rows}
     for image_id in image_ids:
-        if image_id not in outcomes and image_id not in {r["image_id"] for r in rows}:
+        if image_id not in outcomes and image_id not in computed:
             outcomes[image_id] = Outcome.skipped("image no longer in the catalog")
     return rows, outcomes
 

@@ -138,7 +138,6 @@ def embed_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
     if ctx.engine != "legacy":
         rows, decided = embed_inputs(ctx, image_ids)
         if not rows:
-            indexer.index.save()  # vectors of images kept out of search were removed
             return decided
         models = EmbedModels(indexer.embedder, indexer.detector, indexer.store)
         return {**decided, **embed_write(ctx, embed_run(models, rows))}

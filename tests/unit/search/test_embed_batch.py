@@ -25,6 +25,7 @@ from modiste.models.embedder import Embedder
 from modiste.models.registry import create_backbone
 from modiste.pipeline.stages import StageContext
 from modiste.search import stage
+from modiste.search.embed_batch import embed_inputs
 from modiste.search.indexing import CatalogIndexer
 
 COLOURS = [(200, 20, 20), (20, 20, 200), (20, 160, 20), (230, 210, 20), (90, 40, 120)]
@@ -158,3 +159,24 @@ def test_an_unreadable_photo_fails_alone(tmp_path: Path, embedder) -> None:  # t
     out = _embed(settings, db, embedder, CountingDetector(), "local")
     assert out["x/3.png"] == {"garments": [], "outcome": "failed"}
     assert [out[f"x/{i}.png"]["outcome"] for i in (0, 1, 2, 4)] == ["done"] * 4
+
+
+def test_a_photo_kept_out_of_search_leaves_the_saved_index(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path / "d")
+    db = _catalog(settings)
+    _embed(settings, db, embedder, CountingDetector(), "local")
+    path = settings.resolved_data_dir / "idx"
+    assert create_index("faiss", embedder.dim, path).count() == 5
+    with db.session() as s:
+        image = s.scalars(select(ImageRow).where(ImageRow.source == "x/2.png")).one()
+        image.in_search, image.policy_reason, image_id = False, "wash tag", image.id
+    store = ImageStore(settings.images_dir)
+    ctx = StageContext(settings=settings, db=db, store=store, engine="local")
+    index = create_index("faiss", embedder.dim, path)
+    ctx.cache["embed.indexer"] = CatalogIndexer(db, store, index, embedder, CountingDetector())
+    # the Ray engine calls embed_inputs alone when no image of a window needs computing
+    rows, decided = embed_inputs(ctx, [image_id])
+    assert rows == [] and decided[image_id].status == "skipped"
+    assert create_index("faiss", embedder.dim, path).count() == 4  # saved without it
+    with db.session() as s:
+        assert not s.scalars(select(GarmentRow).where(GarmentRow.image_id == image_id)).all()
