@@ -187,6 +187,30 @@ def test_dedupe_regroup_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert result["incremental"]["verified"] < result["recompute"]["verified"]
 
 
+@pytest.mark.slow
+def test_ingest_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """Two whole products through the legacy and the local engine: agreement and figures."""
+    out = tmp_path / "ingest.json"
+    done = _bench(
+        "ingest_bench",
+        *("--n", "3", "--rounds", "1", "--engines", "legacy,local"),
+        *("--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["photos"] >= 3
+    for engine in ("legacy", "local"):
+        (run,) = result["engines"][engine]
+        assert run["images_per_s"] > 0 and run["failures"] == 0 and run["peak_rss_mb"] > 100
+        assert {"shots", "embed"} <= set(run["stage_seconds"])
+    agreement = result["agreement_local"]
+    assert agreement["photos"] == result["photos"]
+    assert agreement["shot_labels_identical"] == 1.0 and agreement["status_identical"] is True
+    assert agreement["cosine_mean"] is None or agreement["cosine_mean"] > 0.99
+    assert result["speedup_local"]["median"] > 0
+
+
 def _subset_csv(src: Path, dst: Path, keep: Callable[[list[dict[str, str]]], list[int]]) -> None:
     """Rows ``keep`` picks from ``src``, image paths made absolute (they were relative to src)."""
     with src.open(newline="", encoding="utf-8") as fh:
