@@ -83,3 +83,17 @@ def test_a_broken_saved_profile_does_not_leak_its_path(
     assert "ours" in body["detail"]
     assert str(api_settings.resolved_data_dir) not in body["detail"]
     assert "profiles" not in body["detail"].replace("modiste check --profile", "")
+
+
+def test_a_private_catalog_needs_a_read_key(api_settings: Settings) -> None:
+    from modiste.api import create_app
+    from modiste.catalog.api_keys import create_key
+
+    app = create_app(api_settings.model_copy(update={"api_public_read": False}))
+    with TestClient(app) as c:
+        with app.state.db.session() as session:
+            _, key = create_key(session, "reader", "read")
+        assert_problem(c.get("/v1/compliance", params={"profile": "amazon"}), 401)
+        ok = c.get("/v1/compliance", params={"profile": "amazon"}, headers={"X-API-Key": key})
+        assert ok.status_code == 200, ok.text
+    app.state.db.dispose()
