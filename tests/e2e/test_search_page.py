@@ -226,3 +226,42 @@ def test_colour_words_and_near_synonyms_find_the_garment(page: Any, test_output_
     page.goto("/?q=sneakers")
     page.wait_for_selector("#results-note:has-text('for “sneakers”')")
     assert "Second-hand shoes" in page.locator("#results .card .title").all_inner_texts()
+
+
+def test_a_box_drawn_by_hand_is_what_is_searched(page: Any, test_output_dir: Path) -> None:
+    """Item 17: drag a box on the photo; the real search gets that crop, drawn back in place."""
+    page.goto("/")
+    with page.expect_response("**/v1/search/image") as first:
+        page.set_input_files("#photo", PHOTO)
+    whole = first.value.json()
+    page.wait_for_selector("#garments button")
+    page.wait_for_function("() => document.querySelector('#photo-preview').naturalWidth > 0")
+    natural = page.evaluate(
+        "() => [document.querySelector('#photo-preview').naturalWidth,"
+        " document.querySelector('#photo-preview').naturalHeight]"
+    )
+    assert [whole["width"], whole["height"]] == natural
+    page.click("#draw-box")
+    box = page.locator("#photo-preview").bounding_box()
+    with page.expect_response("**/v1/search/image") as second:
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.7, steps=5)
+        page.mouse.up()
+    sent = second.value.json()  # the server saw the crop only
+    assert (
+        abs(sent["width"] - natural[0] * 0.6) <= 3 and abs(sent["height"] - natural[1] * 0.4) <= 3
+    )
+    page.wait_for_selector("#whole-photo:visible")
+    page.wait_for_function("() => document.querySelectorAll('#boxes .box').length > 0")
+    for drawn in page.locator("#boxes .box").all():  # the crop's garments, inside the box
+        b = drawn.bounding_box()
+        assert b["x"] >= box["x"] + box["width"] * 0.2 - 2
+        assert b["y"] >= box["y"] + box["height"] * 0.3 - 2
+        assert b["x"] + b["width"] <= box["x"] + box["width"] * 0.8 + 2
+    page.screenshot(path=str(test_output_dir / "ui-search-drawn-box.png"), full_page=True)
+    with page.expect_response("**/v1/search/image") as third:
+        page.click("#whole-photo")  # back to the whole photo
+    assert third.value.json()["width"] == natural[0]
+    assert page.locator("#whole-photo").is_hidden()

@@ -239,6 +239,7 @@ function initSearch() {
   const list = $("#results"), note = $("#results-note"), more = $("#more");
   const paintFilters = initFilterBox();
   let page = 1, lastQuery = "", objects = [], lastFile = null, photoSize = null, picked = "";
+  let crop = null, drawing = null; // a box drawn by hand on the photo (its pixels), and one in progress
   let latest = 0; // only the newest search may draw: Back, filters and typing race
   // A photo is no URL: each photo search is a history entry {photo: n} whose file and answer
   // stay here, so Back and Forward show it again (after a reload they are gone: say so).
@@ -249,6 +250,8 @@ function initSearch() {
   function closePhoto() {
     lastFile = null;
     objects = [];
+    crop = null;
+    $("#whole-photo").hidden = true;
     const preview = $("#photo-preview");
     if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
     preview.removeAttribute("src");
@@ -287,6 +290,7 @@ function initSearch() {
     photoEntry = entry;
     lastFile = kept.file;
     picked = kept.picked;
+    setCrop(kept.crop || null);
     $("#photo-preview").src = URL.createObjectURL(kept.file);
     $("#photo-panel").hidden = false;
     if (!kept.res) { photoSearch(kept.file); return; } // left before its answer came
@@ -344,7 +348,7 @@ function initSearch() {
   // A click or tap on the photo picks the smallest box under it, so boxes lying under others
   // (a top under a coat, a bag over a skirt) stay selectable; the chips do it for keyboards.
   $("#photo-wrap").addEventListener("click", (ev) => {
-    if (!photoSize || !objects.length) return;
+    if (!photoSize || !objects.length || ev.currentTarget.classList.contains("drawing")) return;
     const r = $("#photo-preview").getBoundingClientRect();
     const x = ((ev.clientX - r.left) / r.width) * photoSize.width;
     const y = ((ev.clientY - r.top) / r.height) * photoSize.height;
@@ -401,6 +405,7 @@ function initSearch() {
       if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
       preview.src = URL.createObjectURL(file);
       picked = "";
+      setCrop(null);
     }
     panel.hidden = false;
     objects = [];
@@ -409,12 +414,15 @@ function initSearch() {
     note.textContent = "Looking at your photo…";
     list.replaceChildren();
     const form = new FormData();
-    form.append("file", file);
+    const box = crop;
+    if (box) form.append("file", await cropped(file, box), "crop.jpg");
+    else form.append("file", file);
     for (const [k, v] of Object.entries(filterParams())) form.append(k, v);
     const ticket = ++latest;
     try {
-      const res = await api("/v1/search/image", { method: "POST", body: form });
+      let res = await api("/v1/search/image", { method: "POST", body: form });
       if (ticket !== latest) return; // a newer photo, filter or text search came meanwhile
+      if (box) res = onPhoto(res, box);
       objects = res.objects;
       if (photos.has(photoEntry)) photos.get(photoEntry).res = res;
       drawGarments(res);
@@ -434,6 +442,79 @@ function initSearch() {
     }
   }
   $("#photo").addEventListener("change", (ev) => photoSearch(ev.target.files[0]));
+
+  /* A box drawn by hand: the search sends that part of the photo only (issue #14 item 17). */
+  function setCrop(box) {
+    crop = box;
+    if (photos.has(photoEntry)) photos.get(photoEntry).crop = box;
+    $("#whole-photo").hidden = !box;
+  }
+  /** The part of ``file`` inside ``box`` (pixels of the photo as shown), as a JPEG. */
+  async function cropped(file, box) {
+    const bitmap = await createImageBitmap(file);
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(box.x2 - box.x1);
+    canvas.height = Math.round(box.y2 - box.y1);
+    canvas.getContext("2d").drawImage(bitmap, box.x1, box.y1, canvas.width, canvas.height,
+                                      0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    return new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.92));
+  }
+  /** The answer for a crop, its boxes moved into the whole photo's pixels (drawn there). */
+  function onPhoto(res, box) {
+    const shift = (b) => ({ x1: b.x1 + box.x1, y1: b.y1 + box.y1, x2: b.x2 + box.x1, y2: b.y2 + box.y1 });
+    const preview = $("#photo-preview");
+    return { ...res, width: preview.naturalWidth, height: preview.naturalHeight,
+             // nothing detected in the box: the box itself was searched, named as such
+             objects: res.objects.map((o) => ({ ...o, box: shift(o.box),
+                                                label: o.label === "whole_image" ? "drawn_box" : o.label })) };
+  }
+  /** A pointer position in the photo's own pixels. */
+  function photoPoint(ev) {
+    const preview = $("#photo-preview"), r = preview.getBoundingClientRect();
+    const clamp = (v, hi) => Math.max(0, Math.min(hi, v));
+    return { x: clamp(((ev.clientX - r.left) / r.width) * preview.naturalWidth, preview.naturalWidth),
+             y: clamp(((ev.clientY - r.top) / r.height) * preview.naturalHeight, preview.naturalHeight) };
+  }
+  const drawBtn = $("#draw-box"), wrap = $("#photo-wrap");
+  drawBtn.addEventListener("click", () => {
+    const on = drawBtn.getAttribute("aria-pressed") !== "true";
+    drawBtn.setAttribute("aria-pressed", String(on));
+    wrap.classList.toggle("drawing", on);
+  });
+  wrap.addEventListener("pointerdown", (ev) => {
+    if (!wrap.classList.contains("drawing") || !lastFile) return;
+    ev.preventDefault();
+    wrap.setPointerCapture(ev.pointerId);
+    const start = photoPoint(ev);
+    const div = el("div", { class: "box drawn" }, el("span", {}, "your box"));
+    $("#boxes").append(div);
+    drawing = { start, div, box: null };
+  });
+  wrap.addEventListener("pointermove", (ev) => {
+    if (!drawing) return;
+    const p = photoPoint(ev), s = drawing.start, preview = $("#photo-preview");
+    const box = { x1: Math.min(s.x, p.x), y1: Math.min(s.y, p.y), x2: Math.max(s.x, p.x), y2: Math.max(s.y, p.y) };
+    drawing.box = box;
+    Object.assign(drawing.div.style, {
+      left: `${(100 * box.x1) / preview.naturalWidth}%`, top: `${(100 * box.y1) / preview.naturalHeight}%`,
+      width: `${(100 * (box.x2 - box.x1)) / preview.naturalWidth}%`,
+      height: `${(100 * (box.y2 - box.y1)) / preview.naturalHeight}%`,
+    });
+  });
+  wrap.addEventListener("pointerup", () => {
+    if (!drawing) return;
+    const { box, div } = drawing;
+    drawing = null;
+    div.remove();
+    drawBtn.setAttribute("aria-pressed", "false");
+    wrap.classList.remove("drawing");
+    if (!box || box.x2 - box.x1 < 16 || box.y2 - box.y1 < 16) { toast("Draw a larger box around the garment", true); return; }
+    picked = "";
+    setCrop(box);
+    photoSearch(lastFile);
+  });
+  $("#whole-photo").addEventListener("click", () => { setCrop(null); picked = ""; photoSearch(lastFile); });
   if (location.search || history.state) fromUrl(); // a shared or bookmarked search, a reload
   paintFilters();
   const zone = $("#dropzone");
