@@ -100,7 +100,8 @@ def print_reports(st: CliState, profile: Profile, reports: Iterable[ProductRepor
         st.console.print(table)
     failing = sum(1 for r in reports if not r.ok)
     st.console.print(
-        f"{len(reports)} products checked against {profile.name}: {passed} pass, "
+        f"{len(reports)} product{'s' if len(reports) != 1 else ''} checked against "
+        f"{profile.name}: {passed} pass, "
         f"{failing} with violations",
         highlight=False,
     )
