@@ -70,3 +70,19 @@ def test_review_verdict_switches_profile_with_the_form(page: Any, live_server: L
     page.wait_for_url(re.compile(r"profile=amazon"))
     text = page.locator("#verdict-summary").inner_text()
     assert re.fullmatch(r"\d+ problems? for amazon|Meets amazon's rules", text)
+
+
+@pytest.mark.parametrize("device", ["page", "phone"])
+def test_compliance_pages_with_results_have_no_serious_accessibility_violation(
+    device: str, request: pytest.FixtureRequest, live_server: LiveServer, checked: int
+) -> None:
+    from .test_accessibility import _violations
+
+    pg = request.getfixturevalue(device)
+    pg.goto("/compliance?profile=zalando")
+    assert pg.locator("#compliance-table tbody tr").count() >= 1
+    found = {"compliance": _violations(pg)}
+    pg.click("#compliance-table tbody tr a >> nth=0")
+    pg.wait_for_selector("#verdict-summary")
+    found["review verdict"] = _violations(pg)
+    assert not any(found.values()), found
