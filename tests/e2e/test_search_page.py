@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,40 @@ def test_a_box_drawn_by_hand_is_what_is_searched(page: Any, test_output_dir: Pat
         page.click("#whole-photo")  # back to the whole photo
     assert third.value.json()["width"] == natural[0]
     assert page.locator("#whole-photo").is_hidden()
+
+
+def test_sort_by_price_and_facet_counts(page: Any, test_output_dir: Path) -> None:
+    """Item 17: text results sort by price either way; counts per facet narrow with a tap."""
+    # the shared demo as it is now (another test may have renamed a jacket): prices and counts
+    api = page.request.get("/v1/search/text?q=jacket&per_page=50&facets=true").json()
+    money = sorted((h["product"]["price"] for h in api["hits"]), reverse=True)
+    assert len(money) >= 2
+    shown = [f"${p:,.2f}" for p in money]
+    page.goto("/?q=jacket")
+    page.wait_for_selector(f"#results-note:has-text('{len(money)} products')")
+    prices = lambda: page.locator("#results .card .price").all_inner_texts()  # noqa: E731
+    page.select_option("#sort", "price_asc")
+    page.wait_for_url("**sort=price_asc*")
+    page.wait_for_function(
+        f"() => document.querySelector('#results .card .price')?.textContent === '{shown[-1]}'"
+    )
+    assert prices() == shown[::-1], prices()
+    page.select_option("#sort", "price_desc")
+    page.wait_for_url("**sort=price_desc*")
+    page.wait_for_function(
+        f"() => document.querySelector('#results .card .price').textContent === '{shown[0]}'"
+    )
+    assert prices() == shown
+    page.reload()  # the order is part of the address
+    page.wait_for_selector("#results .card")
+    assert page.input_value("#sort") == "price_desc" and prices()[0] == shown[0]
+    counts = {f["value"]: f["count"] for f in api["facets"]["category"]}
+    assert len(counts) >= 2  # men's and women's jackets
+    men = re.compile(r"^Men › Tops › Jackets")  # not "Women › Tops › Jackets"
+    facet = page.locator("#facets button").filter(has_text=men)
+    assert facet.inner_text().endswith(f"({counts['Men/Tops/Jackets']})")
+    page.screenshot(path=str(test_output_dir / "ui-search-sort-facets.png"), full_page=True)
+    facet.click()
+    page.wait_for_url("**category=Men%2FTops%2FJackets*")
+    page.wait_for_selector(f"#results-note:has-text('{counts['Men/Tops/Jackets']} product')")
+    assert page.input_value("#filters select[name=category]") == "Men/Tops/Jackets"

@@ -214,11 +214,21 @@ class SearchAdapter:
     def similar(self, product_id: int, filters: Any, k: int) -> list[Any]:
         return list(self._visual().similar_products(product_id, filters, k))
 
-    def text(self, query: str, filters: Any, page: int, per_page: int) -> Any:
+    def text(
+        self,
+        query: str,
+        filters: Any,
+        page: int,
+        per_page: int,
+        sort: str = "relevance",
+        facets: bool = False,
+    ) -> Any:
         # Text search reads the catalog only: it must not wait for the image models to load.
         if self._text is None:
             text = optional_module("modiste.search.text", "text search")
             synonyms = optional_module("modiste.search.synonyms", "text search")
             self._text = text.TextSearch(synonyms.load_synonyms())
         with self.db.session() as session:
-            return self._text.search(session, query, filters, page=page, per_page=per_page)
+            return self._text.search(
+                session, query, filters, page=page, per_page=per_page, sort=sort, facets=facets
+            )

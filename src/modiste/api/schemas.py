@@ -6,7 +6,7 @@ the request's session, so nothing lazy-loads after the session is closed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -55,7 +55,7 @@ class ProductUpdate(_In):
 class ProductBulkUpdate(_In):
     """The same change for every listed product (the catalog editor's bulk edit)."""
 
-    ids: list[int] = Field(min_length=1, max_length=200)
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=200)
     changes: ProductUpdate
 
 
@@ -260,6 +260,11 @@ class SimilarPublic(BaseModel):
     hits: list[HitPublic]
 
 
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
 class TextSearchPublic(BaseModel):
     query: str
     expanded: list[list[str]]
@@ -267,6 +272,10 @@ class TextSearchPublic(BaseModel):
     page: int
     per_page: int
     hits: list[HitPublic]
+    facets: dict[str, list[FacetCount]] = Field(
+        default_factory=dict,
+        description="With facets=true: all matching products counted per category, gender, seller.",
+    )
 
 
 class DuplicateMemberPublic(BaseModel):

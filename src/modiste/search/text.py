@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from modiste.catalog.genders import gender_spellings
 from modiste.catalog.repository import contains, in_category
 from modiste.catalog.schema import ProductRow, Seller
+from modiste.errors import ConfigError
 from modiste.index.filters import category_key
 from modiste.search.synonyms import Synonyms
 
@@ -53,6 +54,32 @@ class TextResults:
     page: int
     per_page: int
     hits: list[TextHit]
+    # every product the words found (filters applied), counted per category, gender and seller
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+SORTS = ("relevance", "price_asc", "price_desc")
+
+
+def _facets(
+    session: Session, found: Any, params: dict[str, str]
+) -> dict[str, list[tuple[str, int]]]:
+    """How many of the found products fall in each category, gender and seller, most first."""
+    ids = found.subquery("found")
+
+    def count(column: Any, *joins: Any) -> list[tuple[str, int]]:
+        stmt = select(column, func.count()).select_from(ProductRow)
+        stmt = stmt.join(ids, ids.c.id == ProductRow.id)
+        for target, on in joins:
+            stmt = stmt.join(target, on)
+        rows = session.execute(stmt.where(column.is_not(None)).group_by(column), params).all()
+        return sorted(((str(v), int(n)) for v, n in rows if v), key=lambda r: (-r[1], r[0]))
+
+    return {
+        "category": count(ProductRow.product_type),
+        "gender": count(func.lower(ProductRow.gender)),
+        "seller": count(Seller.name, (Seller, Seller.id == ProductRow.seller_id)),
+    }
 
 
 def _fts_quote(term: str) -> str:
@@ -138,7 +165,14 @@ class TextSearch:
         *,
         page: int = 1,
         per_page: int = 20,
+        sort: str = "relevance",
+        facets: bool = False,
     ) -> TextResults:
+        """A page of products matching every concept of ``query``, best first or by price
+        (``sort``, one of :data:`SORTS`); ``facets`` also counts all of them per category,
+        gender and seller."""
+        if sort not in SORTS:
+            raise ConfigError(f"unknown sort {sort!r}; valid: {', '.join(SORTS)}")
         filters = filters or SearchFilters()
         page, per_page = max(1, page), max(1, min(per_page, 100))
         concepts = self.synonyms.concepts(query)
@@ -194,7 +228,11 @@ class TextSearch:
             query_stmt = query_stmt.where(and_(*where))
         params = {"match": " AND ".join(fts_parts)} if fts_parts else {}  # bound, never inlined
         total = session.scalar(select(func.count()).select_from(query_stmt.subquery()), params) or 0
-        ordered = query_stmt.order_by(score.asc() if score is not None else text("score DESC"))
+        ordered = query_stmt
+        if sort != "relevance":  # unpriced products last, then the best match first
+            price = ProductRow.price.asc() if sort == "price_asc" else ProductRow.price.desc()
+            ordered = ordered.order_by(ProductRow.price.is_(None), price)
+        ordered = ordered.order_by(score.asc() if score is not None else text("score DESC"))
         ordered = ordered.order_by(ProductRow.id).limit(per_page).offset((page - 1) * per_page)
         rows: list[Any] = list(session.execute(ordered, params).all())
         products = {
@@ -212,4 +250,5 @@ class TextSearch:
             for pid, s in rows
             if pid in products
         ]
-        return TextResults(query, expanded, int(total), page, per_page, hits)
+        counts = _facets(session, query_stmt, params) if facets and total else {}
+        return TextResults(query, expanded, int(total), page, per_page, hits, counts)

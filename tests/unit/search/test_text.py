@@ -182,3 +182,23 @@ def test_synonyms_file_colours_and_also_are_checked(tmp_path) -> None:
     syn = load_synonyms(good)
     assert syn.colour(syn.expand("ティール")) == "blue"  # joined the shipped blue group
     assert "vest top" in syn.expand("bodywarmer")
+
+
+def test_sort_by_price_and_facet_counts(db: Database) -> None:
+    """Issue #14 item 17: results sorted by price either way; counts per category, gender, seller."""
+    with db.session() as session:
+        search = TextSearch(load_synonyms())
+        by = {
+            s: [h.product["external_id"] for h in search.search(session, "dress", sort=s).hits]
+            for s in ("relevance", "price_asc", "price_desc")
+        }
+        res = search.search(session, "dress", facets=True)
+        bare = search.search(session, "dress")
+        with pytest.raises(ConfigError, match="sort"):
+            search.search(session, "dress", sort="cheapest")
+    assert sorted(by["relevance"]) == ["p3", "p5"]
+    assert by["price_asc"] == ["p5", "p3"] and by["price_desc"] == ["p3", "p5"]  # 35 and 55
+    assert res.facets["category"] == [("Dresses", 1), ("ワンピース", 1)]
+    assert res.facets["gender"] == [("women", 2)]
+    assert res.facets["seller"] == [("shop-a", 1), ("shop-b", 1)]
+    assert bare.facets == {}  # counted only when asked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from modiste.api.ids import IdPath
 from modiste.api.ratelimit import rate_limited
 from modiste.api.schemas import (
     BoxPublic,
+    FacetCount,
     HitPublic,
     ImageSearchPublic,
     ObjectResultPublic,
@@ -132,9 +133,15 @@ def by_text(
     seller: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    sort: Annotated[
+        Literal["relevance", "price_asc", "price_desc"], Query(description="Order of the hits.")
+    ] = "relevance",
+    facets: Annotated[
+        bool, Query(description="Count the matches per category, gender, seller.")
+    ] = False,
 ) -> TextSearchPublic:
     flt = _filters(search, category, gender, min_price, max_price, seller)
-    res = search.text(q, flt, page, per_page)
+    res = search.text(q, flt, page, per_page, sort=sort, facets=facets)
     return TextSearchPublic(
         query=res.query,
         expanded=[list(c) for c in res.expanded],
@@ -142,4 +149,8 @@ def by_text(
         page=res.page,
         per_page=res.per_page,
         hits=_hits(session, res.hits),
+        facets={
+            name: [FacetCount(value=v, count=n) for v, n in counts]
+            for name, counts in res.facets.items()
+        },
     )

@@ -194,9 +194,15 @@ function smallestBoxAt(boxes, x, y) {
   return best;
 }
 
+/** The chosen order of text results, left out of URLs when it is the default. */
+function sortParam() {
+  const v = $("#sort").value;
+  return v && v !== "relevance" ? { sort: v } : {};
+}
+
 /** The search as a URL ("/?q=jacket&gender=men"): shareable, and what Back returns to. */
 function searchUrl(q) {
-  const params = new URLSearchParams({ q, ...filterParams() });
+  const params = new URLSearchParams({ q, ...filterParams(), ...sortParam() });
   return `/?${params}`;
 }
 
@@ -212,6 +218,8 @@ function readUrl() {
   }
   const q = (params.get("q") || "").trim();
   $("#q").value = q;
+  const sort = params.get("sort") || "relevance";
+  $("#sort").value = Array.from($("#sort").options).some((o) => o.value === sort) ? sort : "relevance";
   return q;
 }
 
@@ -248,6 +256,7 @@ function initSearch() {
 
   /** A text search forgets the photo: its boxes would sit above unrelated results. */
   function closePhoto() {
+    $("#results-tools").hidden = true;
     lastFile = null;
     objects = [];
     crop = null;
@@ -302,13 +311,14 @@ function initSearch() {
 
   async function textSearch(reset) {
     if (reset) page = 1;
-    const params = new URLSearchParams({ q: lastQuery, page, per_page: 24, ...filterParams() });
+    const params = new URLSearchParams({ q: lastQuery, page, per_page: 24, ...filterParams(),
+                                         ...sortParam(), facets: String(reset) });
     note.textContent = "Searching…";
     const ticket = ++latest;
     try {
       const res = await api(`/v1/search/text?${params}`);
       if (ticket !== latest) return;
-      if (reset) list.replaceChildren();
+      if (reset) { list.replaceChildren(); drawFacets(res); }
       res.hits.forEach((h) => list.append(card(h)));
       note.textContent = res.total ? `${plural(res.total, "product")} for “${res.query}”` : `Nothing found for “${res.query}”.`;
       more.hidden = page * res.per_page >= res.total;
@@ -325,6 +335,31 @@ function initSearch() {
     if (q) runText(q, true);
   });
   more.addEventListener("click", () => { page += 1; textSearch(false); });
+  $("#sort").addEventListener("change", () => { if (lastQuery) runText(lastQuery, true); });
+
+  /** Counts per category, gender and seller under the results; a tap sets that filter. */
+  function drawFacets(res) {
+    const box = $("#facets"), tools = $("#results-tools");
+    const names = { category: "Category", gender: "Gender", seller: "Seller" };
+    const groups = [];
+    for (const [name, counts] of Object.entries(res.facets || {})) {
+      const select = $(`#filters select[name=${name}]`);
+      const known = (v) => Array.from(select.options).find((o) => o.value.toLowerCase() === v.toLowerCase());
+      const chips = counts.filter((c) => known(c.value) && known(c.value).value !== select.value).map((c) => {
+        const b = el("button", { type: "button", class: "chip facet" },
+          `${known(c.value).textContent.trim()} `, el("span", { class: "count" }, `(${c.count})`));
+        b.addEventListener("click", () => {
+          select.value = known(c.value).value;
+          $("#filters").dispatchEvent(new Event("change"));
+        });
+        return el("li", {}, b);
+      });
+      if (chips.length > 1) groups.push(el("div", { class: "facet-group" },
+        el("span", { class: "facet-name" }, names[name] || name), el("ul", { class: "chips" }, ...chips)));
+    }
+    box.replaceChildren(...groups);
+    tools.hidden = !res.total;
+  }
   // Filters apply to whichever search is on screen: the words, or the photo again.
   $("#filters").addEventListener("change", () => {
     if (lastFile) photoSearch(lastFile);
@@ -408,6 +443,7 @@ function initSearch() {
       setCrop(null);
     }
     panel.hidden = false;
+    $("#results-tools").hidden = true; // sort and counts are for words, not for a photo
     objects = [];
     $("#boxes").replaceChildren();
     $("#garments").replaceChildren();
