@@ -27,7 +27,10 @@ def _pid(live_server: LiveServer, q: str) -> int:
 
 
 def _violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
+    axe = pytest.importorskip(
+        "axe_playwright_python.sync_playwright", reason="pip install -e '.[dev]' (axe-core)"
+    )
+    Axe = axe.Axe
 
     results = Axe().run(page)
     return [
