@@ -17,8 +17,9 @@ query against the gallery *without its category* gives the best score of a catal
 nothing like it (what "Products like the hat" showed: capri pants). The floor is the highest
 score that still keeps ``--keep`` (98%) of the validation half's relevant hits, rounded down to
 0.01: a floor must err towards showing a hit (Youden's J, also reported, cut a third of the
-relevant street hits, and 90% dropped true matches in the served index). Reported on the test half: the share of relevant hits kept, of poor hits
-dropped, and of queries with no category match that say "no close match".
+relevant street hits, and 90% dropped true matches in the served index). Reported on the test
+half: the share of relevant hits kept, of poor hits dropped, and of queries with no category
+match that say "no close match".
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ taking a POST would: ``tests/api/test_scopes_and_csrf.py`` fails until it has on
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse

@@ -185,7 +185,7 @@ def test_synonyms_file_colours_and_also_are_checked(tmp_path) -> None:
 
 
 def test_sort_by_price_and_facet_counts(db: Database) -> None:
-    """Issue #14 item 17: results sorted by price either way; counts per category, gender, seller."""
+    """Issue #14 item 17: sorted by price either way; counts per category, gender, seller."""
     with db.session() as session:
         search = TextSearch(load_synonyms())
         by = {
