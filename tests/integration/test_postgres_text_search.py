@@ -193,3 +193,32 @@ def test_trigram_functions_cut_by_character(pg_db: Database) -> None:
             text("SELECT modiste_product_trigrams('Ab', NULL, 'Tee', :d)"), {"d": long}
         ).scalar()
     assert sorted(row or []) == _trigrams("Ab\n\nTee\n" + long)
+
+
+def test_colours_sort_and_facets_agree_with_sqlite(pg_db: Database, sqlite_db: Database) -> None:
+    """Issue #14 items 8 and 17 on PostgreSQL: a photo's colour, price order, facet counts."""
+    extra = [
+        FeedRow(line=50, external_id="j1", title="Stellar Solar Jacket", seller="a", price=79.0,
+                product_type="Women/Tops/Jackets", attributes={"photo_colour": "red"}),
+        FeedRow(line=51, external_id="j2", title="Storm anorak", seller="b", price=61.0,
+                product_type="Outerwear", attributes={"color": "Dark Red"}),
+    ]  # fmt: skip
+    out = []
+    for db in (pg_db, sqlite_db):
+        import_rows(db, extra, source="test")
+        with db.session() as session:
+            search = TextSearch(load_synonyms())
+            colour = search.search(session, "赤 ジャケット", sort="price_asc", facets=True)
+            cheap = search.search(session, "shirt", sort="price_asc")
+            out.append(
+                (
+                    [h.product["external_id"] for h in colour.hits],
+                    colour.facets,
+                    [h.product["external_id"] for h in cheap.hits],
+                )
+            )
+    assert out[0] == out[1]
+    ids, facets, shirts = out[0]
+    assert ids == ["j2", "j1"]  # the anorak is cheaper; both are red only outside the title
+    assert facets["seller"] == [("a", 1), ("b", 1)]
+    assert shirts == sorted(shirts, key=lambda p: {"p2": 30, "p8": 45, "p9": 80}[p])
