@@ -58,6 +58,7 @@ def _pages(live_server: LiveServer) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # ~12 s a device: axe over eleven pages
 @pytest.mark.parametrize("device", ["page", "phone"])
 def test_every_page_has_no_serious_accessibility_violation(
     device: str, request: pytest.FixtureRequest, live_server: LiveServer, test_output_dir: Path
