@@ -91,3 +91,16 @@ def test_reset_to_the_automatic_order(client: TestClient) -> None:
     assert [i["id"] for i in reset.json()] == auto
     assert "set by hand" not in {i["reason"] for i in reset.json()}
     assert_problem(client.delete("/v1/products/999999/images/order", headers=write), 404)
+
+
+def test_offers_list_the_same_item_from_other_shops(client: TestClient) -> None:
+    """Issue #14 item 7 for API users: what the product page shows as "Also sold by"."""
+    group = client.get("/v1/duplicates", params={"kind": "offer"}).json()["items"][0]
+    a, b = (m["product_id"] for m in group["members"])
+    offers = client.get(f"/v1/products/{a}/offers").json()
+    assert [o["id"] for o in offers] == [b] and offers[0]["price"] is not None
+    assert client.get(f"/v1/products/{_ids(client, 'Capri')[0]}/offers").json() == []
+    assert_problem(client.get("/v1/products/999999/offers"), 404)
+    write = _write_key(client)
+    client.post(f"/v1/duplicates/{group['id']}/split", headers=write)
+    assert client.get(f"/v1/products/{a}/offers").json() == []  # a split group is no offer

@@ -22,6 +22,7 @@ from modiste.api.schemas import (
 )
 from modiste.catalog import gallery_edits, service
 from modiste.catalog.repository import ProductFilter, get_product, list_products
+from modiste.catalog.repository_dupes import other_offers
 from modiste.errors import ConfigError
 
 router = APIRouter(prefix="/products", tags=["products"])
@@ -93,6 +94,13 @@ def delete(product_id: IdPath, session: SessionDep, _: AdminKey) -> Response:
 
 def gallery_list(product_id: int, session: Session) -> list[GalleryImagePublic]:
     return [gallery_image_public(e) for e in gallery_edits.ordered_gallery(session, product_id)]
+
+
+@router.get("/{product_id}/offers", response_model=list[ProductPublic])
+def offers(product_id: IdPath, session: SessionDep, _: ReadAccess) -> list[ProductPublic]:
+    """The same item sold by other shops (the product's offer groups), cheapest first."""
+    get_product(session, product_id)  # 404 for an unknown product, [] for one sold once
+    return [product_public(p) for p in other_offers(session, product_id)]
 
 
 @router.get("/{product_id}/images", response_model=list[GalleryImagePublic])
