@@ -128,3 +128,56 @@ def drawn_garment(
     d.rectangle([cx + w * 0.05, top + h * 0.15, cx + w * 0.15, top + h * 0.26], outline=ink)
     arr = np.asarray(im).astype(np.int16) + rng.integers(-6, 7, (h, w, 3))
     return PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def stitch_line(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A machine-stitched seam across a fabric close-up: a ridge of shading and a dashed thread.
+
+    Lockstitch seen from the top is a row of short, evenly spaced dashes (2-4 mm stitch length,
+    so 10-40 px at close-up zoom) in a thread that matches or contrasts the fabric; the seam
+    allowance underneath lifts the fabric beside it, which a top light shows as a bright and a
+    dark band along the line.
+    """
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFilter
+
+    w, h = image.size
+    arr = np.asarray(image.convert("RGB")).astype(np.float32)
+    ang = float(rng.uniform(0, np.pi))
+    cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+    dx, dy = np.cos(ang), np.sin(ang)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bend = float(rng.uniform(-0.0004, 0.0004))
+    along = (xx - cx) * dx + (yy - cy) * dy
+    dist = (xx - cx) * -dy + (yy - cy) * dx - bend * along**2  # signed distance to the seam
+    width = float(rng.uniform(0.02, 0.06)) * min(w, h)
+    ridge = 1.0 + float(rng.uniform(0.08, 0.22)) * np.tanh(dist / width) * np.exp(
+        -np.abs(dist) / (2 * width)
+    )
+    out = PILImage.fromarray(np.clip(arr * ridge[..., None], 0, 255).astype(np.uint8))
+    fabric = arr.reshape(-1, 3).mean(axis=0)
+    if rng.random() < 0.6:  # thread dyed to match, a shade lighter or darker
+        thread = np.clip(fabric * rng.uniform(0.6, 1.4), 0, 255)
+    else:
+        thread = rng.integers(0, 256, 3).astype(np.float32)
+    pitch = float(rng.uniform(0.03, 0.09)) * max(w, h)
+    gap = pitch * float(rng.uniform(0.15, 0.35))
+    thick = max(2, int(pitch * rng.uniform(0.12, 0.3)))
+    offset = float(rng.uniform(-0.6, 0.6)) * width
+    layer = PILImage.new("RGBA", (w, h), (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    colour = (*(int(v) for v in thread), 235)
+    span = float(np.hypot(w, h))
+    s = -span
+    while s < span:
+        pts = []
+        for t in (s, s + pitch - gap):
+            px = cx + t * dx - (offset + bend * t * t) * dy
+            py = cy + t * dy + (offset + bend * t * t) * dx
+            pts.append((px, py))
+        d.line(pts, fill=colour, width=thick)
+        s += pitch
+    layer = layer.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.2))))
+    out = out.convert("RGBA")
+    out.alpha_composite(layer)
+    return out.convert("RGB")

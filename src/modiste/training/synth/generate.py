@@ -20,7 +20,7 @@ from modiste.training.synth import photo
 from modiste.training.synth.care import brand_label, care_label, printed_neck_label
 from modiste.training.synth.charts import size_chart
 from modiste.training.synth.details import DETAIL_SOURCES, detail_box
-from modiste.training.synth.fabric import apply_weave, fabric_patch
+from modiste.training.synth.fabric import apply_weave, fabric_patch, stitch_line
 from modiste.training.synth.sources import Layout, SourcePool
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ def detail(cls: str, pool: SourcePool, rng: np.random.Generator, long_side: int)
         crop = im.crop(box).resize(size, resample=3)
         if cls == "material":
             crop = apply_weave(crop, rng, float(rng.uniform(0.06, 0.16)))
+            if rng.random() < 0.5:  # close-ups of fabric often show a seam's stitching
+                crop = stitch_line(crop, rng)
         elif rng.random() < 0.5:
             crop = apply_weave(crop, rng, float(rng.uniform(0.02, 0.06)))
         return SynthImage(photo.camera(crop, rng), cls, src.key, src.group)
