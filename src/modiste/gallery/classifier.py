@@ -182,9 +182,20 @@ class ShotClassifier:
         mem = [(e.memory_x, e.memory_y, n) for n, e in experts.items()]
         if any(mx is None or my is None for mx, my, _ in mem):
             raise ModelError("this head stores no training features, so it cannot be refitted")
-        gx = np.concatenate([mx for mx, _, _ in mem if mx is not None] + [x_mirror])
+        # The experts' memories now hold the new originals; their mirrors join the gate too,
+        # each new photo weighted as in the experts.
+        reps = _repeats(
+            np.concatenate([head.gallery.memory_y, head.detail.memory_y]).astype(str)
+            if head.gallery.memory_y is not None and head.detail.memory_y is not None
+            else np.array([], dtype=str),
+            y,
+        )
+        gx = np.concatenate(
+            [mx for mx, _, _ in mem if mx is not None]
+            + [np.repeat(x_new, reps - 1, 0), np.repeat(x_mirror, reps, 0)]
+        )
         gy = [n for mx, _, n in mem if mx is not None for _ in range(len(mx))]
-        gy += [side[v] for v in y]
+        gy += [side[v] for v in np.repeat(y, reps - 1)] + [side[v] for v in np.repeat(y, reps)]
         gate = fit_head(
             gx,
             gy,
@@ -195,6 +206,20 @@ class ShotClassifier:
         )
         gate.temperature = head.gate.temperature
         return GatedHead(gate, experts["gallery"], experts["detail"], dict(head.meta))
+
+
+def _repeats(memory_y: np.ndarray, new_y: Sequence[str]) -> np.ndarray:
+    """How often each new row counts: a class's new photos weigh as much as its stored rows.
+
+    A user's few real photos of a class the head already knows from many stored rows (e.g.
+    generated material close-ups) would otherwise barely move it, although they are the
+    best evidence of what that class looks like in this catalog. Capped at 10x.
+    """
+    stored = {lab: int((memory_y == lab).sum()) for lab in set(new_y)}
+    counts = {lab: sum(1 for v in new_y if v == lab) for lab in set(new_y)}
+    return np.array(
+        [int(min(10, max(1, round(stored[v] / counts[v])))) for v in new_y], dtype=np.int64
+    )
 
 
 def _refit(
@@ -208,8 +233,9 @@ def _refit(
     """``head`` refitted on its memory rows plus new rows and their mirrors; memory grows."""
     if head.memory_x is None or head.memory_y is None:
         raise ModelError("this head stores no training features, so it cannot be refitted")
-    x = np.concatenate([head.memory_x, x_new, x_mirror])
-    y = [*map(str, head.memory_y), *new_y, *new_y]
+    reps = _repeats(head.memory_y.astype(str), new_y)
+    x = np.concatenate([head.memory_x, np.repeat(x_new, reps, 0), np.repeat(x_mirror, reps, 0)])
+    y = [*map(str, head.memory_y), *np.repeat(new_y, reps), *np.repeat(new_y, reps)]
     out = fit_head(x, y, sorted(set(y)), c=c, boost_last=n_cues(spec), boost=spec.cue_weight)
     out.temperature = head.temperature
     out.meta = dict(head.meta)

@@ -234,3 +234,11 @@ def test_learn_on_a_gated_head_keeps_sides(embedder: Embedder) -> None:
     assert head.detail.memory_x is not None and len(head.detail.memory_x) == 15
     assert clf.predict([_solid((200, 30, 30), 77)])[0].label == "near_front"
     assert clf.head.meta["few_shot_classes"] == ["material"]
+
+
+def test_few_new_photos_of_a_known_class_weigh_as_much_as_its_stored_rows() -> None:
+    from modiste.gallery.classifier import _repeats
+
+    memory = np.array(["material"] * 60 + ["hem"] * 60)
+    assert _repeats(memory, ["material"] * 6).tolist() == [10] * 6
+    assert _repeats(memory, ["material"] * 30 + ["logo"] * 2).tolist() == [2] * 30 + [1] * 2
