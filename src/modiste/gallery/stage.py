@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from modiste.catalog.gallery_edits import HIDDEN_BY_HAND as HIDDEN
-from modiste.catalog.gallery_edits import save_model_shots
+from modiste.catalog.gallery_edits import SET_BY_HAND, save_model_shots
 from modiste.catalog.schema import ImageRow, ProductRow
 from modiste.cleaning.policy import load_policy
 from modiste.domain import ShotPrediction
@@ -236,13 +236,26 @@ def _order(ctx: StageContext, regulation: Regulation, product_ids: Sequence[int]
             ]
             ordered = order_gallery(items, regulation, category=product.product_type)
             by_id = {str(img.id): img for img in images}
+            # A person's order (gallery_edits.set_manual_order) stays; photos added since go
+            # after it in the regulation's order. Only "reset to automatic order" drops it.
+            hand = {str(i.id) for i in images if i.gallery_reason == SET_BY_HAND}
+            last = max((by_id[k].gallery_rank or 0 for k in hand), default=0)
             for img in images:
-                img.gallery_rank, img.gallery_reason = None, "hidden by the cleaning policy"
+                if str(img.id) not in hand:
+                    img.gallery_rank, img.gallery_reason = None, "hidden by the cleaning policy"
             for entry in ordered.items:
+                if entry.item.key in hand:
+                    continue
                 img = by_id[entry.item.key]
-                img.gallery_rank, img.gallery_reason = entry.rank, entry.reason
+                if hand:
+                    last += 1
+                    img.gallery_rank = last
+                    img.gallery_reason = f"added after the order set by hand; {entry.reason}"
+                else:
+                    img.gallery_rank, img.gallery_reason = entry.rank, entry.reason
             for ex in ordered.excluded:
-                by_id[ex.item.key].gallery_reason = ex.reason
+                if ex.item.key not in hand:
+                    by_id[ex.item.key].gallery_reason = ex.reason
             attrs = dict(product.attributes or {})
             attrs["missing_shots"] = list(ordered.missing_reasons)
             product.attributes = attrs

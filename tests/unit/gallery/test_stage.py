@@ -239,3 +239,26 @@ def test_a_product_deleted_while_galleries_are_ordered_does_not_stop_the_ingest(
     assert [rank for rank, _, _ in gallery(catalog, "top")] == [1, 2, 3, 4]
     with catalog.session() as session:
         assert session.scalar(select(ProductRow).where(ProductRow.external_id == "bag")) is None
+
+
+def test_an_order_set_by_hand_survives_the_next_ordering(
+    catalog: Database, settings: Settings
+) -> None:
+    from modiste.catalog.gallery_edits import set_manual_order
+    from modiste.gallery.stage import order_products
+    from modiste.imaging.store import open_image_store
+    from modiste.pipeline.stages import StageContext
+
+    run_ingest(settings, catalog)
+    with catalog.session() as session:
+        top = session.scalar(select(ProductRow).where(ProductRow.external_id == "top"))
+        wanted = [i.id for i in sorted(top.images, key=lambda i: -(i.gallery_rank or 0))]
+        set_manual_order(session, top.id, wanted)  # the regulation's order, reversed
+    order_products(StageContext(settings, catalog, open_image_store(settings)))
+    assert [label for _, label, _ in gallery(catalog, "top")] == [
+        "wash_tag",
+        "near_zoom",
+        "near_back",
+        "near_front",
+    ]
+    assert gallery(catalog, "bag")[0][1] == "packshot"  # other products are still ordered
