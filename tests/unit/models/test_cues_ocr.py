@@ -5,7 +5,7 @@ from PIL import Image, ImageDraw
 
 from modiste.domain import Box
 from modiste.models.cues import CUE_NAMES, CueExtractor
-from modiste.models.ocr import OcrLine, OcrReader, text_cues
+from modiste.models.ocr import CROP_MARGIN, OcrLine, OcrReader, text_cues
 
 
 def _cue(im: Image.Image) -> dict[str, float]:
@@ -46,3 +46,24 @@ def test_ocr_reader_is_lazy_and_unpacks() -> None:
     assert reader._engine is None
     text, _, score = OcrLine("WASH 30", Box(0, 0, 1, 1), 0.9)
     assert text == "WASH 30" and score == 0.9
+
+
+def test_detection_only_reader_maps_region_boxes_back_to_the_image() -> None:
+    """Regions are cropped (at the reader's size, with a plain margin) and read on their own;
+    the boxes come back in the image's own pixels, unread."""
+    seen: list[tuple[int, int]] = []
+
+    def fake_detector(bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        seen.append(bgr.shape[:2])
+        # one line 10 px into the crop, past its margin
+        m = CROP_MARGIN
+        pts = [[m + 10, m + 5], [m + 50, m + 5], [m + 50, m + 15], [m + 10, m + 15]]
+        return np.array([pts], dtype=np.float32), 0.0
+
+    reader = OcrReader(max_side=500, recognize=False)
+    reader._engine = fake_detector
+    image = Image.new("RGB", (1000, 800), "white")
+    (line,) = reader.read(image, [Box(100, 200, 1000, 400)])  # image pixels; the reader halves
+    assert seen == [(100 + 2 * CROP_MARGIN, 450 + 2 * CROP_MARGIN)]
+    assert line.text == "" and line.box == Box(120, 210, 200, 230)
+    assert reader.read(image, []) == []  # no region: nothing to look at
