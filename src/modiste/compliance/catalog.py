@@ -1,8 +1,10 @@
 """Compliance checks on the catalog: stored shot labels and fingerprints in, stored results out.
 
 A stored result carries a ``state``: a hash of the profile's rules and of the gallery it judged
-(image ids, bytes' hashes, shot labels, positions, the product's type). When either changes the
-result is stale and is computed again; otherwise the API and the catalog view read it as is.
+(image ids, bytes' hashes, shot labels, positions, the product's type) and of the checker's
+version. When any of them changes the result is stale and is computed again; otherwise the API
+and the catalog view read it as is, so the photos of an unchanged product are never measured
+(or OCR'd) again; a changed gallery is checked again whole.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from modiste.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 CHUNK = 200  # products per session
+# Bumped when a measurement changes what a rule finds, so that stored verdicts are redone:
+# 2 = overlay text by the text detector on marks' strips (was: the full OCR reader).
+CHECKER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,12 @@ class CatalogProduct:
 
 
 def profile_digest(profile: Profile) -> str:
-    """A hash of everything in a profile that changes a verdict."""
-    doc = {"profile": profile.to_dict(), "regulation": profile.regulation.to_dict()}
+    """A hash of everything in a profile, and of the checker's version, that changes a verdict."""
+    doc = {
+        "profile": profile.to_dict(),
+        "regulation": profile.regulation.to_dict(),
+        "checker": CHECKER_VERSION,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

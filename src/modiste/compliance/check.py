@@ -14,6 +14,7 @@ from typing import Any
 
 from modiste.compliance.measure import ImageFacts, ImageInput, OcrLike, measure_image
 from modiste.compliance.profiles import GALLERY_KINDS, ImageRule, Profile
+from modiste.domain import Box
 from modiste.gallery.ordering import GalleryItem, order_gallery
 from modiste.gallery.taxonomy import UNKNOWN
 from modiste.imaging.decode import DEFAULT_MAX_PIXELS
@@ -254,11 +255,28 @@ def _check_image(
                 Violation(rule.id, f"overlay text not checked: {text.unavailable}", kind=rule.kind)
             )
             return
-        chars = sum(len(t.strip()) for t in text.lines)
-        if chars >= p["min_chars"]:
-            shown = "; ".join(repr(t) for t in text.lines[:3])
-            violation(f"overlay text outside the product: {shown}", list(text.lines),
+        if text.chars >= p["min_chars"]:
+            words = [t for t in text.lines if t.strip()]
+            shown = "; ".join(repr(t) for t in words[:3]) or _where(text.boxes)
+            measured = words or [f"about {text.chars} characters: {_where(text.boxes)}"]
+            violation(f"overlay text outside the product: {shown}", measured,
                       "no text, logos, badges or watermarks outside the product")  # fmt: skip
+
+
+def _where(boxes: Sequence[Box]) -> str:
+    """Where detected (unread) text lies, in words a person finds it by: "top left", "centre"."""
+    names = []
+    for b in boxes:
+        cx, cy = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
+        row = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
+        col = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
+        name = "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
+        if b.width > 0.6:
+            name = f"across the {row}" if row != "middle" else "across the middle"
+        if name not in names:
+            names.append(name)
+    n = len(boxes)
+    return f"{n} text line{'s' if n != 1 else ''}, " + ", ".join(names[:3])
 
 
 def _check_duplicates(

@@ -28,6 +28,7 @@ from modiste.compliance.fixes import (
     target_for,
 )
 from modiste.compliance.measure import ImageInput, OcrLike
+from modiste.compliance.measure import default_ocr as measure_default_ocr
 from modiste.compliance.profiles import Profile
 from modiste.errors import ConfigError, ImageDecodeError, ModisteError
 from modiste.exports import SafeWriter
@@ -150,14 +151,8 @@ class ExportReport:
 
 
 def default_ocr() -> OcrLike | None:
-    """The OCR reader when its package is installed; without it text rules say "not checked"."""
-    import importlib.util
-
-    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
-        return None
-    from modiste.models.ocr import OcrReader
-
-    return OcrReader()
+    """The checker's text detector (see :func:`modiste.compliance.measure.default_ocr`)."""
+    return measure_default_ocr()
 
 
 def folder_name(product_id: str, taken: set[str]) -> str:

@@ -3,17 +3,18 @@
 Pixels are analysed on a small copy (the long side at ``WORK_SIDE``): the background is the
 colour of the outer frame, the product is the largest foreground blob (with the blobs big enough
 to be other parts of it, such as a second shoe), and any other blob is a *mark* (text, a badge,
-a logo) that only OCR can name. OCR is slow (about a second a photo on a small CPU), so it runs
-only where overlay text can be: when marks lie beside the product or the background is not
-plain. Text inside the product's body (its convex hull) is printed on the garment and is not
-overlay.
+a logo) that only a text detector can name. Only where text is matters, not what it says, so
+the text rule runs RapidOCR's detection model alone, on a copy with its long side at
+``OCR_SIDE``, and on a plain background only in the regions around the marks; it runs only where
+overlay text can be: when marks lie beside the product or the background is not plain. Text
+inside the product's body (its convex hull) is printed on the garment and is not overlay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -39,7 +40,10 @@ PLAIN_SHARE = 0.9  # ...when this share of them is that close
 PART_SHARE = 0.15  # a blob this large next to the largest one is part of the product
 MARK_MIN_AREA = 0.0004  # smaller blobs (share of the frame) are noise, not marks
 INSIDE_SHARE = 0.7  # a text line this much inside the product's body is printed on it
-OCR_SIDE = 960
+OCR_SIDE = 512  # long side the text detector sees (640: one more false positive, slower)
+CHAR_ASPECT = 0.6  # a detected line holds about width / (height * this) characters
+REGION_PAD = 0.1  # margin (share of the frame's height) above and below a mark's strip
+MIN_WORD_SCORE = 0.5  # a detected line read with less confidence holds no word
 BADGE_TOL = 30  # colour distance within one badge's block
 BADGE_MAX_SHARE = 0.2  # a block this large next to the product box is the garment, not a badge
 BAND_ROW, BAND_SOLID, BAND_MAX = 0.6, 0.97, 0.25  # an edge band: rows this full, enough solid
@@ -101,6 +105,7 @@ class TextFacts:
     boxes: tuple[Box, ...] = ()
     printed: tuple[str, ...] = ()  # text inside the product: printed on it, allowed
     ran_ocr: bool = False
+    chars: int = 0  # overlay characters: counted when read, estimated from boxes when detected
     unavailable: str | None = None
 
 
@@ -135,9 +140,11 @@ class ImageFacts:
 
 
 class OcrLike(Protocol):
-    """What :class:`modiste.models.ocr.OcrReader` offers; tests pass a stub."""
+    """What :class:`modiste.models.ocr.OcrReader` offers; tests pass a stub. ``regions`` (boxes
+    in the image's pixels) says where to look; lines may come back with empty ``text`` (a
+    detection-only reader)."""
 
-    def read(self, image: Image.Image) -> list[OcrLine]: ...
+    def read(self, image: Image.Image, regions: Sequence[Box] | None = None) -> list[OcrLine]: ...
 
 
 OcrFactory = Callable[[], OcrLike]
@@ -350,22 +357,89 @@ def _find_text(
     if ocr is None:
         return TextFacts(unavailable="OCR is not installed (pip install rapidocr-onnxruntime)")
     try:
-        decoded = decode_image(
-            facts._data or b"", max_pixels=max_pixels, draft_size=OCR_SIDE, name=facts.key
+        image = _ocr_copy(
+            decode_image(
+                facts._data or b"", max_pixels=max_pixels, draft_size=OCR_SIDE, name=facts.key
+            ).image
         )
-        lines = ocr.read(decoded.image)
+        W, H = image.size
+        regions = None if force or not px.plain else _regions(px.marks, W, H)
+        lines = ocr.read(image, regions)
     except (ModelError, ImageDecodeError) as e:
         return TextFacts(unavailable=f"OCR could not run ({e})", ran_ocr=True)
-    W, H = decoded.image.size
-    overlay, boxes, printed = [], [], []
+    outside: list[OcrLine] = []
+    printed = []
     for line in lines:
         b = Box(line.box.x1 / W, line.box.y1 / H, line.box.x2 / W, line.box.y2 / H)
         if _is_printed(b, px):
             printed.append(line.text)
         else:
-            overlay.append(line.text)
-            boxes.append(b)
-    return TextFacts(tuple(overlay), tuple(boxes), tuple(printed), ran_ocr=True)
+            outside.append(line)
+    try:
+        outside = _confirmed(ocr, image, outside)
+    except ModelError as e:
+        return TextFacts(unavailable=f"OCR could not run ({e})", ran_ocr=True)
+    overlay = tuple(line.text for line in outside)
+    boxes = tuple(Box(x.box.x1 / W, x.box.y1 / H, x.box.x2 / W, x.box.y2 / H) for x in outside)
+    chars = sum(len(x.text.strip()) or _chars_in(x.box) for x in outside)
+    return TextFacts(overlay, boxes, tuple(printed), ran_ocr=True, chars=chars)
+
+
+def _confirmed(ocr: OcrLike, image: Image.Image, lines: list[OcrLine]) -> list[OcrLine]:
+    """Detected (unread) lines outside the product, read: the detector alone also takes a
+    pattern or a fold for a line, and reading a few lines costs little next to reading the
+    photo. Lines that hold no word are dropped; a reader that cannot read keeps them all."""
+    unread = [x for x in lines if not x.text.strip()]
+    words = getattr(ocr, "words", None)
+    if not unread or words is None:
+        return lines
+    read = dict(zip((id(x) for x in unread), words(image, [x.box for x in unread]), strict=True))
+    out = []
+    for x in lines:
+        if id(x) not in read:
+            out.append(x)
+        elif read[id(x)][0].strip() and read[id(x)][1] >= MIN_WORD_SCORE:
+            out.append(x._replace(text=read[id(x)][0]))
+    return out
+
+
+def _ocr_copy(image: Image.Image) -> Image.Image:
+    """The photo in RGB with its long side at most ``OCR_SIDE``, made once for both the
+    detector and the reading of its lines (a reader at that size does not resize again)."""
+    import cv2
+    from PIL import Image
+
+    rgb = np.asarray(image.convert("RGB"))
+    h, w = rgb.shape[:2]
+    scale = OCR_SIDE / max(h, w)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return Image.fromarray(rgb)
+
+
+def _regions(marks: Sequence[Box], w: int, h: int) -> list[Box]:
+    """Where overlay text can be on a plain background, in the image's pixels: a strip across
+    the frame over each mark (a blob beside the product, a piece sticking out of it, an edge
+    band), overlapping strips merged. Full width and a margin above and below, because a mark
+    is often only a sliver of a badge or word merged with the product's edge, and text runs
+    sideways from it (a word that fills its crop is not detected: the model needs some margin)."""
+    spans: list[tuple[float, float]] = []
+    for m in sorted(marks, key=lambda m: m.y1):
+        pad = REGION_PAD * h + 0.5 * (m.y2 - m.y1) * h
+        y1, y2 = max(0.0, m.y1 * h - pad), min(float(h), m.y2 * h + pad)
+        if spans and y1 <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], y2))
+        else:
+            spans.append((y1, y2))
+    return [Box(0.0, y1, float(w), y2) for y1, y2 in spans]
+
+
+def _chars_in(box: Box) -> int:
+    """Characters a detected (unread) line holds, from its shape: glyphs are about
+    ``CHAR_ASPECT`` of the line's height wide; a vertical line counts the other way."""
+    long, short = max(box.width, box.height), max(1e-6, min(box.width, box.height))
+    return max(1, round(long / (short * CHAR_ASPECT)))
 
 
 def _is_printed(b: Box, px: PixelFacts) -> bool:
@@ -418,11 +492,14 @@ def _on_a_badge(b: Box, px: PixelFacts) -> bool:
 
 
 def default_ocr() -> OcrLike | None:
-    """The OCR reader when its package is installed; without it text rules say "not checked"."""
+    """The text detector when the OCR package is installed (detection only: the rules need
+    where text is, not its words); without it text rules say "not checked"."""
     import importlib.util
 
     if importlib.util.find_spec("rapidocr_onnxruntime") is None:
         return None
     from modiste.models.ocr import OcrReader
 
-    return OcrReader()
+    # One thread per model: the inputs are small (strips, a few lines), and on a small shared
+    # CPU ONNX Runtime's spinning pool cost 1.4-2.4x the time (benchmarks/README.md).
+    return OcrReader(max_side=OCR_SIDE, recognize=False, threads=1)

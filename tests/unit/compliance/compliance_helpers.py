@@ -40,14 +40,17 @@ def encode(img: np.ndarray, fmt: str = "JPEG", **kw: int) -> bytes:
 
 
 class StubOcr:
-    """Returns fixed lines (boxes in fractions of the image it is given); counts its calls."""
+    """Returns fixed lines (boxes in fractions of the image it is given); counts its calls and
+    keeps the regions it was asked to look in (it returns every line regardless)."""
 
     def __init__(self, lines: Sequence[tuple[str, tuple[float, float, float, float]]] = ()):
         self.lines = list(lines)
         self.calls = 0
+        self.regions: list[Sequence[Box] | None] = []
 
-    def read(self, image: Image.Image) -> list[OcrLine]:
+    def read(self, image: Image.Image, regions: Sequence[Box] | None = None) -> list[OcrLine]:
         self.calls += 1
+        self.regions.append(regions)
         w, h = image.size
         return [
             OcrLine(text, Box(b[0] * w, b[1] * h, b[2] * w, b[3] * h), 0.99)

@@ -93,6 +93,17 @@ def test_overlay_text_is_a_violation_printed_text_is_not() -> None:
     assert report.images[0].violations[0].measured == ["-30%"]
 
 
+def test_unread_overlay_text_is_reported_by_where_it_lies() -> None:
+    """A detection-only reader gives boxes, not words: the message says where to look."""
+    profile = _profile({"id": "txt", "kind": "text", "applies_to": "all"})
+    badge, box = with_text(photo(product=(0.3, 0.3, 0.9, 0.9)), "-30%", (0.03, 0.03), 0.08)
+    report = check_gallery(profile, [_img("badge.jpg", badge)], ocr=StubOcr([("", box)]))
+    (v,) = report.images[0].violations
+    assert v.message == "overlay text outside the product: 1 text line, top left"
+    # the count is estimated from the box's shape (4 glyphs in a tight box: about 5)
+    assert v.measured == ["about 5 characters: 1 text line, top left"]
+
+
 def test_text_rule_without_ocr_is_reported_as_not_checked() -> None:
     profile = _profile({"id": "txt", "kind": "text"})
     badge, _ = with_text(photo(product=(0.3, 0.3, 0.9, 0.9)), "SALE", (0.03, 0.03), 0.08)

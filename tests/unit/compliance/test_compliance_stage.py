@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from compliance_helpers import encode, photo
+from compliance_helpers import StubOcr, encode, photo
 from sqlalchemy import select
 
 import modiste.compliance.stage as stage
@@ -83,4 +83,37 @@ def test_no_profiles_configured_does_nothing(tmp_path: Path) -> None:
     summary = run_ingest(settings, db, stages=["compliance"])
     assert "compliance" not in summary.reports
     assert _stored(db) == {}
+    db.dispose()
+
+
+def test_unchanged_photos_are_not_read_again_until_the_checker_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text rule's OCR is the costly step: a stored result (gallery hashes + profile +
+    checker version) spares it on every later ingest, and a new checker redoes it once."""
+    import modiste.compliance.catalog as catalog_mod
+
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    badge = photo(size=(300, 300), product=(0.3, 0.3, 0.9, 0.9), marks=[(0.02, 0.02, 0.2, 0.08)])
+    (feeds / "badge.png").write_bytes(encode(badge, "PNG"))
+    (feeds / "feed.csv").write_text("id,title,image_link\nA,Badge,badge.png\n", encoding="utf-8")
+    profile = tmp_path / "text.yaml"
+    profile.write_text(
+        "name: text\nrules:\n  - {id: text, kind: text, applies_to: all}\n", encoding="utf-8"
+    )
+    settings = Settings(data_dir=tmp_path / "data", compliance_profiles=[str(profile)])
+    db = Database(settings)
+    db.migrate()
+    import_feed(db, feeds / "feed.csv")
+    ocr = StubOcr([("SALE", (0.02, 0.02, 0.2, 0.08))])
+    monkeypatch.setattr(stage, "default_ocr", lambda: ocr)
+    first = run_ingest(settings, db, stages=["store", "compliance"])
+    assert first.reports["compliance"]["text"] == {"checked": 1, "failing": 1}
+    assert ocr.calls == 1
+    run_ingest(settings, db, stages=["store", "compliance"])
+    assert ocr.calls == 1  # nothing changed: nothing read again
+    monkeypatch.setattr(catalog_mod, "CHECKER_VERSION", catalog_mod.CHECKER_VERSION + 1)
+    again = run_ingest(settings, db, stages=["store", "compliance"])
+    assert again.reports["compliance"]["text"]["checked"] == 1 and ocr.calls == 2
     db.dispose()

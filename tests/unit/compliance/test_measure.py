@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from compliance_helpers import StubOcr, encode, photo, with_text
+from PIL import Image
 
 from modiste.compliance.measure import ImageInput, analyse_pixels, measure_image
 from modiste.domain import Box
+from modiste.models.ocr import OcrLine
 
 
 def test_white_packshot() -> None:
@@ -155,3 +159,64 @@ def test_a_badge_over_the_products_edge_is_overlay_a_patch_on_it_is_printed() ->
         ocr = StubOcr([("SALE", (cx - 0.08, cy - 0.025, cx + 0.08, cy + 0.025))])
         text = measure_image(ImageInput("a.png", data=encode(img, "PNG"))).text(ocr, force=True)
         assert (text.lines, text.printed) == ((("SALE",), ()) if on_edge else ((), ("SALE",)))
+
+
+class _Detector:
+    """A detection-only reader: lines come back unread; ``words`` reads the ones asked for."""
+
+    def __init__(self, lines: list[tuple[tuple[float, float, float, float], str]]) -> None:
+        self.lines = lines  # (box as fractions, what reading it would give)
+        self.asked: list[int] = []
+
+    def read(self, image: Image.Image, regions: Sequence[Box] | None = None) -> list[OcrLine]:
+        w, h = image.size
+        return [
+            OcrLine("", Box(b[0] * w, b[1] * h, b[2] * w, b[3] * h), 1.0) for b, _ in self.lines
+        ]
+
+    def words(self, image: Image.Image, boxes: Sequence[Box]) -> list[tuple[str, float]]:
+        self.asked.append(len(boxes))
+        w, h = image.size
+        out = []
+        for b in boxes:
+            word = next(
+                t for f, t in self.lines if abs(f[0] * w - b.x1) < 1 and abs(f[1] * h - b.y1) < 1
+            )
+            out.append((word, 0.9 if word else 0.1))
+        return out
+
+
+def test_on_a_plain_background_ocr_looks_only_in_strips_across_the_marks() -> None:
+    img = photo(product=(0.2, 0.3, 0.8, 0.9), marks=[(0.05, 0.03, 0.3, 0.08)])
+    ocr = StubOcr([("SALE", (0.05, 0.03, 0.3, 0.08))])
+    measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr)
+    (regions,) = ocr.regions
+    assert regions is not None and len(regions) == 1
+    (strip,) = regions
+    w, h = 410, 512  # the 800 x 1000 photo at the detector's size
+    assert (strip.x1, strip.x2) == (0.0, w)  # across the frame: text runs sideways from a mark
+    assert strip.y1 == 0.0 and 0.08 * h < strip.y2 < 0.3 * h  # the mark and a margin only
+
+
+def test_a_scene_or_a_forced_read_looks_at_the_whole_photo() -> None:
+    ocr = StubOcr()
+    measure_image(ImageInput("a.jpg", data=encode(photo()))).text(ocr, force=True)
+    assert ocr.regions == [None]
+
+
+def test_detected_lines_outside_the_product_are_read_to_drop_patterns() -> None:
+    img = photo(
+        product=(0.3, 0.3, 0.8, 0.9), marks=[(0.05, 0.03, 0.3, 0.08), (0.02, 0.5, 0.2, 0.6)]
+    )
+    ocr = _Detector([((0.05, 0.03, 0.3, 0.08), "SALE"), ((0.02, 0.5, 0.2, 0.6), "")])
+    text = measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr)
+    assert ocr.asked == [2]  # both read, in one call
+    assert text.lines == ("SALE",) and text.chars == 4  # the pattern holds no word: dropped
+
+
+def test_unread_lines_count_characters_from_their_shape() -> None:
+    img = photo(product=(0.3, 0.3, 0.8, 0.9), marks=[(0.05, 0.03, 0.3, 0.08)])
+    ocr = StubOcr([("", (0.05, 0.03, 0.3, 0.08))])  # a reader that only detects, no words()
+    text = measure_image(ImageInput("a.jpg", data=encode(img))).text(ocr)
+    # 0.25 x 0.05 of an 800 x 1000 frame: 200 x 50 px, about 200 / (50 * 0.6) = 7 glyphs
+    assert text.chars == 7
