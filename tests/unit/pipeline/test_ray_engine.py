@@ -56,11 +56,21 @@ def _catalog(settings: Settings, feed: Path, engine: str) -> dict[str, Any]:
 def test_ray_engine_gives_the_local_engines_catalog(tmp_path: Path, make_feed) -> None:  # type: ignore[no-untyped-def]
     ray = pytest.importorskip("ray")
     feed = make_feed(4)
+    # Made-up photos read as close-ups (material, print), which the default policy keeps out of
+    # search; index every class so that both engines' search results are compared.
+    from modiste.gallery.taxonomy import load_taxonomy
+
+    policy = tmp_path / "policy.yaml"
+    classes = [*load_taxonomy().labels, "unknown"]
+    policy.write_text(
+        "classes:\n" + "".join(f"  {c}: {{gallery: true, search: true}}\n" for c in classes)
+    )
+    every = {**ALL_HITS, "cleaning_policy": policy}
     # every hit offered (no relevance floor): made-up photos match poorly, yet the same ones
-    local = _catalog(Settings(data_dir=tmp_path / "local", **ALL_HITS), feed, "local")
+    local = _catalog(Settings(data_dir=tmp_path / "local", **every), feed, "local")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        ray_settings = Settings(data_dir=tmp_path / "ray", ray_actors=2, **ALL_HITS)
+        ray_settings = Settings(data_dir=tmp_path / "ray", ray_actors=2, **every)
         remote = _catalog(ray_settings, feed, "ray")
         # a second run has nothing left to do (resumable like the local engine)
         again = run_ingest(ray_settings, Database(ray_settings), engine="ray")
