@@ -20,6 +20,7 @@ from modiste.errors import ConfigError, NotFoundError
 from modiste.gallery._yaml import check_keys, read_mapping
 from modiste.gallery.regulation import (
     Regulation,
+    name_list,
     resolve_regulation,
     saved_regulation_dirs,
 )
@@ -276,7 +277,7 @@ def _check_params(
             raise ConfigError(f"{where}: a max_bytes rule needs 'bytes'")
         _number(params, "bytes", where, lo=1, hi=10**10)
     elif kind == "format":
-        allowed = _names(params.get("allowed"), f"{where}: allowed")
+        allowed = name_list(params.get("allowed"), f"{where}: allowed")
         bad = [f for f in allowed if f.lower() not in FORMATS]
         if not allowed or bad:
             raise ConfigError(f"{where}: 'allowed' takes formats among {', '.join(FORMATS)}")
@@ -287,7 +288,7 @@ def _check_params(
     elif kind == "required_shot" and "shots" in params:
         params["shots"] = _alternatives(params["shots"], taxonomy, f"{where}: shots")
     elif kind == "main_shot":
-        names = _names(params.get("allowed"), f"{where}: allowed")
+        names = name_list(params.get("allowed"), f"{where}: allowed")
         if not names:
             raise ConfigError(f"{where}: 'allowed' lists the shot classes or groups that may lead")
         params["allowed"] = taxonomy.expand(names, f"{where}: allowed", allow_groups=True)
@@ -302,19 +303,9 @@ def _alternatives(value: Any, taxonomy: Taxonomy, where: str) -> list[list[str]]
         raise ConfigError(f"{where}: a list of shot classes or groups (or lists of them)")
     out = []
     for entry in value:
-        names = _names(entry, where)
+        names = name_list(entry, where)
         out.append(taxonomy.expand(names, where, allow_groups=True))
     return out
-
-
-def _names(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: expected a name or a list of names")
-    return list(value)
 
 
 def parse_color(value: Any, where: str) -> tuple[int, int, int] | None:

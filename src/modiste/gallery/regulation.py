@@ -174,7 +174,7 @@ def _build_rules(data: Mapping[str, Any], base: Rules, taxonomy: Taxonomy, where
     for key in _LIST_KEYS:
         if key in data:
             values[key] = tuple(
-                taxonomy.expand(_names(data[key], f"{where}: {key}"), f"{where}: {key}")
+                taxonomy.expand(name_list(data[key], f"{where}: {key}"), f"{where}: {key}")
             )
     if "max_images" in data:
         n = data["max_images"]
@@ -187,7 +187,7 @@ def _build_rules(data: Mapping[str, Any], base: Rules, taxonomy: Taxonomy, where
             )
         values["max_images"] = n
     if "tie_break" in data:
-        tb = _names(data["tie_break"], f"{where}: tie_break")
+        tb = name_list(data["tie_break"], f"{where}: tie_break")
         if any(t not in TIE_BREAKS for t in tb):
             raise ConfigError(f"{where}: tie_break takes {', '.join(TIE_BREAKS)}; got {tb}")
         values["tie_break"] = tuple(tb)
@@ -204,9 +204,9 @@ def _build_promotion(data: Any, taxonomy: Taxonomy, where: str) -> Promotion | N
     if not isinstance(data, Mapping) or "labels" not in data or "unless_any" not in data:
         raise ConfigError(f"{where}: expected {{labels: [...], unless_any: GROUP or [...]}}")
     check_keys(data, ("labels", "unless_any"), where)
-    labels = taxonomy.expand(_names(data["labels"], where), f"{where}: labels")
+    labels = taxonomy.expand(name_list(data["labels"], where), f"{where}: labels")
     raw = data["unless_any"]
-    unless = taxonomy.expand(_names(raw, where), f"{where}: unless_any", allow_groups=True)
+    unless = taxonomy.expand(name_list(raw, where), f"{where}: unless_any", allow_groups=True)
     if not labels or not unless:
         raise ConfigError(f"{where}: labels and unless_any each need at least one class")
     group = raw if isinstance(raw, str) and raw in taxonomy.groups else None
@@ -234,13 +234,14 @@ def _check_conflicts(rules: Rules, where: str) -> None:
         )
 
 
-def _names(value: Any, where: str) -> list[str]:
+def name_list(value: Any, where: str) -> list[str]:
+    """A YAML value that is one class name or a list of them, as a list (None: empty)."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: expected a list of names")
+        raise ConfigError(f"{where}: expected a name or a list of names")
     return list(value)
 
 
