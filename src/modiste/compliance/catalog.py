@@ -60,7 +60,8 @@ def _state(digest: str, product: ProductRow, images: Sequence[ImageRow]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _gallery(product: ProductRow) -> list[ImageRow]:
+def gallery_images(product: ProductRow) -> list[ImageRow]:
+    """The photos a channel gets: stored, not kept out of the gallery (checks and exports)."""
     return [
         i
         for i in product.images
@@ -68,16 +69,21 @@ def _gallery(product: ProductRow) -> list[ImageRow]:
     ]
 
 
-def _load(session: Session, ids: Sequence[int], digest: str) -> list[CatalogProduct]:
-    from modiste.cleaning.catalog_dedupe import from_row
-
-    rows = session.scalars(
+def products_with_images(session: Session, ids: Sequence[int]) -> Sequence[ProductRow]:
+    """Products ``ids`` (by id) with their images and shot labels loaded in two queries."""
+    return session.scalars(
         select(ProductRow)
         .where(ProductRow.id.in_(list(ids)))
         .options(selectinload(ProductRow.images).selectinload(ImageRow.shot))
         .order_by(ProductRow.id)
     ).all()
-    image_ids = [i.id for p in rows for i in _gallery(p)]
+
+
+def _load(session: Session, ids: Sequence[int], digest: str) -> list[CatalogProduct]:
+    from modiste.cleaning.catalog_dedupe import from_row
+
+    rows = products_with_images(session, ids)
+    image_ids = [i.id for p in rows for i in gallery_images(p)]
     prints = {
         r.image_id: from_row(r)
         for r in session.scalars(
@@ -86,7 +92,7 @@ def _load(session: Session, ids: Sequence[int], digest: str) -> list[CatalogProd
     }
     out = []
     for p in rows:
-        gallery = _gallery(p)
+        gallery = gallery_images(p)
         images = [
             ImageInput(
                 key=str(i.id),

@@ -370,27 +370,15 @@ def products_from_catalog(
 ) -> Iterator[ExportProduct]:
     """The catalog's products with their stored gallery photos and shot labels, a chunk of
     products per session; each photo's bytes are read from ``store`` only when exported."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from modiste.catalog.schema import ImageRow, ProductRow
+    from modiste.compliance.catalog import gallery_images, products_with_images
 
     ids = _catalog_ids(db, product_ids)
     for start in range(0, len(ids), chunk):
         with db.session() as session:
-            rows = session.scalars(
-                select(ProductRow)
-                .where(ProductRow.id.in_(ids[start : start + chunk]))
-                .options(selectinload(ProductRow.images).selectinload(ImageRow.shot))
-                .order_by(ProductRow.id)
-            )
             products = []
-            for p in rows:
-                hashes = {
-                    str(i.id): i.content_hash
-                    for i in p.images
-                    if i.status == "stored" and i.in_gallery is not False and i.content_hash
-                }
+            for p in products_with_images(session, ids[start : start + chunk]):
+                gallery = gallery_images(p)
+                hashes = {str(i.id): str(i.content_hash) for i in gallery}
                 images = [
                     ImageInput(
                         key=str(i.id),
@@ -398,8 +386,7 @@ def products_from_catalog(
                         confidence=float(i.shot.confidence) if i.shot else 0.0,
                         position=i.position,
                     )
-                    for i in p.images
-                    if str(i.id) in hashes
+                    for i in gallery
                 ]
                 products.append(
                     ExportProduct(
