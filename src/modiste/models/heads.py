@@ -142,9 +142,6 @@ class GatedHead:
         tmp.replace(path)
 
 
-ShotHeadModel = LinearHead | GatedHead
-
-
 def load_head(path: Path) -> LinearHead | GatedHead:
     """Read a :class:`LinearHead` or a :class:`GatedHead` file."""
     try:

@@ -206,15 +206,17 @@ def train_final(
     xt, yt = (np.concatenate([x_o, x_f]), y + y) if flip_aug else (x_o, y)
     head = fit_head(xt, yt, labels, c=c, boost_last=n_cues(spec), boost=spec.cue_weight)
     head.temperature = temperature
-    head.meta = {
-        **spec.as_meta(),
-        "threshold": threshold,
-        "c": c,
-        "flip_aug": flip_aug,
-        "n_train": len(samples),
-    }
+    head.meta = _head_meta(spec, threshold, c, flip_aug, len(samples))
     head.memory_x, head.memory_y = memory_subsample(x_o, y, MEMORY_PER_CLASS)
     return head
+
+
+def _head_meta(
+    spec: FeatureSpec, threshold: float, c: float, flip_aug: bool, n_train: int
+) -> dict[str, Any]:
+    """What a head file says about how it was made (the classifier reads spec and threshold)."""
+    return {**spec.as_meta(), "threshold": threshold, "c": c, "flip_aug": flip_aug,
+            "n_train": n_train}  # fmt: skip
 
 
 def calibrate(oof_logits: np.ndarray, labels: Sequence[str], y: Sequence[str]) -> float:
@@ -308,14 +310,7 @@ def train_final_gated(
     head = fit_gated(x_o, x_f, y, detail, spec, c, flip_aug)
     for part, t in zip((head.gate, head.gallery, head.detail), temperatures, strict=True):
         part.temperature = t
-    head.meta = {
-        **spec.as_meta(),
-        "threshold": threshold,
-        "c": c,
-        "flip_aug": flip_aug,
-        "n_train": len(samples),
-        "gated": True,
-    }
+    head.meta = {**_head_meta(spec, threshold, c, flip_aug, len(samples)), "gated": True}
     y_arr = np.asarray(y)
     for part, rows in ((head.gallery, ~detail), (head.detail, detail)):
         part.memory_x, part.memory_y = memory_subsample(
