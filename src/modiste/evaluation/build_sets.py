@@ -110,6 +110,18 @@ def _half(keys: list[str], seed: int) -> set[str]:
     return set(uniq[: len(uniq) // 2])
 
 
+def _ccp_eval_photos(boxes: list[dict[str, str]], classes: tuple[str, ...], seed: int) -> set[str]:
+    """The evaluation half of the CCP photos, the same for every catalog.
+
+    Photos with a box of the first protocol's classes (:data:`COARSE`) are split exactly as that
+    protocol splits them, so a model trained on its training half never saw a query of another;
+    photos only the other classes reach (a bag, no garment of those) are halved on their own.
+    """
+    first = [b["image_path"] for b in boxes if b["coarse"] in COARSE]
+    rest = {b["image_path"] for b in boxes if b["coarse"] in classes} - set(first)
+    return _half(first, seed) | _half(sorted(rest), seed)
+
+
 def _per_label(rows: list[dict[str, object]], n: int, seed: int) -> list[dict[str, object]]:
     by: dict[str, list[dict[str, object]]] = defaultdict(list)
     for r in rows:
@@ -198,8 +210,9 @@ def build_crossdomain(
     def rel(base: Path, p: str) -> str:
         return os.path.relpath((base / p).resolve(), out.resolve())
 
-    boxes = [b for b in _read(ccp_dir / "boxes.csv") if b["coarse"] in classes]
-    eval_photos = _half([b["image_path"] for b in boxes], seed)
+    all_boxes = _read(ccp_dir / "boxes.csv")
+    boxes = [b for b in all_boxes if b["coarse"] in classes]
+    eval_photos = _ccp_eval_photos(all_boxes, classes, seed)
     ccp = [
         {
             "image_path": rel(ccp_dir, b["image_path"]),

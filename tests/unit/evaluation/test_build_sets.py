@@ -101,3 +101,25 @@ def test_packshot_distractors_stay_in_the_gallery(tmp_path: Path) -> None:
 def test_unknown_catalog_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="valid: clothing_dataset, fashion_products"):
         build_crossdomain(_tree(tmp_path), tmp_path / "x", catalog="myntra")
+
+
+def test_street_photos_split_alike_for_both_catalogs(tmp_path: Path) -> None:
+    """A model trained on one protocol's street half never meets its photos as the other's query."""
+    ds = _tree(tmp_path)
+    extra = [[f"images/{i}.jpg", "purse", "bag", 0, 0, 5, 5] for i in range(20, 40)]  # bag only
+    with (ds / "ccp_street" / "boxes.csv").open("a", newline="") as f:
+        csv.writer(f).writerows(extra)
+    _write(
+        ds / "clothing_dataset" / "labels.csv",
+        ["image_path", "label", "kids", "sender_id", "split"],
+        [[f"images/{i}.jpg", "Shoes", "False", i % 6, ""] for i in range(12)],
+    )
+    build_crossdomain(ds, tmp_path / "old", seed=0)
+    build_crossdomain(ds, tmp_path / "new", seed=0, catalog="fashion_products")
+
+    def photos(name: str) -> set[Path]:
+        return {i.path.resolve() for i in load_items(tmp_path / name, "label")}
+
+    assert photos("old/train_ccp.csv").isdisjoint(photos("new/Q.csv"))
+    assert photos("new/train_ccp.csv").isdisjoint(photos("old/Q.csv"))
+    assert any(int(p.stem) >= 20 for p in photos("new/Q.csv") | photos("new/train_ccp.csv"))
