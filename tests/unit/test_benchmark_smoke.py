@@ -312,6 +312,33 @@ def test_retrieval_ablation_smoke(tmp_path: Path, datasets_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_same_item_cv_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """Two style splits of eight Magento styles: every variant and gallery gets scored."""
+    data = tmp_path / "gallery.csv"
+    _subset_csv(
+        datasets_dir / "magento_luma" / "gallery.csv", data, _first_groups("style_id", 8, 2)
+    )
+    out = tmp_path / "cv.json"
+    done = _bench(
+        "same_item_cv",
+        *("--data", str(data), "--splits", "2", "--trained-splits", "1", "--steps", "5"),
+        *("--cache", str(tmp_path / "cache"), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["seed"] for r in result["splits"]] == [0, 1]
+    assert "projection" in result["splits"][0] and "projection" not in result["splits"][1]
+    for key, s in result["summary"].items():
+        assert 0 <= s["min"] <= s["mean"] <= s["max"] <= 1, key
+    # A larger gallery can only add distractors: the catalog-sized figure is never higher.
+    for r in result["splits"]:
+        for variant in ("fixed", "nested"):
+            held, cat = r[variant]["heldout_gallery"], r[variant]["catalog_gallery"]
+            assert cat["recall_at_1"] <= held["recall_at_1"]
+
+
+@pytest.mark.slow
 def test_relevance_floor_and_colour_names_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     """The floor and colour benchmarks on a few real photos (issue #14 items 7 and 8)."""
     out = tmp_path / "floor.json"
