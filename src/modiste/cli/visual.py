@@ -123,6 +123,15 @@ def train_embedder_cmd(
     steps: int = 600,
     out_dim: int = 256,
     seed: int = 0,
+    domain_positives: bool = typer.Option(
+        False, help="Category batches: half street crops, half catalog photos of each class."
+    ),
+    street_views: bool = typer.Option(
+        False, help="Also train on mirrored, tight and wider-padded street crops."
+    ),
+    keep_projection: Path | None = typer.Option(
+        None, help="A trained .npz: keep its projection (same-item unchanged), refit the heads."
+    ),
 ) -> None:
     """Learn the projection of backbone features (metric learning; see docs/decisions)."""
     from modiste.evaluation.report import write_json
@@ -131,7 +140,16 @@ def train_embedder_cmd(
 
     st = state(ctx)
     base = create_crop_embedder(st.settings, projection=None, runtime="onnx")
-    cfg = EmbedderTrainConfig(magento, crossdomain, seed=seed, steps=steps, out_dim=out_dim)
+    cfg = EmbedderTrainConfig(
+        magento,
+        crossdomain,
+        seed=seed,
+        steps=steps,
+        out_dim=out_dim,
+        domain_positives=domain_positives,
+        street_views=street_views,
+        keep_projection=keep_projection,
+    )
     progress = RichProgress(st.err)
     progress.start("features", None)  # type: ignore[arg-type]  # unknown total
     try:

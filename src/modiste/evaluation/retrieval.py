@@ -164,9 +164,14 @@ def grouped_split(
 
 
 def load_item_images(
-    items: Sequence[Item], margin: float = 0.1, draft_size: int = 512
+    items: Sequence[Item], margin: float = 0.1, draft_size: int = 512, mirror: bool = False
 ) -> list[Any]:
-    """Decode each item (safely) and cut its box, padded like search crops, when it has one."""
+    """Decode each item (safely) and cut its box, padded like search crops, when it has one.
+
+    ``margin`` and ``mirror`` (flip left-right) make other views of a crop for training.
+    """
+    from PIL import Image
+
     from modiste.imaging import decode_image
     from modiste.search.crops import pad_box
 
@@ -177,18 +182,24 @@ def load_item_images(
             b = pad_box(it.box, image.width, image.height, margin)
             if b.width >= 4 and b.height >= 4:
                 image = image.crop((round(b.x1), round(b.y1), round(b.x2), round(b.y2)))
-        out.append(image)
+        out.append(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image)
     return out
 
 
 def embed_items(
-    embed: Any, items: Sequence[Item], batch: int = 32, advance: Any = None
+    embed: Any,
+    items: Sequence[Item],
+    batch: int = 32,
+    advance: Any = None,
+    margin: float = 0.1,
+    mirror: bool = False,
 ) -> np.ndarray:
     """Vectors for ``items`` in batches (``embed``: images → (N, D)); ``advance(n)`` reports."""
     parts = []
     for i in range(0, len(items), batch):
         chunk = items[i : i + batch]
-        parts.append(np.asarray(embed(load_item_images(chunk)), dtype=np.float32))
+        images = load_item_images(chunk, margin, mirror=mirror)
+        parts.append(np.asarray(embed(images), dtype=np.float32))
         if advance is not None:
             advance(len(chunk))
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)

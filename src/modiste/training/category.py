@@ -32,6 +32,14 @@ class DomainData:
     labels: list[str]
     groups: list[str]
 
+    def concat(self, other: DomainData) -> DomainData:
+        return DomainData(
+            np.vstack([self.cnn, other.cnn]),
+            np.vstack([self.colour, other.colour]),
+            self.labels + other.labels,
+            self.groups + other.groups,
+        )
+
     def subset(self, mask: np.ndarray) -> DomainData:
         idx = np.flatnonzero(mask)
         return DomainData(

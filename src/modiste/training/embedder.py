@@ -38,6 +38,10 @@ from modiste.training.category import DomainData, choose_photo_weights, fit_head
 
 log = logging.getLogger(__name__)
 COLOUR_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+StreetView = tuple[float, bool]  # (box margin, mirrored) of a street crop
+# Extra views of each training street crop with --street-views: mirrored, tight (the box as
+# annotated) and re-padded wider; the search service crops with a 0.1 margin, unmirrored.
+STREET_VIEWS: tuple[StreetView, ...] = ((0.1, True), (0.0, False), (0.25, False))
 
 
 @dataclass
@@ -53,6 +57,9 @@ class EmbedderTrainConfig:
     lr: float = 2e-3
     max_clothing: int = 2000
     category_loss_weight: float = 1.0
+    domain_positives: bool = False
+    street_views: bool = False
+    keep_projection: Path | None = None  # a trained file: keep its projection, refit the heads
 
 
 class FeatureCache:
@@ -62,10 +69,16 @@ class FeatureCache:
         self.root, self.embedder = root, embedder
 
     def features(
-        self, items: Sequence[Item], tag: str, advance: Callable[[int], None] | None = None
+        self,
+        items: Sequence[Item],
+        tag: str,
+        advance: Callable[[int], None] | None = None,
+        view: StreetView = (0.1, False),
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(cnn, colour) for ``items``; computed once per identical list."""
+        """(cnn, colour) for ``items`` seen as ``view``; computed once per identical list."""
         h = hashlib.sha256(self.embedder.name.encode())
+        if view != (0.1, False):  # the default view keeps the names of older caches
+            h.update(f"view={view}\n".encode())
         for it in items:
             h.update(f"{it.path}|{it.box}\n".encode())
         files = None
@@ -79,6 +92,8 @@ class FeatureCache:
             lambda ims: np.hstack([emb.cnn_features(ims), emb.colour_features(ims)]),
             items,
             advance=advance,
+            margin=view[0],
+            mirror=view[1],
         )
         cnn, col = both[:, : emb.features.dim], both[:, emb.features.dim :]
         if files is not None:
@@ -88,9 +103,29 @@ class FeatureCache:
         return cnn, col
 
 
+def _catalog_train_csv(folder: Path) -> Path:
+    """The catalog-domain training half: ``train_catalog.csv``, or an older set's name."""
+    path = folder / "train_catalog.csv"
+    return path if path.is_file() else folder / "train_clothing.csv"
+
+
 def _label_ids(labels: Sequence[str]) -> np.ndarray:
     index = {lab: i for i, lab in enumerate(sorted(set(labels)))}
     return np.asarray([index[lab] for lab in labels], dtype=np.int64)
+
+
+def _domain_batch(
+    labels: np.ndarray, domains: np.ndarray, per_class: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Each class's samples half from each domain: every positive set pairs a street crop with
+    a catalog photo of its category, which a pooled draw leaves to chance."""
+    out: list[int] = []
+    for c in np.unique(labels):
+        for d in np.unique(domains):
+            idx = np.flatnonzero((labels == c) & (domains == d))
+            n = min(per_class // 2, len(idx))
+            out.extend(rng.choice(idx, size=n, replace=False))
+    return np.asarray(out)
 
 
 def _batch(
@@ -114,8 +149,12 @@ def fit_projection(
     category_x: np.ndarray | None,
     category_y: np.ndarray | None,
     cfg: EmbedderTrainConfig,
+    category_domain: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Learn W (in_dim, out_dim) on L2-normalised features; PCA-initialised, MS loss."""
+    """Learn W (in_dim, out_dim) on L2-normalised features; PCA-initialised, MS loss.
+
+    ``category_domain`` (0 catalog, 1 street) enables ``cfg.domain_positives`` batches.
+    """
     import torch
     from pytorch_metric_learning.losses import MultiSimilarityLoss
 
@@ -135,7 +174,10 @@ def fit_projection(
         z = torch.nn.functional.normalize(px[idx] @ w, dim=1)
         loss = loss_fn(z, torch.from_numpy(product_y[idx]))
         if cx is not None and category_y is not None:
-            cidx = _batch(category_y, 5, 24, rng)
+            if cfg.domain_positives and category_domain is not None:
+                cidx = _domain_batch(category_y, category_domain, 24, rng)
+            else:
+                cidx = _batch(category_y, 5, 24, rng)
             zc = torch.nn.functional.normalize(cx[cidx] @ w, dim=1)
             loss = loss + cfg.category_loss_weight * loss_fn(zc, torch.from_numpy(category_y[cidx]))
         opt.zero_grad()
@@ -160,38 +202,61 @@ def train_embedder(
     train, test = grouped_split([it.group for it in items], cfg.test_share, cfg.seed)
     cnn, col = cache.features(items, "magento", advance)
     labels = [it.label for it in items]
-    cat_x = cat_y = None
+    cat_x = cat_y = cat_dom = None
     domains: tuple[DomainData, DomainData] | None = None
+    views: DomainData | None = None
     report: dict[str, Any] = {}
     if cfg.crossdomain is not None:
-        cl = load_items(cfg.crossdomain / "train_clothing.csv", "label")
+        cl = load_items(_catalog_train_csv(cfg.crossdomain), "label")
         rng = np.random.default_rng(cfg.seed)
         cl = [cl[i] for i in sorted(rng.permutation(len(cl))[: cfg.max_clothing])]
         cc = load_items(cfg.crossdomain / "train_ccp.csv", "label")
         x1, k1 = cache.features(cl, "train_clothing", advance)
         x2, k2 = cache.features(cc, "train_ccp", advance)
-        cat_x = np.vstack([x1, x2])
-        cat_y = _label_ids([it.label for it in cl] + [it.label for it in cc])
-        domains = (  # split groups: contributor (clothing), street photo (CCP)
+        domains = (  # split groups: contributor or photo bytes (catalog), street photo (CCP)
             DomainData(x1, k1, [it.label for it in cl], [it.group for it in cl]),
             DomainData(x2, k2, [it.label for it in cc], [str(it.path) for it in cc]),
         )
+        if cfg.street_views:
+            parts = [cache.features(cc, "train_ccp", advance, v) for v in STREET_VIEWS]
+            n = len(STREET_VIEWS)
+            views = DomainData(
+                np.vstack([p[0] for p in parts]),
+                np.vstack([p[1] for p in parts]),
+                domains[1].labels * n,
+                domains[1].groups * n,
+            )
+        photo = domains[1] if views is None else domains[1].concat(views)
+        cat_x = np.vstack([x1, photo.cnn])
+        cat_y = _label_ids(domains[0].labels + photo.labels)
+        cat_dom = np.r_[np.zeros(len(x1)), np.ones(len(photo.labels))]
     tr = np.flatnonzero(train)
     # The colour weight is chosen on styles the projection did not see either: an inner grouped
     # split of the training styles (a projection fits its own training products too well, which
     # would make colour look less useful than it is on new products).
-    inner_fit, inner_val = grouped_split([items[i].group for i in tr], 0.5, cfg.seed + 1)
-    fit_i, val_i = tr[inner_fit], tr[inner_val]
-    w_inner = fit_projection(cnn[fit_i], _label_ids([labels[i] for i in fit_i]), cat_x, cat_y, cfg)
-    inner = CropEmbedder(base.features, base.recipe, Projection(w_inner, base.recipe))
-    val_labels = [labels[i] for i in val_i]
-    scores = {
-        cw: same_item_metrics(inner.combine(cnn[val_i], col[val_i], cw), val_labels)["recall_at_1"]
-        for cw in COLOUR_WEIGHTS
-    }
-    w = fit_projection(cnn[tr], _label_ids([labels[i] for i in tr]), cat_x, cat_y, cfg)
     trained = sorted({items[i].group for i in tr})
-    best_cw = max(COLOUR_WEIGHTS, key=lambda c: (scores[c], -abs(c - 1.0)))
+    if cfg.keep_projection is None:
+        inner_fit, inner_val = grouped_split([items[i].group for i in tr], 0.5, cfg.seed + 1)
+        fit_i, val_i = tr[inner_fit], tr[inner_val]
+        w_inner = fit_projection(
+            cnn[fit_i], _label_ids([labels[i] for i in fit_i]), cat_x, cat_y, cfg, cat_dom
+        )
+        inner = CropEmbedder(base.features, base.recipe, Projection(w_inner, base.recipe))
+        val_labels = [labels[i] for i in val_i]
+        scores = {
+            cw: same_item_metrics(inner.combine(cnn[val_i], col[val_i], cw), val_labels)[
+                "recall_at_1"
+            ]
+            for cw in COLOUR_WEIGHTS
+        }
+        w = fit_projection(cnn[tr], _label_ids([labels[i] for i in tr]), cat_x, cat_y, cfg, cat_dom)
+        best_cw = max(COLOUR_WEIGHTS, key=lambda c: (scores[c], -abs(c - 1.0)))
+    else:  # same-item ranking stays exactly that file's: only the category part is refitted
+        kept = Projection.load(cfg.keep_projection)
+        if kept.meta.get("trained_groups", trained) != trained:
+            raise ConfigError(f"{cfg.keep_projection} was trained on other Magento styles")
+        w, best_cw = kept.weight, kept.recipe.colour_weight
+        scores = kept.meta.get("colour_weight_inner_val_r1", {})
     from dataclasses import replace
 
     recipe = replace(base.recipe, colour_weight=best_cw)
@@ -199,7 +264,14 @@ def train_embedder(
     meta: dict[str, Any] = {}
     if domains is not None:
         recipe, heads, meta["category_heads"] = _category_part(
-            base, recipe, cfg, domains, cnn[tr], _label_ids([labels[i] for i in tr])
+            base,
+            recipe,
+            cfg,
+            domains,
+            cnn[tr],
+            _label_ids([labels[i] for i in tr]),
+            views,
+            w if cfg.keep_projection else None,
         )
     h = hashlib.sha256(w.astype(np.float16).tobytes())
     for d in sorted(heads):
@@ -263,19 +335,28 @@ def _category_part(
     domains: tuple[DomainData, DomainData],
     product_x: np.ndarray,
     product_y: np.ndarray,
+    views: DomainData | None = None,
+    fixed_w: np.ndarray | None = None,
 ) -> tuple[CropRecipe, dict[str, CategoryHead], dict[str, Any]]:
     """Category heads on the full training halves; street-photo query weights on validation.
 
     The validation projection and heads see only the fit halves of the category data (the
     Magento training styles as well), so the weights are chosen on photos and contributors that
-    neither saw.
+    neither saw. Extra ``views`` of street crops join the fit half of their photo's side only:
+    validation queries are crops as the search service cuts them. With ``fixed_w`` (a kept
+    projection) only the heads and weights are chosen; that projection may have seen
+    validation photos, which makes validation optimistic for it.
     """
     from dataclasses import replace
 
     fit, val = split_domains(*domains, cfg.seed)
+    if views is not None:  # extra views of a fit photo's crops; validation stays as served
+        fit = (fit[0], fit[1].concat(views.subset(np.isin(views.groups, fit[1].groups))))
+        domains = (domains[0], domains[1].concat(views))
     fx = np.vstack([fit[0].cnn, fit[1].cnn])
     fy = _label_ids(fit[0].labels + fit[1].labels)
-    w_val = fit_projection(product_x, product_y, fx, fy, cfg)
+    fd = np.r_[np.zeros(len(fit[0].labels)), np.ones(len(fit[1].labels))]
+    w_val = fit_projection(product_x, product_y, fx, fy, cfg, fd) if fixed_w is None else fixed_w
 
     def embedder(heads: dict[str, CategoryHead]) -> CropEmbedder:
         return CropEmbedder(base.features, recipe, Projection(w_val, recipe, heads=heads))
