@@ -30,6 +30,13 @@ def train_detector_cmd(
     ),
     tag_weight: float = typer.Option(0.5, help="Weight of the image-level tag loss."),
     weak_batch: int = typer.Option(16, help="Tagged photos added to each batch."),
+    paste_catalog: Path | None = typer.Option(
+        None,
+        help="products.csv of a catalog on white (articleType, image_path): paste its bags, "
+        "belts, scarves and caps on copies of the training photos.",
+    ),
+    paste_per_image: int = typer.Option(1, help="Pasted copies per training photo."),
+    paste_seed: int = typer.Option(0, help="Seed of the pasted copies."),
     per_class: int = typer.Option(3, help="Decoding: peaks kept per class and image."),
     nms_iou: float = typer.Option(0.6, help="Decoding: class-wise NMS overlap."),
     members: int = typer.Option(
@@ -88,6 +95,8 @@ def train_detector_cmd(
         tune_lr=tune_lr,
         tag_weight=tag_weight,
         weak_batch=weak_batch,
+        paste_per_image=paste_per_image,
+        paste_seed=paste_seed,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:
@@ -108,6 +117,7 @@ def train_detector_cmd(
             cache_dir or st.settings.cache_dir / "detector",
             progress,
             tags,
+            paste_catalog,
         )
     name = "validation" if "validation" in result else "held-out"
     held = result.get("validation") or result.get("held_out")

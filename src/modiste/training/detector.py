@@ -77,6 +77,8 @@ class DetectorTrainConfig:
     eval_every: int = 10
     tag_weight: float = 0.5  # image-level tag loss of unannotated photos (when tags are given)
     weak_batch: int = 16  # unannotated photos added to each batch
+    paste_per_image: int = 1  # copy-paste photos per training photo (when a catalog is given)
+    paste_seed: int = 0
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -437,6 +439,30 @@ def decode_sweep(
     return rows
 
 
+def paste_photos(
+    sources: Sequence[DetectionItem],
+    paste_csv: Path | None,
+    tc: DetectorTrainConfig,
+    cache_dir: Path | None,
+) -> list[DetectionItem]:
+    """Copy-paste photos made from ``sources`` (the photos trained on) and the catalog.
+
+    Written under ``cache_dir`` (keyed by catalog, settings and sources) so that their features
+    are cached like the originals'; without a cache dir, under a temporary folder kept for the
+    process's life.
+    """
+    if paste_csv is None or tc.paste_per_image <= 0:
+        return []
+    import tempfile
+
+    from modiste.training.detector_paste import PasteConfig, paste_items, paste_key, read_catalog
+
+    products = read_catalog(paste_csv, tc.head.classes)
+    cfg = PasteConfig(per_image=tc.paste_per_image, seed=tc.paste_seed)
+    root = cache_dir if cache_dir is not None else Path(tempfile.mkdtemp(prefix="modiste-paste-"))
+    return paste_items(sources, products, root / f"paste-{paste_key(paste_csv, sources, cfg)}", cfg)
+
+
 def train_detector(
     settings: Settings,
     images_csv: Path,
@@ -447,13 +473,16 @@ def train_detector(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     tags_csv: Path | None = None,
+    paste_csv: Path | None = None,
 ) -> dict[str, Any]:
     """Split, cache features, train, score, and write the head to ``out``.
 
     With ``tc.val_fraction`` part of the training images is set aside and scored instead of the
     held-out images (with a sweep of decodings), so variants can be chosen without looking at
     the held-out set. ``tags_csv`` adds the unannotated photos of ``images_csv`` with their
-    image-level tags (see :func:`train_head`).
+    image-level tags (see :func:`train_head`). ``paste_csv`` (a catalog's products.csv) adds
+    copies of the training photos (never the validation or held-out ones) with catalog products
+    pasted on them (:mod:`modiste.training.detector_paste`); they are not mirrored.
 
     Returns:
         A report: ``held_out`` or ``validation`` ``map50``/``per_class`` (from cached features),
@@ -470,6 +499,11 @@ def train_detector(
     train, held = split_items(items, tc.holdout_fraction, tc.seed)
     if holdout_csv is not None:
         write_image_list(held, holdout_csv)
+    # Positions into the cached training images, so the cache is shared with full runs.
+    fit, val = list(range(len(train))), list[int]()
+    if tc.val_fraction > 0:
+        fit, val = split_positions(len(train), tc.val_fraction, tc.seed)
+    pasted = paste_photos([train[i] for i in fit], paste_csv, tc, cache_dir)
     backbone = create_backbone(
         settings.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
     )
@@ -480,15 +514,18 @@ def train_detector(
     scored = held
     cached: tuple[np.ndarray, np.ndarray, list[Letterbox]] | None = None
     if tc.val_fraction > 0:
-        # Positions into the cached training images, so the cache is shared with full runs.
-        fit, val = split_positions(len(train), tc.val_fraction, tc.seed)
         scored, v16, v32, vlbs = take_images(val, train, f16, f32, lbs)
         cached = (v16, v32, vlbs[: len(val)])
         train, f16, f32, lbs = take_images(fit, train, f16, f32, lbs)
         report["n_validation"] = len(scored)
     report["n_train"] = len(train)
     mirrored = [_flip(it, lb.width) for it, lb in zip(train, lbs, strict=False)]
-    targets = build_targets(list(train) + mirrored, lbs, cfg)
+    if pasted:
+        p16, p32, plbs = extract_features(pasted, backbone, cfg, cache_dir, progress, mirror=False)
+        f16, f32 = np.concatenate([f16, p16]), np.concatenate([f32, p32])
+        lbs = [*lbs, *plbs]
+        report["n_pasted"] = len(pasted)
+    targets = build_targets(list(train) + mirrored + pasted, lbs, cfg)
     weak = None
     if tags_csv is not None:
         weak_paths, present = read_tag_set(images_csv, tags_csv, classes)
@@ -546,6 +583,8 @@ def train_detector(
         extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
         if tags_csv is not None:
             extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
+        if paste_csv is not None:
+            extra.update(paste_csv=paste_csv.name, n_pasted=len(pasted))
         save_head(out, head, replace(cfg, members=n_members, extra=extra))
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size
