@@ -16,12 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from modiste.cleaning.text_features import FeatureConfig, TextFeaturizer
+
+if TYPE_CHECKING:
+    from modiste.cleaning.photo_head import PhotoHead
 from modiste.errors import ModelError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class TextCategorizer:
         self._features: TextFeaturizer | None = None
         self._coef: sp.csr_matrix | None = None  # (n_features, n_classes)
         self._intercept: np.ndarray | None = None
+        self.photo: PhotoHead | None = None  # title + photo model when set (photo.npz)
 
     # ------------------------------------------------------------------ training
     def _fit_linear(self, x: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,15 +162,24 @@ class TextCategorizer:
         x = feats.transform(list(texts))
         return np.asarray((x @ self._coef).todense()) + self._intercept
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated class probabilities, columns in ``self.classes`` order."""
+    def predict_proba(self, texts: Sequence[str], photos: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated class probabilities, columns in ``self.classes`` order.
+
+        ``photos``: one feature row per text (NaN where there is no photo), used when the model
+        has a photo head (see ``cleaning.photo_features``); otherwise the title decides alone.
+        """
         if len(texts) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return _softmax(self.decision(texts) * self.temperature)
+        p = _softmax(self.decision(texts) * self.temperature)
+        if self.photo is not None and photos is not None:
+            p = self.photo.fuse(p, self.classes, photos)
+        return p
 
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """Best label and its confidence for each text."""
-        p = self.predict_proba(texts)
+    def predict(
+        self, texts: Sequence[str], photos: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Best label and its confidence for each text (and photo, see :meth:`predict_proba`)."""
+        p = self.predict_proba(texts, photos)
         best = p.argmax(axis=1) if len(p) else np.zeros(0, dtype=int)
         return [(self.classes[i], float(p[r, i])) for r, i in enumerate(best)]
 
@@ -189,6 +202,11 @@ class TextCategorizer:
         for i, terms in enumerate(fmeta.pop("terms")):
             arrays[f"terms_{i}"] = np.array(terms, dtype=str)
         np.savez_compressed(out / "model.npz", **arrays)
+        photo_file = out / "photo.npz"
+        if self.photo is not None:
+            np.savez_compressed(photo_file, **self.photo.arrays())
+        elif photo_file.exists():  # retraining title-only into a photo model's folder
+            photo_file.unlink()
         meta = {
             "format": "modiste-text-categorizer",
             "version": FORMAT_VERSION,
@@ -198,6 +216,8 @@ class TextCategorizer:
             "features": fmeta,
             "info": self.info,
         }
+        if self.photo is not None:
+            meta["photo"] = self.photo.meta()
         (out / "model.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         return out
 
@@ -213,6 +233,7 @@ class TextCategorizer:
                 raise ModelError(f"{d} does not hold a Modiste text categorizer")
             with np.load(d / "model.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
+            photo = _load_photo(d, meta["photo"]) if "photo" in meta else None
         except (OSError, ValueError, KeyError) as e:
             raise ModelError(f"cannot read text model in {d}: {e}") from e
         m = cls(CategorizerConfig.from_dict(meta["config"]))
@@ -227,7 +248,16 @@ class TextCategorizer:
             shape=(n_feat, len(m.classes)),
         )
         m._intercept = arrays["intercept"].astype(np.float32)
+        m.photo = photo
         return m
+
+
+def _load_photo(d: Path, meta: dict[str, Any]) -> PhotoHead:
+    """The photo head saved beside a title model (``photo.npz``, no pickle)."""
+    from modiste.cleaning.photo_head import PhotoHead
+
+    with np.load(d / "photo.npz", allow_pickle=False) as z:
+        return PhotoHead.from_saved(meta, {k: z[k] for k in z.files})
 
 
 # ---------------------------------------------------------------------- ingest helpers
@@ -245,24 +275,62 @@ def load_shipped_models(names: Sequence[str] = SHIPPED_MODELS) -> dict[str, Text
     return {n: TextCategorizer.load(shipped_model_dir(n)) for n in names}
 
 
+def user_model_dir(model_dir: Path, name: str) -> Path:
+    """Where a catalogue's own model replaces a shipped one: ``DATA_DIR/models/text/<name>``."""
+    return Path(model_dir) / "text" / name
+
+
+def load_text_models(
+    model_dir: Path | None, names: Sequence[str] = SHIPPED_MODELS
+) -> dict[str, TextCategorizer]:
+    """Shipped categorizers, each replaced by the data folder's own when one was trained there.
+
+    ``modiste train text --out DATA_DIR/models/text/product_type`` (with ``--image-column`` for a
+    title + photo model) is how a catalogue teaches ingest its own types, or Japanese titles.
+    """
+    out = {}
+    for n in names:
+        own = user_model_dir(model_dir, n) if model_dir is not None else None
+        if own is not None and (own / "model.json").is_file():
+            log.info("text model %s: using %s", n, own)
+            out[n] = TextCategorizer.load(own)
+        else:
+            out[n] = TextCategorizer.load(shipped_model_dir(n))
+    return out
+
+
 def categorize_product(
-    title: str | None, description: str | None, models: Mapping[str, TextCategorizer]
+    title: str | None,
+    description: str | None,
+    models: Mapping[str, TextCategorizer],
+    photo: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Predict each field in ``models`` for one product: ``{field: label, field_confidence: p}``.
 
     Models are trained on titles, so the title decides; the description (first 300 characters)
     only joins in, averaged, when there is no title or the title alone is unsure (< 0.5).
+    ``photo`` (the lead photo's features) is folded in by models that have a photo head, and
+    alone decides for them when there is no text at all.
     """
     title = (title or "").strip()
     desc = (description or "").strip()[:300]
+    feats = None if photo is None else np.asarray(photo, dtype=np.float32).reshape(1, -1)
     out: dict[str, Any] = {}
     for name, model in models.items():
         texts = [t for t in (title, desc) if t]
-        if not texts:
+        usable = model.photo is not None and feats is not None and np.isfinite(feats).all()
+        if not texts and not usable:
             out[name], out[f"{name}_confidence"] = None, 0.0
             continue
-        p = model.predict_proba(texts)
-        probs = p[0] if (title and (p[0].max() >= 0.5 or len(texts) == 1)) else p.mean(axis=0)
+        if not texts:
+            assert model.photo is not None and feats is not None
+            probs = model.photo.on_classes(feats, model.classes)[0]
+        else:
+            p = model.predict_proba(texts)
+            probs = p[0] if (title and (p[0].max() >= 0.5 or len(texts) == 1)) else p.mean(axis=0)
+            if usable:
+                assert model.photo is not None
+                probs = model.photo.fuse(probs[None], model.classes, feats)[0]
         i = int(probs.argmax())
         out[name], out[f"{name}_confidence"] = model.classes[i], float(probs[i])
     return out

@@ -15,13 +15,16 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modiste.cleaning.text import CategorizerConfig, TextCategorizer
 from modiste.cleaning.text_features import normalize_text
 from modiste.errors import ConfigError, FeedError
+
+if TYPE_CHECKING:
+    from modiste.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +73,17 @@ def _text(row: dict[str, str], column: str, extra: Sequence[str]) -> str:
 
 
 def split_indices(
-    texts: Sequence[str], labels: Sequence[str], spec: SplitSpec
+    texts: Sequence[str],
+    labels: Sequence[str],
+    spec: SplitSpec,
+    links: Sequence[str | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, test rows), stratified by label; grouped by normalised title if asked.
 
     Each label's groups (single rows, or all rows sharing a title) are shuffled with the seed and
     the     first ``test_size`` share goes to test; labels with one group stay in training.
+    ``links`` (grouped only; e.g. each row's photo sha256) also joins rows sharing a value, so
+    that a photo copied under another title does not sit on both sides.
     """
     n = len(texts)
     if spec.test_size <= 0:
@@ -83,6 +91,8 @@ def split_indices(
     groups: dict[str, list[int]] = defaultdict(list)
     for i, t in enumerate(texts):
         groups[normalize_text(t) if spec.grouped else str(i)].append(i)
+    if spec.grouped and links is not None:
+        groups = _join_linked(groups, links)
     by_label: dict[str, list[str]] = defaultdict(list)
     for key, rows in groups.items():
         by_label[Counter(labels[i] for i in rows).most_common(1)[0][0]].append(key)
@@ -99,6 +109,31 @@ def split_indices(
     is_test = np.zeros(n, dtype=bool)
     is_test[test] = True
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def _join_linked(groups: dict[str, list[int]], links: Sequence[str | None]) -> dict[str, list[int]]:
+    """Union-find of title groups that share a link; a joined group is keyed by its first title."""
+    parent = {key: key for key in groups}
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    first: dict[str, str] = {}
+    for key in sorted(groups):
+        for i in groups[key]:
+            link = links[i]
+            if link is None:
+                continue
+            other = first.setdefault(link, key)
+            a, b = sorted((root(key), root(other)))
+            parent[b] = a
+    joined: dict[str, list[int]] = defaultdict(list)
+    for key in sorted(groups):
+        joined[root(key)].extend(groups[key])
+    return joined
 
 
 def train_text_model(
@@ -149,12 +184,19 @@ def top_confusions(
 
 
 def evaluate_text_model(
-    model: TextCategorizer, texts: Sequence[str], labels: Sequence[str], png: Path | None = None
+    model: TextCategorizer,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    png: Path | None = None,
+    photos: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Accuracy, macro F1, per-class scores, top confusions, confidence coverage."""
+    """Accuracy, macro F1, per-class scores, top confusions, confidence coverage.
+
+    ``photos``: feature rows (NaN: no photo) for a model with a photo head.
+    """
     from modiste.evaluation.metrics import accuracy, confusion, macro_f1, per_class
 
-    preds = model.predict(texts)
+    preds = model.predict(texts, photos)
     y_pred = [p for p, _ in preds]
     conf = np.array([c for _, c in preds])
     correct = np.array([a == b for a, b in zip(labels, y_pred, strict=True)])
@@ -199,8 +241,15 @@ def evaluate_text_csv(
     label_column: str,
     split: SplitSpec | None = None,
     png: Path | None = None,
+    image_column: str | None = None,
+    settings: Settings | None = None,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Score the test side of ``split`` (default: the model's stored split; test_size 0: all)."""
+    """Score the test side of ``split`` (default: the model's stored split; test_size 0: all).
+
+    With ``image_column`` the photos join in (a model with a photo head) and the report adds
+    ``photo_rows``: title only vs title + photo on the rows with a usable photo.
+    """
     model = TextCategorizer.load(model_dir)
     trained = SplitSpec(**model.info["split"]) if "split" in model.info else None
     if split is None:
@@ -211,13 +260,27 @@ def evaluate_text_csv(
             "have been trained on (scores can be optimistic)"
         )
     extra = model.info.get("extra_columns", [])
-    texts, labels = read_text_csv(data, text_column, label_column, extra)
-    _, te = split_indices(texts, labels, split)
+    # A grouped split of a photo model also kept copies of a photo together: rebuild it so.
+    link_column = image_column or (model.info.get("image_column") if split.grouped else None)
+    rows = None
+    if link_column:
+        from modiste.training.text_photo import read_text_photo_csv
+
+        rows = read_text_photo_csv(data, text_column, label_column, link_column, extra)
+        texts, labels = rows.texts, rows.labels
+    else:
+        texts, labels = read_text_csv(data, text_column, label_column, extra)
+    _, te = split_indices(texts, labels, split, rows.links if rows else None)
     if split.test_size <= 0:
         te = np.arange(len(texts))
     if not len(te):
         raise ConfigError(f"{data}: no rows to score (the file or its held-out side is empty)")
-    report = evaluate_text_model(model, [texts[i] for i in te], [labels[i] for i in te], png)
+    t_te, y_te = [texts[i] for i in te], [labels[i] for i in te]
+    feats: np.ndarray | None = None
+    photo_part: dict[str, Any] = {}
+    if image_column and rows is not None:
+        feats, photo_part = _photo_part(model, rows, te, settings, cache_dir)
+    report = evaluate_text_model(model, t_te, y_te, png, feats)
     report = {
         "model": str(model_dir),
         "data": str(data),
@@ -226,5 +289,31 @@ def evaluate_text_csv(
         "split": asdict(split),
         "split_is_training_holdout": split == trained and split.test_size > 0,
         **report,
+        **photo_part,
     }
     return report
+
+
+def _photo_part(
+    model: TextCategorizer,
+    rows: Any,
+    te: np.ndarray,
+    settings: Settings | None,
+    cache_dir: Path | None,
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Test rows' photo features and the report's photo section (title only vs with photo)."""
+    from modiste.training.text_photo import photo_features, photo_row_report
+
+    if model.photo is None:
+        log.warning("%s has no photo head: scoring titles only", model.info.get("data", "model"))
+        return None, {"photo_rows": {"n": 0, "note": "model has no photo head"}}
+    feats = photo_features(rows, te, model.photo.spec, settings, cache_dir)
+    errors = [{"text": rows.texts[i], "error": rows.errors[i]} for i in te if i in rows.errors]
+    t_te, y_te = [rows.texts[i] for i in te], [rows.labels[i] for i in te]
+    head = model.photo.meta()
+    part = {
+        "photo_fusion": {k: head[k] for k in ("fusion", "weight", "spec")},
+        "photo_rows": photo_row_report(model, t_te, y_te, feats),
+        "photo_errors": errors,
+    }
+    return feats, part
