@@ -260,17 +260,19 @@ def evaluate_text_csv(
             "have been trained on (scores can be optimistic)"
         )
     extra = model.info.get("extra_columns", [])
-    # A grouped split of a photo model also kept copies of a photo together: rebuild it so.
-    link_column = image_column or (model.info.get("image_column") if split.grouped else None)
+    # A grouped split of a photo model also kept copies of a photo together: rebuild it so
+    # (a title-only model's grouped split joined titles only, photos or not).
+    link_column = model.info.get("image_column") if split.grouped else None
     rows = None
-    if link_column:
+    if image_column or link_column:
         from modiste.training.text_photo import read_text_photo_csv
 
-        rows = read_text_photo_csv(data, text_column, label_column, link_column, extra)
+        column = str(image_column or link_column)
+        rows = read_text_photo_csv(data, text_column, label_column, column, extra)
         texts, labels = rows.texts, rows.labels
     else:
         texts, labels = read_text_csv(data, text_column, label_column, extra)
-    _, te = split_indices(texts, labels, split, rows.links if rows else None)
+    _, te = split_indices(texts, labels, split, rows.links if rows and link_column else None)
     if split.test_size <= 0:
         te = np.arange(len(texts))
     if not len(te):

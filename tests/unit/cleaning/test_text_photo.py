@@ -242,3 +242,66 @@ def test_categorize_stage_uses_the_lead_photo(
     for key in ("n", "x"):  # no photo / unreadable photo: the title's own answer
         assert "photo_image_id" not in got[key][1]
         assert got[key][1]["confidence"] == round(text_only["product_type_confidence"], 4)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_text_photo_benchmark_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """`python -m benchmarks.text_photo` on 150 real rows with photos (5 types), real backbone."""
+    import subprocess
+    import sys
+
+    src = datasets_dir / "fashion_products" / "products.csv"
+    with src.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    kinds = ("Tshirts", "Shirts", "Casual Shoes", "Handbags", "Heels")
+    keep = [r for r in rows if r["image_path"] and r["articleType"] in kinds][:150]
+    keep += [r for r in rows if not r["image_path"] and r["articleType"] in kinds][:50]
+    data = tmp_path / "products.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(
+            {**r, "image_path": str(src.parent / r["image_path"]) if r["image_path"] else ""}
+            for r in keep
+        )
+    out = tmp_path / "text_photo.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.text_photo", "--data", str(data), "--json", str(out)],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["n_rows_with_photo"] == 150
+    for part in result["splits"]:
+        names = [s["variant"] for s in part["steps"]]
+        assert names[0].startswith("title only") and names[1].startswith("photo only")
+        assert all(0.3 < s["accuracy"] <= 1 for s in part["steps"])
+
+
+def test_eval_with_photos_scores_a_title_only_model_on_its_own_split(tmp_path: Path) -> None:
+    """Photos shared across titles must not regroup the split a title-only model was trained on."""
+    from modiste.training.text import evaluate_text_csv, train_text_model
+
+    (tmp_path / "img").mkdir()
+    for k in range(4):
+        _photo(tmp_path / "img" / f"{k}.png", "shirt", k)
+    data = tmp_path / "p.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "type", "image_path"])
+        for k in range(80):  # 80 titles, 4 photos: linking them would pull rows across sides
+            w.writerow(
+                [f"brand{k} {('shirt', 'dress')[k % 2]} x{k}", "ab"[k % 2], f"img/{k % 4}.png"]
+            )
+    split = SplitSpec(0, 0.25, grouped=True)
+    train_text_model(data, "title", "type", tmp_path / "m", split=split)
+    plain = evaluate_text_csv(tmp_path / "m", data, "title", "type")
+    with_photos = evaluate_text_csv(
+        tmp_path / "m", data, "title", "type", image_column="image_path"
+    )
+    assert plain["n"] == with_photos["n"] == 20
+    assert with_photos["photo_rows"]["note"] == "model has no photo head"
