@@ -234,7 +234,9 @@ def build_crossdomain(
         rows, left_out = packshot_rows(fp_dir, rel, distractors)
         group_col = "group"
         label_map = {**ARTICLE_TO_COARSE, **(ARTICLE_DISTRACTORS if distractors else {})}
-    eval_groups = _half([str(r[group_col]) for r in rows], seed + 1)
+    # distractors are halved on their own, so adding them moves no garment photo between halves
+    eval_groups = _half([str(r[group_col]) for r in rows if r["label"] in classes], seed + 1)
+    eval_groups |= _half([str(r[group_col]) for r in rows if r["label"] not in classes], seed + 1)
     gallery = _per_label([r for r in rows if r[group_col] in eval_groups], per_label_gallery, seed)
     # distractors are gallery-only: nothing learns or queries the class
     cat_train = [r for r in rows if r[group_col] not in eval_groups and r["label"] in classes]

@@ -96,6 +96,9 @@ def test_packshot_distractors_stay_in_the_gallery(tmp_path: Path) -> None:
     t = load_items(tmp_path / "d" / "train_catalog.csv", "label")
     assert "accessory" in {i.label for i in g}  # belts compete with the garments
     assert "accessory" not in {i.label for i in t}  # but nothing is taught the class
+    build_crossdomain(ds, tmp_path / "plain", seed=0, catalog="fashion_products")
+    plain = load_items(tmp_path / "plain" / "train_catalog.csv", "label")
+    assert [i.path.resolve() for i in t] == [i.path.resolve() for i in plain]  # none moved
 
 
 def test_unknown_catalog_is_refused(tmp_path: Path) -> None:
