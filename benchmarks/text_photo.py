@@ -68,10 +68,12 @@ def run_split(
         PhotoHead.fit(feats[vsub], [labels[i] for i in vsub], c, grid.spec) for c in grid.c_grid
     ]
     y_val = [labels[i] for i in vval]
-    _, table = choose_fusion(p_val, heads, feats[vval], y_val, title_v.classes, grid)
+    chosen_head, table = choose_fusion(p_val, heads, feats[vval], y_val, title_v.classes, grid)
 
     def best(variant: str) -> dict[str, Any]:
-        return max((r for r in table if r["variant"] == variant), key=lambda r: r["accuracy"])
+        """The variant's best validation row, ties broken as choose_fusion breaks them."""
+        rows_ = [r for r in table if r["variant"] == variant]
+        return max(rows_, key=lambda r: (r["accuracy"], -r.get("log_loss", 0.0)))
 
     title = TextCategorizer(cfg).fit([texts[i] for i in tr], [labels[i] for i in tr])
     classes = np.array(title.classes)
@@ -97,14 +99,14 @@ def run_split(
             "validation_accuracy": ph["accuracy"],
         }
     )
-    chosen = max((r for r in table if r["variant"] in FUSIONS), key=lambda r: r["accuracy"])
     moved: dict[str, Any] = {}
+    picked = (chosen_head.fusion, chosen_head.info["c"], chosen_head.weight)
     for fusion in FUSIONS:
         r = best(fusion)
         q = head_for(r["c"]).on_classes(feats[tep], title.classes)
         after = list(classes[fuse_probs(p_text, q, fusion, r["weight"]).argmax(1)])
         name = f"title + photo, {fusion} fusion (C={r['c']:g}, w={r['weight']:g})"
-        if r is chosen:
+        if (fusion, r["c"], r["weight"]) == picked:
             name += " (chosen on validation: what train text --image-column ships)"
             moved = moved_errors(y, before, after)
         steps.append(

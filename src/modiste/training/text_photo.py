@@ -140,7 +140,8 @@ def choose_fusion(
             for w in weights:
                 p = fuse_probs(p_text, q, fusion, w)
                 acc, nll = float((p.argmax(1) == y).mean()), _nll(p, y)
-                table.append({"variant": fusion, "c": head.info["c"], "weight": w, "accuracy": acc})
+                row = {"variant": fusion, "c": head.info["c"], "weight": w, "accuracy": acc}
+                table.append({**row, "log_loss": nll})
                 if best is None or (acc, -nll) > (best[0], -best[1]):
                     best = (acc, nll, head, fusion, w)
     if best is None:
