@@ -79,6 +79,7 @@ def same_item_metrics(
     labels: Sequence[str],
     ks: Sequence[int] = RECALL_KS,
     queries: np.ndarray | None = None,
+    query_mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Leave-one-out same-item retrieval over one set of images.
 
@@ -88,6 +89,8 @@ def same_item_metrics(
         ks: Cut-offs of recall@k.
         queries: The same images embedded as queries, when a query's vector differs from the
             catalog's (query-side weights); default ``vectors``.
+        query_mask: Which images are queries (default all); every image stays in the gallery,
+            so products that are not scored still compete as distractors, as in a catalog.
 
     Returns:
         ``recall_at_{k}`` for each k, ``map`` and ``n_queries``.
@@ -98,7 +101,7 @@ def same_item_metrics(
     np.fill_diagonal(sims, -np.inf)
     hits = {k: 0 for k in ks}
     aps: list[float] = []
-    for i in range(n):
+    for i in range(n) if query_mask is None else np.flatnonzero(query_mask):
         relevant = labs == labs[i]
         relevant[i] = False
         n_rel = int(relevant.sum())

@@ -29,6 +29,20 @@ def test_same_item_perfect_and_known_case() -> None:
     assert m["map"] == pytest.approx(5 / 12)
 
 
+def test_same_item_query_mask_keeps_unscored_products_as_distractors() -> None:
+    # Products a and b are scored; c is not, but its photo sits closer to a's second photo than
+    # a's first does, so it steals a's top-1 only when it stays in the gallery.
+    v = np.asarray([[1, 0], [0.8, 0.6], [0.95, 0.31], [0, 1], [0.05, 1]], dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    labels = ["a", "a", "c", "b", "b"]
+    scored = np.asarray([True, True, False, True, True])
+    full = same_item_metrics(v, labels, query_mask=scored)
+    alone = same_item_metrics(v[scored], [lab for lab, s in zip(labels, scored, strict=True) if s])
+    assert full["n_queries"] == alone["n_queries"] == 4
+    assert alone["recall_at_1"] == 1.0
+    assert full["recall_at_1"] == 0.5  # both photos of a find c's photo first
+
+
 def test_crossdomain_precision_macro() -> None:
     g = np.eye(3, dtype=np.float32)[[0] * 10 + [1] * 10 + [2] * 10]
     q = np.eye(3, dtype=np.float32)[[0, 1, 1]]
