@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         default=None, description="Extra model files (trained heads, ONNX cache); DATA_DIR/models."
     )
+    detector_mirror: str = Field(
+        default="unsure",
+        pattern="^(always|unsure)$",
+        description="When the detector's mirror pass runs: 'unsure' only for photos with a "
+        "peak between 0.3 and 0.6 (same CCP mAP50, half the passes on catalog photos), "
+        "'always' on every photo; docs/decisions/ingest-and-storage.md.",
+    )
 
     # Search
     search_min_score_photo: float = Field(

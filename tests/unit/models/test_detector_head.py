@@ -330,3 +330,57 @@ def test_onnx_runtime_matches_pytorch_and_caches_its_export(tmp_path: Path) -> N
     assert (tmp_path / "onnx" / "k.onnx").is_file() and fast.runtime == "onnx"
     with pytest.raises(ModelError):
         CenterNetDetector(head, TUNED, backbone, runtime="tensorrt")
+
+
+def test_unsure_images_are_those_with_a_peak_in_the_band_on_the_image() -> None:
+    from modiste.models.detector_head import unsure_images
+
+    cfg = replace(CFG, classes=("top",), per_class=1)
+    logit = float(np.log(0.45 / 0.55))  # probability 0.45: inside (0.3, 0.6)
+    heat = torch.full((3, 1, 6, 4), -8.0)
+    heat[0, 0, 2, 1] = 5.0  # sure: 0.99
+    heat[1, 0, 2, 1] = logit
+    heat[2, 0, 2, 3] = logit  # in the right column, which is padding for this image
+    content = [(0.0, 0.0, 64.0, 96.0), (0.0, 0.0, 64.0, 96.0), (0.0, 0.0, 48.0, 96.0)]
+    assert unsure_images(heat, cfg, content) == [1]
+    assert unsure_images(heat, cfg, content, band=(0.9, 1.0)) == [0]
+
+
+@pytest.mark.slow  # ~12 s: an ONNX export and two PyTorch passes per image
+def test_mirror_when_unsure_matches_the_in_graph_mirror_or_the_plain_pass(tmp_path: Path) -> None:
+    # Every image unsure: the same heatmaps as the mirror pass inside the graph; none unsure:
+    # the same as a head without the mirror pass.
+    torch.manual_seed(0)
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    head = build_head(TUNED, backbone.module)
+    images = [Image.new("RGB", (64, 96), "white"), Image.new("RGB", (90, 70), "teal")]
+    kw = {"min_score": 0.0, "onnx_dir": tmp_path / "onnx", "key": "k"}
+    always = CenterNetDetector(head, TUNED, backbone, runtime="torch", **kw).predict(images)
+    plain_cfg = replace(TUNED, tta=False)
+    plain = CenterNetDetector(head, plain_cfg, backbone, runtime="torch", **kw).predict(images)
+    unsure = CenterNetDetector(head, TUNED, backbone, mirror="unsure", **kw)
+    assert unsure.mirror_when_unsure and not unsure.in_graph_mirror
+    for band, want in (((0.0, 2.0), always), ((2.0, 3.0), plain)):
+        unsure.mirror_band = band
+        for a, b in zip(unsure.predict(images), want, strict=True):
+            assert [g.label for g in a] == [g.label for g in b]
+            np.testing.assert_allclose(
+                [g.confidence for g in a], [g.confidence for g in b], atol=1e-4, rtol=1e-4
+            )
+    assert (tmp_path / "onnx" / "k-plain.onnx").is_file()  # not the in-graph mirror's k.onnx
+    with pytest.raises(ModelError, match="mirror"):
+        CenterNetDetector(head, TUNED, backbone, mirror="sometimes")
+
+
+def test_settings_choose_the_mirror_mode_of_the_shipped_detector(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from modiste.config import Settings
+    from modiste.models.detector import create_detector
+
+    det = create_detector(Settings(data_dir=tmp_path))
+    assert isinstance(det, CenterNetDetector) and det.mirror_when_unsure
+    det = create_detector(Settings(data_dir=tmp_path, detector_mirror="always"))
+    assert isinstance(det, CenterNetDetector) and det.in_graph_mirror
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, detector_mirror="never")
