@@ -6,9 +6,11 @@ benchmarks/results/relevance_floor.json``.
 Two protocols, each split in halves by photo (street) or by product (Magento), the floor chosen
 on the validation half only and scored on the other:
 
-- photo: CCP street crops (embedded as a shopper's photo) against clothing-dataset photos (as the
-  catalog is indexed), the ``modiste eval retrieval`` street → catalog sets; a hit is relevant when
-  it has the query's category.
+- photo: CCP street crops (embedded as a shopper's photo) against catalog packshots (Myntra
+  ``fashion_products`` photos, embedded as the catalog is indexed), the ``modiste eval retrieval``
+  street → catalog sets of ``build_sets crossdomain --catalog fashion_products``; a hit is relevant
+  when it has the query's category. ``--catalog clothing_dataset`` measures against the consumer
+  photos of the first protocol instead.
 - similar: Magento catalog photos ("more like this" weights) against the other products' photos;
   relevant = the same category path (Women/Tops/Jackets).
 
@@ -128,12 +130,18 @@ def evaluate(s: dict[str, np.ndarray], groups: list[str], seed: int, keep: float
 
 
 def photo_protocol(
-    emb: Any, work: Path, k: int, seed: int, limit: int | None, keep: float
+    emb: Any,
+    work: Path,
+    k: int,
+    seed: int,
+    limit: int | None,
+    keep: float,
+    catalog: str = "fashion_products",
 ) -> dict[str, Any]:
     from modiste.evaluation.build_sets import build_crossdomain
     from modiste.evaluation.retrieval import load_items
 
-    build_crossdomain(DATASETS, work, seed=seed)
+    build_crossdomain(DATASETS, work, seed=seed, catalog=catalog)
     q, g = load_items(work / "Q.csv", "label"), load_items(work / "G.csv", "label")
     if limit:
         q, g = q[:: max(1, len(q) // limit)], g[:: max(1, len(g) // (3 * limit))]
@@ -167,6 +175,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", type=float, default=0.98, help="share of relevant hits to keep")
     ap.add_argument("--limit", type=int, default=None, help="about this many queries (smoke)")
     ap.add_argument("--work", type=Path, default=None, help="where the street sets are written")
+    ap.add_argument(
+        "--catalog",
+        choices=("fashion_products", "clothing_dataset"),
+        default="fashion_products",
+        help="the photo protocol's catalog side: packshots, or the first protocol's photos",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if not DATASETS.exists():
@@ -182,8 +196,9 @@ def main(argv: list[str] | None = None) -> None:
             "embedder": emb.name,
             "k": args.k,
             "keep": args.keep,
+            "catalog": args.catalog,
             "photo": photo_protocol(
-                emb, work / "crossdomain", args.k, args.seed, args.limit, args.keep
+                emb, work / "crossdomain", args.k, args.seed, args.limit, args.keep, args.catalog
             ),
             "similar": similar_protocol(emb, args.k, args.seed, args.limit, args.keep),
         }

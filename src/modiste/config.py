@@ -114,7 +114,7 @@ class Settings(BaseSettings):
 
     # Search
     search_min_score_photo: float = Field(
-        default=0.54,
+        default=0.52,
         ge=-1.0,
         le=1.0,
         description="Cosine under which a photo-search hit is not offered ('no close match' "
