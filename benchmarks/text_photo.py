@@ -131,12 +131,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--image-column", default="image_path")
     ap.add_argument("--cache", type=Path, default=None, help="Photo feature cache folder.")
     ap.add_argument("--keep-weights", type=float, default=0.03)
+    ap.add_argument("--c-grid", default="", help="Head C values, e.g. 0.1 (default: training's).")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
     rows = read_text_photo_csv(args.data, args.text_column, args.label_column, args.image_column)
     grid = PhotoTraining()
+    if args.c_grid:  # smoke runs: one C keeps the logistic fits few
+        grid = PhotoTraining(c_grid=tuple(float(c) for c in args.c_grid.split(",")))
     feats = photo_features(rows, np.arange(len(rows.texts)), grid.spec, None, args.cache)
     cfg = CategorizerConfig(keep_weights=args.keep_weights)
     result: dict[str, Any] = {
