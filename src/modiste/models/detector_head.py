@@ -343,10 +343,26 @@ def unsure_images(
     band: tuple[float, float] = MIRROR_BAND,
 ) -> list[int]:
     """Images with a peak (one that :func:`decode` would consider) inside ``band``: the ones
-    whose boxes the mirror pass may change (``MIRROR_BAND``)."""
-    scores, _ = _top_peaks(heat, cfg.stride, cfg.per_class, content)
-    inside = (scores >= band[0]) & (scores < band[1])
-    return [i for i in range(len(scores)) if bool(inside[i].any())]
+    whose boxes the mirror pass may change (``MIRROR_BAND``).
+
+    The peaks of :func:`decode` in NumPy: the same few torch ops on these small maps cost
+    ~7 ms a photo beside ONNX Runtime's busy threads, a fifth of the mirror pass it saves.
+    """
+    prob = 1.0 / (1.0 + np.exp(-heat.numpy()))
+    n, c, h, w = prob.shape
+    padded = np.pad(prob, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    local = np.max([padded[:, :, y : y + h, x : x + w] for y in range(3) for x in range(3)], axis=0)
+    peaks = np.where(local == prob, prob, 0.0)
+    if content is not None:
+        x0, y0 = np.arange(w) * cfg.stride, np.arange(h) * cfg.stride
+        for i, (x1, y1, x2, y2) in enumerate(content):
+            cols = (x0 + cfg.stride > x1) & (x0 < x2)
+            rows = (y0 + cfg.stride > y1) & (y0 < y2)
+            peaks[i] *= rows[:, None] & cols[None, :]
+    k = min(cfg.per_class, h * w)
+    top = -np.partition(-peaks.reshape(n, c, -1), k - 1, axis=2)[:, :, :k]
+    inside = (top >= band[0]) & (top < band[1])
+    return [i for i in range(n) if bool(inside[i].any())]
 
 
 def _content_cells(
