@@ -28,6 +28,7 @@ from modiste.training.text import SplitSpec, split_indices
 from modiste.training.text_photo import (
     PhotoRows,
     PhotoTraining,
+    carve_validation,
     choose_fusion,
     moved_errors,
     photo_features,
@@ -52,13 +53,7 @@ def run_split(
     """Every variant on one split's test rows with a photo; settings from validation only."""
     has = np.isfinite(feats).all(axis=1)
     tr, te = split_indices(rows.texts, rows.labels, split, rows.links)
-    vspec = SplitSpec(split.seed, grid.validation_share, grouped=True)
-    sub, val = split_indices(
-        [rows.texts[i] for i in tr],
-        [rows.labels[i] for i in tr],
-        vspec,
-        [rows.links[i] for i in tr],
-    )
+    sub, val = carve_validation(rows, tr, split, grid)
     sub, val = tr[sub], tr[val]
     vsub, vval, trp, tep = sub[has[sub]], val[has[val]], tr[has[tr]], te[has[te]]
     texts, labels = rows.texts, rows.labels

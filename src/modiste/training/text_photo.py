@@ -172,14 +172,7 @@ def train_text_photo_model(
     has = np.isfinite(feats).all(axis=1)
     if len(Counter(rows.labels[i] for i in tr[has])) < 2:
         raise ConfigError(f"{data}: the training side needs photos of at least two classes")
-    # Validation: carved from the training side, grouped by title and photo bytes.
-    vspec = SplitSpec(split.seed, grid.validation_share, grouped=True)
-    sub, val = split_indices(
-        [rows.texts[i] for i in tr],
-        [rows.labels[i] for i in tr],
-        vspec,
-        [rows.links[i] for i in tr],
-    )
+    sub, val = carve_validation(rows, tr, split, grid)
     vsub, vval = sub[has[sub]], val[has[val]]
     if not len(vval) or len({rows.labels[tr[i]] for i in vsub}) < 2:
         raise ConfigError(f"{data}: too few photos to carve a validation split from training")
@@ -212,6 +205,19 @@ def train_text_photo_model(
     )
     model.save(out)
     return model, {i: rows.errors[i] for i in tr if i in rows.errors}
+
+
+def carve_validation(
+    rows: PhotoRows, train: np.ndarray, split: SplitSpec, grid: PhotoTraining
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) positions within ``train``, grouped by title and photo bytes."""
+    vspec = SplitSpec(split.seed, grid.validation_share, grouped=True)
+    return split_indices(
+        [rows.texts[i] for i in train],
+        [rows.labels[i] for i in train],
+        vspec,
+        [rows.links[i] for i in train],
+    )
 
 
 def moved_errors(
