@@ -42,28 +42,15 @@ COLOUR_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 
 
 def recall(
-    vecs: np.ndarray,
-    labels: np.ndarray,
-    queries: np.ndarray,
-    gallery: np.ndarray,
-    ks: tuple[int, ...] = (1, 10),
+    vecs: np.ndarray, labels: np.ndarray, queries: np.ndarray, gallery: np.ndarray
 ) -> dict[str, float]:
-    """Recall@k of photos ``queries`` against photos ``gallery`` (indices; never the query)."""
-    sims = vecs[queries] @ vecs[gallery].T
-    g_lab = labels[gallery]
-    hits = dict.fromkeys(ks, 0)
-    n = 0
-    for row, q in enumerate(queries):
-        s = sims[row]
-        s[gallery == q] = -np.inf
-        rel = (g_lab == labels[q]) & (gallery != q)
-        if not rel.any():
-            continue
-        n += 1
-        order = np.argsort(-s, kind="stable")
-        for k in ks:
-            hits[k] += bool(rel[order[:k]].any())
-    return {**{f"recall_at_{k}": hits[k] / max(n, 1) for k in ks}, "n_queries": n}
+    """R@1/R@10 of photos ``queries`` (a subset of ``gallery``) against photos ``gallery``."""
+    from modiste.evaluation.retrieval import same_item_metrics
+
+    m = same_item_metrics(
+        vecs[gallery], labels[gallery].tolist(), ks=(1, 10), query_mask=np.isin(gallery, queries)
+    )
+    return {k: m[k] for k in ("recall_at_1", "recall_at_10", "n_queries")}
 
 
 def summary(values: list[float]) -> dict[str, float]:
