@@ -38,7 +38,11 @@ def train_shots_cmd(
     pooling: str = typer.Option("avgmax", help="avg | max | gem | avgmax."),
     size: int = typer.Option(224, help="Input side in pixels."),
     cues: bool = typer.Option(True, help="Append face/layout cues to the features."),
-    cue_set: str = typer.Option("layout", help="layout | all (adds Haar face cues; slower)."),
+    cue_set: str = typer.Option(
+        "layout",
+        help="layout | all (adds Haar face cues; slower) | layout_frame (adds how alike the "
+        "3x3 grid cells are: fabric filling the frame vs crops with an outline).",
+    ),
     cue_weight: float = typer.Option(
         1.0, help="Boost of the standardised cue columns in the head."
     ),

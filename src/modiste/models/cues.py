@@ -32,9 +32,16 @@ CUE_NAMES: tuple[str, ...] = (
     "skin_fraction",  # skin-coloured share of foreground pixels
     "edge_density",  # Canny edge pixels / all pixels (text and texture are edge-heavy)
     "image_aspect",  # image height / width (log)
+    # Frame homogeneity (issue #12): a fabric close-up is one surface filling the frame; crops of
+    # a hem, collar or sleeve show the garment's outline and what lies beyond it.
+    "frame_colour_spread",  # mean Lab distance of the 3x3 grid cells' colour to their median / 64
+    "frame_colour_max",  # the largest such distance / 64
+    "frame_texture_spread",  # spread of the cells' lightness std (coefficient of variation)
 )
 FACE_CUES = 5  # the first five need the (slow) Haar cascades
-CUE_SETS = ("layout", "all")
+LAYOUT_END = 15  # "layout" and "all" stop here: heads trained before the frame cues keep working
+FRAME_CUES = len(CUE_NAMES) - LAYOUT_END
+CUE_SETS = ("layout", "all", "layout_frame")
 _SIDE = 256
 _local = threading.local()
 
@@ -55,10 +62,47 @@ def _cascades() -> dict[str, Any]:
 
 
 def cue_columns(cue_set: str) -> list[int]:
-    """Indices into :data:`CUE_NAMES` used by a cue set (``layout`` skips the face cascades)."""
+    """Indices into :data:`CUE_NAMES` used by a cue set (``layout`` skips the face cascades).
+
+    A cue set names a fixed list of columns: new cues get a new set, so a head file trained on
+    ``layout`` or ``all`` reads exactly the columns it was fitted on.
+    """
     if cue_set not in CUE_SETS:
         raise ValueError(f"unknown cue set {cue_set!r}; valid: {', '.join(CUE_SETS)}")
-    return list(range(FACE_CUES if cue_set == "layout" else 0, len(CUE_NAMES)))
+    if cue_set == "layout_frame":
+        return list(range(FACE_CUES, len(CUE_NAMES)))
+    return list(range(FACE_CUES if cue_set == "layout" else 0, LAYOUT_END))
+
+
+def small_rgb(image: Image.Image) -> np.ndarray:
+    """The image as an RGB array with its long side at the cues' working size."""
+    w0, h0 = image.size
+    scale = _SIDE / max(w0, h0)
+    small = image.convert("RGB").resize((max(1, round(w0 * scale)), max(1, round(h0 * scale))))
+    return np.asarray(small)
+
+
+def frame_cues(rgb: np.ndarray) -> np.ndarray:
+    """How alike the 3x3 grid cells of a (small) RGB image are: the ``frame_*`` cues.
+
+    A plain fabric area filling the frame gives cells of one colour and one texture level; a
+    crop that holds an outline and background (hem, collar, sleeve, a garment on a floor) does
+    not. A thin stitch line through the frame barely moves a cell's mean.
+    """
+    import cv2
+
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    ys, xs = np.linspace(0, h, 4).astype(int), np.linspace(0, w, 4).astype(int)
+    cells = [
+        lab[ys[i] : max(ys[i + 1], ys[i] + 1), xs[j] : max(xs[j + 1], xs[j] + 1)].reshape(-1, 3)
+        for i in range(3)
+        for j in range(3)
+    ]
+    means = np.stack([c.mean(axis=0) for c in cells])
+    dist = np.linalg.norm(means - np.median(means, axis=0), axis=1) / 64.0
+    tex = np.array([c[:, 0].std() for c in cells])
+    return np.array([dist.mean(), dist.max(), tex.std() / (tex.mean() + 4.0)], dtype=np.float32)
 
 
 def image_cues(image: Image.Image, faces: bool = True) -> np.ndarray:
@@ -66,9 +110,7 @@ def image_cues(image: Image.Image, faces: bool = True) -> np.ndarray:
     import cv2
 
     w0, h0 = image.size
-    scale = _SIDE / max(w0, h0)
-    small = image.convert("RGB").resize((max(1, round(w0 * scale)), max(1, round(h0 * scale))))
-    rgb = np.asarray(small)
+    rgb = small_rgb(image)
     h, w = rgb.shape[:2]
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     face_size, face_y = 0.0, 1.0
@@ -123,6 +165,7 @@ def image_cues(image: Image.Image, faces: bool = True) -> np.ndarray:
             skin_frac,
             float((edges > 0).mean()),
             float(np.log(h0 / max(w0, 1))),
+            *frame_cues(rgb).tolist(),
         ],
         dtype=np.float32,
     )

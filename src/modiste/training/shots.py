@@ -90,14 +90,25 @@ class FeatureBuilder:
         return self._get(kind, paths, compute)
 
     def cues(self, paths: Sequence[Path], flip: bool = False) -> np.ndarray:
-        from modiste.models.cues import CueExtractor
+        """Full :data:`CUE_NAMES` rows; the frame cues are cached apart (and only computed for
+        a cue set that reads them), so caches written before they existed stay valid."""
+        from modiste.models.cues import FRAME_CUES, LAYOUT_END, CueExtractor, frame_cues, small_rgb
 
         ext = CueExtractor()
-        return self._get(
-            f"cues-{'flip' if flip else 'orig'}",
-            paths,
-            lambda ps: ext.predict(self._images(ps, flip)),
+        tag = "flip" if flip else "orig"
+        base = self._get(
+            f"cues-{tag}", paths, lambda ps: ext.predict(self._images(ps, flip))[:, :LAYOUT_END]
         )
+        if self.spec.cue_set != "layout_frame":
+            return np.pad(base, ((0, 0), (0, FRAME_CUES)))
+        frame = self._get(
+            f"frame-{tag}",
+            paths,
+            lambda ps: np.array(
+                [frame_cues(small_rgb(im)) for im in self._images(ps, flip)], np.float32
+            ).reshape(-1, FRAME_CUES),
+        )
+        return np.concatenate([base, frame], axis=1)
 
     def rows(
         self, paths: Sequence[Path], progress: Progress | None = None

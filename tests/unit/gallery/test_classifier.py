@@ -236,6 +236,34 @@ def test_learn_on_a_gated_head_keeps_sides(embedder: Embedder) -> None:
     assert clf.head.meta["few_shot_classes"] == ["material"]
 
 
+def test_a_head_with_frame_cues_predicts_saves_and_learns(
+    embedder: Embedder, clf: ShotClassifier, tmp_path: Path
+) -> None:
+    """The ``layout_frame`` cue set adds three columns; a ``layout`` head keeps its own width."""
+    from modiste.models.cues import CueExtractor
+
+    spec = FeatureSpec(
+        backbone="timm:test_efficientnet", pooling="avg", size=64, cues=True,
+        cue_set="layout_frame",
+    )  # fmt: skip
+    ims = [_solid((200, 30, 30), i) for i in range(6)] + [_chart(i) for i in range(6)]
+    y = ["material"] * 6 + ["size_chart"] * 6
+    x = combine(embedder.predict(ims), CueExtractor(faces=False).predict(ims), spec)
+    assert n_cues(spec) == 13 and x.shape[1] == embedder.dim + 13
+    head = fit_head(x, y, ["material", "size_chart"], boost_last=n_cues(spec))
+    head.meta = {**spec.as_meta(), "threshold": 0.5}
+    head.memory_x, head.memory_y = x, np.array(y)
+    head.save(tmp_path / "frame.npz")
+    framed = ShotClassifier(load_head(tmp_path / "frame.npz"), embedder)
+    assert [p.label for p in framed.predict([_solid((200, 30, 30), 50), _chart(7)])] == [
+        "material",
+        "size_chart",
+    ]
+    framed.learn({"packshot": [_solid((30, 30, 200), 60 + i) for i in range(3)]})
+    assert framed.predict([_solid((30, 30, 200), 70)])[0].label == "packshot"
+    assert clf.rows(ims[:1]).shape[1] == embedder.dim + 10  # the old layout head
+
+
 def test_few_new_photos_of_a_known_class_weigh_as_much_as_its_stored_rows() -> None:
     from modiste.gallery.classifier import _repeats
 

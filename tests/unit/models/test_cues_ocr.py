@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from modiste.domain import Box
-from modiste.models.cues import CUE_NAMES, CueExtractor
+from modiste.models.cues import CUE_NAMES, CueExtractor, cue_columns
 from modiste.models.ocr import CROP_MARGIN, OcrLine, OcrReader, text_cues
 
 
@@ -25,6 +25,34 @@ def test_full_bleed_image_has_no_white_border() -> None:
     rng = np.random.default_rng(1)
     c = _cue(Image.fromarray(rng.integers(0, 120, (120, 90, 3), dtype=np.uint8)))
     assert c["border_white"] == 0.0 and c["fg_coverage"] > 0.95
+
+
+def _fabric(rng: np.random.Generator, floor_rows: int = 0) -> Image.Image:
+    """A red woven-looking surface with a straight stitch line; ``floor_rows`` of floor below."""
+    arr = np.clip(np.array([150, 40, 40]) + rng.normal(0, 12, (120, 120, 3)), 0, 255)
+    arr[58:60, :] = (240, 220, 60)  # the thread
+    if floor_rows:
+        arr[-floor_rows:] = (200, 190, 170)
+    return Image.fromarray(arr.astype(np.uint8))
+
+
+def test_frame_cues_tell_fabric_filling_the_frame_from_a_crop_with_an_outline() -> None:
+    """Material fills the frame with one surface; a hem crop shows the floor past the edge."""
+    rng = np.random.default_rng(0)
+    fabric, hem = _cue(_fabric(rng)), _cue(_fabric(rng, floor_rows=45))
+    assert fabric["frame_colour_max"] < 0.2 < 1.0 < hem["frame_colour_max"]
+    assert fabric["frame_colour_spread"] < hem["frame_colour_spread"]
+    assert fabric["frame_texture_spread"] < hem["frame_texture_spread"]
+
+
+def test_old_cue_sets_read_the_columns_they_were_trained_on() -> None:
+    """Heads saved before the frame cues existed name ``layout`` or ``all``: same columns."""
+    layout = ["white_fraction", "border_white", "fg_coverage", "fg_aspect", "fg_fill", "fg_top"]
+    layout += ["fg_bottom", "skin_fraction", "edge_density", "image_aspect"]
+    assert [CUE_NAMES[i] for i in cue_columns("layout")] == layout
+    assert [CUE_NAMES[i] for i in cue_columns("all")][5:] == layout
+    frame = [CUE_NAMES[i] for i in cue_columns("layout_frame")]
+    assert frame[:10] == layout and all(n.startswith("frame_") for n in frame[10:])
 
 
 def test_cue_batch_shape() -> None:
