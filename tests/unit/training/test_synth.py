@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from modiste.errors import ConfigError
 from modiste.training.shot_data import gallery_samples, load_shot_dataset
 from modiste.training.synth import CLASSES, SourcePool, contact_sheets, generate_one, write_dataset
 from modiste.training.synth.care import care_label, symbol_row
+from modiste.training.synth.details import material_box, shows_outline
 from modiste.training.synth.generate import ASPECTS
+from modiste.training.synth.sources import Layout
 
 SIDE = 96
 
@@ -48,6 +51,50 @@ def test_an_image_does_not_depend_on_what_else_is_generated(pool: SourcePool) ->
     first = np.asarray(generate_one("wash_tag", pool, seed=0, index=2, long_side=SIDE).image)
     again = np.asarray(generate_one("wash_tag", pool, seed=0, index=2, long_side=SIDE).image)
     assert np.array_equal(first, again)
+
+
+def _garment_on_floor(logo: bool) -> Layout:
+    """A 400 px photo: a 300 x 300 px red garment (optionally a big dark logo) on a floor."""
+    rng = np.random.default_rng(0)
+    arr = np.full((400, 400, 3), (215, 200, 170), np.float32)
+    arr[50:350, 50:350] = (160, 40, 40)
+    if logo:  # a black and white check, 40 px squares, over most of the garment
+        yy, xx = np.mgrid[0:200, 0:200]
+        arr[100:300, 100:300] = np.where(((yy // 40 + xx // 40) % 2 == 0)[..., None], 20, 235)
+    arr += rng.normal(0, 6, arr.shape)
+    return Layout(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
+
+
+def test_material_windows_are_plain_fabric_at_near_native_resolution() -> None:
+    """A material crop lies wholly inside the garment, is one colour, and is at least
+    ``min_side`` px tall (so it is not upscaled past what the source resolves)."""
+    lay = _garment_on_floor(logo=False)
+    for seed in range(5):
+        box = material_box(lay, np.random.default_rng(seed), 1.0, min_side=100)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        assert y1 - y0 >= 100 and x0 >= 50 and x1 <= 350 and y0 >= 50 and y1 <= 350
+    assert material_box(lay, np.random.default_rng(0), 1.0, min_side=200) is None  # too small
+    logo = _garment_on_floor(logo=True)  # no plain window of 100 px beside it
+    assert material_box(logo, np.random.default_rng(0), 1.0, min_side=100) is None
+
+
+def test_hem_and_collar_crops_must_show_the_garment_edge() -> None:
+    lay = _garment_on_floor(logo=False)
+    assert not shows_outline(lay, (100, 100, 300, 300))  # fabric only: that is material
+    assert shows_outline(lay, (100, 250, 300, 400))  # the hem and the floor below it
+    assert not shows_outline(lay, (0, 355, 400, 400))  # floor only
+
+
+def test_wash_tags_are_also_shot_whole_frame_in_a_scene(pool: SourcePool) -> None:
+    """Half the wash tags are phone photos of a garment with its label held up (upright
+    frames, the scene a real flat-lay photo), not only label-filling close-ups."""
+    from modiste.training.synth.fabric import scene_patch
+
+    im, key, _ = scene_patch(pool, np.random.default_rng(0), (90, 160))
+    assert im.size == (90, 160) and key in {p.key for p in pool.of({"flat"})}
+    sizes = [generate_one("wash_tag", pool, 0, i, long_side=SIDE).image.size for i in range(12)]
+    assert any(h > w for w, h in sizes) and any(round(w / h, 2) == 0.56 for w, h in sizes)
 
 
 def test_care_label_carries_symbols_and_text() -> None:
@@ -125,7 +172,7 @@ def test_shots_synth_command(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_real_sources_never_include_the_evaluation_set(datasets_dir: Path) -> None:
     pool = SourcePool.from_datasets(datasets_dir)
-    assert {p.kind for p in pool.photos} == {"model", "packshot", "flat"}
+    assert {p.kind for p in pool.photos} == {"model", "packshot", "flat", "closeup"}
     assert not any("tags_fabrics" in p.key for p in pool.photos)
     for cls in ("wash_tag", "material", "collar"):
         im = generate_one(cls, pool, seed=0, index=0, long_side=128).image

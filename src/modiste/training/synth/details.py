@@ -15,13 +15,14 @@ import numpy as np
 from modiste.training.synth.sources import LONG_SLEEVES, TOPS, Layout
 
 Box = tuple[int, int, int, int]
+PLAIN_COLOUR_MAX = 0.3  # ~19 Lab units: a cell further from the median is another colour
 # class -> (source kinds, garment labels or None for any)
 DETAIL_SOURCES: dict[str, tuple[set[str], set[str] | None]] = {
     "collar": ({"flat"}, TOPS),
     "sleeve": ({"flat"}, LONG_SLEEVES | {"T-Shirt", "Polo"}),
     "sleeve_hem": ({"flat"}, LONG_SLEEVES),
     "hem": ({"flat"}, None),
-    "material": ({"flat", "model", "packshot"}, None),
+    "material": ({"flat", "model", "packshot", "closeup"}, None),
     "print": ({"flat", "model"}, None),
     "feature": ({"flat", "model", "packshot"}, None),
     "near_zoom": ({"model"}, None),
@@ -57,6 +58,51 @@ def _ring_contrast(lay: Layout, b: Box) -> float:
     qx, qy = (x1 - x0) // 4, (y1 - y0) // 4
     inner = (x0 + qx, y0 + qy, x1 - qx, y1 - qy)
     return lay.share(lay.edges, inner) - lay.share(lay.edges, b)
+
+
+def shows_outline(lay: Layout, box: Box) -> bool:
+    """Whether a crop holds the garment's edge: some background as well as garment.
+
+    A hem, collar or cuff close-up is defined by that edge; a crop wholly inside the garment
+    is a material photo whatever the geometry meant it to be.
+    """
+    return 0.15 < lay.share(lay.mask, box) < 0.9
+
+
+def material_box(
+    lay: Layout, rng: np.random.Generator, aspect: float, min_side: float
+) -> Box | None:
+    """A plain fabric window wholly inside the garment, at least ``min_side`` px tall.
+
+    ``min_side`` bounds the upscaling: a window cut near the source's own resolution keeps the
+    weave the source shows instead of a blur (real fabric close-ups are sharp). Of 48 random
+    windows between ``min_side`` and half the garment's short side, only those of one fabric
+    colour count (every 3x3 cell within :data:`PLAIN_COLOUR_MAX` of the median cell, the
+    ``frame_colour_max`` cue once the broad shading of the light is divided out: no print, logo,
+    pocket or second garment), and one of the calmest quarter (fewest edges) is taken.
+    """
+    from modiste.models.cues import frame_cues
+    from modiste.training.synth.fabric import flatten_light
+
+    if lay.box is None:
+        return None
+    x0, y0, x1, y1 = lay.box
+    top = 0.5 * min(x1 - x0, y1 - y0)
+    lo = max(min_side, 0.12 * min(x1 - x0, y1 - y0))
+    if top < lo:
+        return None
+    wins = []
+    for w in _scan(lay, rng, float(rng.uniform(lo, top)), aspect):
+        (bx0, by0, bx1, by1), _, garment, skin = w
+        if garment <= 0.98 or skin >= 0.02 or by1 - by0 < min_side:
+            continue
+        lit = flatten_light(lay.rgb[by0:by1, bx0:bx1].astype(np.float32), 1.0, scale=0.3)
+        if frame_cues(np.clip(lit, 0, 255).astype(np.uint8))[1] < PLAIN_COLOUR_MAX:
+            wins.append(w)
+    if not wins:
+        return None
+    wins.sort(key=lambda w: w[1])
+    return wins[int(rng.integers(max(1, len(wins) // 4)))][0]
 
 
 def detail_box(
@@ -118,15 +164,7 @@ def detail_box(
         )
     side = min(bw, bh)
     if cls == "material":
-        wins = [
-            w
-            for w in _scan(lay, rng, rng.uniform(0.12, 0.22) * side, aspect)
-            if w[2] > 0.98 and w[3] < 0.02
-        ]
-        if not wins:
-            return None
-        wins.sort(key=lambda w: w[1])
-        return wins[int(rng.integers(max(1, len(wins) // 4)))][0]
+        return material_box(lay, rng, aspect, min_side=0.0)
     if cls == "print":
         wins = [
             w

@@ -73,6 +73,23 @@ def fabric_patch(
     return src.load().resize(size, resample=3), src.key, src.group
 
 
+def scene_patch(
+    pool: SourcePool, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[Image.Image, str, str]:
+    """Most of a real consumer photo (a garment on a bed or floor) at ``size`` (W, H): the
+    surroundings of a label photographed with the garment it hangs from."""
+    w, h = size
+    src = pool.pick(rng, {"flat"})
+    im = src.load()
+    aspect = w / h
+    ch = min(im.height, im.width / aspect) * float(rng.uniform(0.6, 1.0))
+    cw = ch * aspect
+    x0 = float(rng.uniform(0, im.width - cw + 1e-6))
+    y0 = float(rng.uniform(0, im.height - ch + 1e-6))
+    crop = im.crop((int(x0), int(y0), int(x0 + cw), int(y0 + ch))).resize(size, resample=3)
+    return crop, src.key, src.group
+
+
 def _fabric_window(
     lay: Layout, rng: np.random.Generator, aspect: float
 ) -> tuple[int, int, int, int] | None:
@@ -130,13 +147,51 @@ def drawn_garment(
     return PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def stitch_line(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+def even_light(image: Image.Image, strength: float) -> Image.Image:
+    """Divide out the low-frequency shading (folds, a side lamp, a body's curve).
+
+    Real fabric close-ups are shot flat and top-down under even light; a window cut from a
+    garment on a model keeps the shading of its folds, which no fabric photo shows. ``strength``
+    1 removes the shading wholly, 0 leaves the crop as it is.
+    """
+    from PIL import Image as PILImage
+
+    arr = flatten_light(np.asarray(image.convert("RGB")).astype(np.float32), strength)
+    return PILImage.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def flatten_light(arr: np.ndarray, strength: float, scale: float = 0.12) -> np.ndarray:
+    """:func:`even_light` on a float (H, W, 3) array; shading is what varies over more than
+    ``scale`` of the short side."""
+    import cv2
+
+    lum = np.ascontiguousarray(arr.mean(axis=2), np.float32)
+    low = cv2.GaussianBlur(lum, (0, 0), scale * min(lum.shape))
+    gain = (float(low.mean()) / np.maximum(low, 4.0)) ** strength
+    return np.asarray(arr * gain[..., None], np.float32)
+
+
+def auto_exposure(image: Image.Image, target: float) -> Image.Image:
+    """Scale the light so the mean lightness is ``target`` (0-255), as a camera metering a
+    frame-filling fabric does: a black cloth comes out dark grey, not black."""
+    from PIL import Image as PILImage
+
+    arr = np.asarray(image.convert("RGB")).astype(np.float32)
+    gain = float(np.clip(target / max(float(arr.mean()), 1.0), 0.7, 2.5))
+    return PILImage.fromarray(np.clip(arr * gain, 0, 255).astype(np.uint8))
+
+
+def stitch_line(
+    image: Image.Image, rng: np.random.Generator, straight: bool = False
+) -> Image.Image:
     """A machine-stitched seam across a fabric close-up: a ridge of shading and a dashed thread.
 
     Lockstitch seen from the top is a row of short, evenly spaced dashes (2-4 mm stitch length,
     so 10-40 px at close-up zoom) in a thread that matches or contrasts the fabric; the seam
     allowance underneath lifts the fabric beside it, which a top light shows as a bright and a
-    dark band along the line.
+    dark band along the line. ``straight`` draws the seam as a flat close-up shows it: a straight
+    line through the middle of the frame, mostly squared to it (a photographer lines the seam up),
+    in a thin thread of short stitches, with little ridge.
     """
     from PIL import Image as PILImage
     from PIL import ImageDraw, ImageFilter
@@ -145,15 +200,19 @@ def stitch_line(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     arr = np.asarray(image.convert("RGB")).astype(np.float32)
     ang = float(rng.uniform(0, np.pi))
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+    bend = float(rng.uniform(-0.0004, 0.0004))
+    width = float(rng.uniform(0.02, 0.06)) * min(w, h)
+    lift = float(rng.uniform(0.08, 0.22))
+    if straight:
+        if rng.random() < 0.7:
+            ang = float(rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.04))
+        cx, cy = rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h
+        bend, lift = 0.0, float(rng.uniform(0.0, 0.1))
     dx, dy = np.cos(ang), np.sin(ang)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    bend = float(rng.uniform(-0.0004, 0.0004))
     along = (xx - cx) * dx + (yy - cy) * dy
     dist = (xx - cx) * -dy + (yy - cy) * dx - bend * along**2  # signed distance to the seam
-    width = float(rng.uniform(0.02, 0.06)) * min(w, h)
-    ridge = 1.0 + float(rng.uniform(0.08, 0.22)) * np.tanh(dist / width) * np.exp(
-        -np.abs(dist) / (2 * width)
-    )
+    ridge = 1.0 + lift * np.tanh(dist / width) * np.exp(-np.abs(dist) / (2 * width))
     out = PILImage.fromarray(np.clip(arr * ridge[..., None], 0, 255).astype(np.uint8))
     fabric = arr.reshape(-1, 3).mean(axis=0)
     if rng.random() < 0.6:  # thread dyed to match, a shade lighter or darker
@@ -164,6 +223,11 @@ def stitch_line(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     gap = pitch * float(rng.uniform(0.15, 0.35))
     thick = max(2, int(pitch * rng.uniform(0.12, 0.3)))
     offset = float(rng.uniform(-0.6, 0.6)) * width
+    if straight:  # 1-3 px of thread and 1.5-4 mm stitches at the backbone's 224 px
+        px224 = max(w, h) / 224
+        pitch = float(rng.uniform(4.0, 10.0)) * px224
+        gap = pitch * float(rng.uniform(0.05, 0.25))
+        thick = max(1, round(float(rng.uniform(1.0, 3.0)) * px224))
     layer = PILImage.new("RGBA", (w, h), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     colour = (*(int(v) for v in thread), 235)

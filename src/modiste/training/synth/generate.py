@@ -19,8 +19,15 @@ from modiste.errors import ConfigError
 from modiste.training.synth import photo
 from modiste.training.synth.care import brand_label, care_label, printed_neck_label
 from modiste.training.synth.charts import size_chart
-from modiste.training.synth.details import DETAIL_SOURCES, detail_box
-from modiste.training.synth.fabric import apply_weave, fabric_patch, stitch_line
+from modiste.training.synth.details import DETAIL_SOURCES, detail_box, material_box, shows_outline
+from modiste.training.synth.fabric import (
+    apply_weave,
+    auto_exposure,
+    even_light,
+    fabric_patch,
+    scene_patch,
+    stitch_line,
+)
 from modiste.training.synth.sources import Layout, SourcePool
 
 if TYPE_CHECKING:
@@ -33,8 +40,13 @@ ASPECTS = {  # (W, H) ratios and their odds, per kind of shot
     "label": (((3, 4), 0.5), ((1, 1), 0.3), ((4, 3), 0.2)),
     "chart": (((1, 1), 0.3), ((4, 3), 0.3), ((4, 5), 0.2), ((3, 4), 0.2)),
     "detail": (((4, 5), 0.5), ((1, 1), 0.3), ((3, 4), 0.1), ((4, 3), 0.1)),
+    "phone": (((9, 16), 0.5), ((3, 4), 0.4), ((1, 1), 0.1)),  # a whole phone frame, upright
 }
 CSV_COLUMNS = ["product_id", "image_path", "shot", "style_id", "note"]
+BACKBONE_SIDE = 224  # what the shot head's backbone sees; upscaling is judged at this size
+MAX_UPSCALE = 1.5  # a material window is cut at (near) the source's own resolution if it can
+OUTLINED = {"collar", "hem", "sleeve_hem"}  # close-ups defined by the garment's edge
+SCENE_SHARE = 0.5  # wash tags shot whole-frame (label small, garment and room around it)
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,35 @@ def _label_photo(
     return photo.camera(out, rng), key, group
 
 
+def _label_in_scene(
+    label: Image.Image, pool: SourcePool, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[Image.Image, str, str]:
+    """A label pulled out of a garment and photographed whole-frame with a phone: the label is
+    a small part of the picture, the garment and whatever it lies on fill the rest."""
+    from PIL import Image as PILImage
+
+    w, h = size
+    bg, key, group = scene_patch(pool, rng, size)
+    if rng.random() < 0.6:
+        label = photo.curl(label, rng, float(rng.uniform(0.01, 0.08)))
+    label = label.rotate(
+        float(rng.uniform(-30, 30)), resample=PILImage.Resampling.BICUBIC, expand=True
+    )
+    label = photo.perspective(label, rng, float(rng.uniform(0.0, 0.15)))
+    x = int((w - label.width) / 2 + rng.uniform(-0.2, 0.2) * w)
+    y = int((h - label.height) / 2 + rng.uniform(-0.2, 0.2) * h)
+    out = photo.paste_with_shadow(bg, label, (x, y), rng)
+    if rng.random() < 0.6:  # the label is held up to the camera
+        out = photo.hand(out, rng)
+    return photo.camera(out, rng), key, group
+
+
 def wash_tag(pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    if rng.random() < SCENE_SHARE:
+        size = frame_size(rng, "phone", long_side)
+        label = care_label(rng, int(size[0] * rng.uniform(0.22, 0.45)))
+        im, key, group = _label_in_scene(label, pool, rng, size)
+        return SynthImage(im, "wash_tag", key, group)
     size = frame_size(rng, "label", long_side)
     label = care_label(rng, int(size[0] * rng.uniform(0.45, 0.8)))
     im, key, group = _label_photo(label, pool, rng, size)
@@ -124,8 +164,9 @@ def detail(cls: str, pool: SourcePool, rng: np.random.Generator, long_side: int)
     for _ in range(60):
         src = pool.pick(rng, kinds, garments)
         im = src.load()
-        box = detail_box(cls, Layout(im), rng, size[0] / size[1], src.garment)
-        if box is None or box[2] - box[0] < 8:
+        lay = Layout(im)
+        box = detail_box(cls, lay, rng, size[0] / size[1], src.garment)
+        if box is None or box[2] - box[0] < 8 or (cls in OUTLINED and not shows_outline(lay, box)):
             continue
         if rng.random() < 0.5:  # a hand-held camera is never quite level
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -136,14 +177,42 @@ def detail(cls: str, pool: SourcePool, rng: np.random.Generator, long_side: int)
                 fillcolor=(255,) * 3,
             )
         crop = im.crop(box).resize(size, resample=3)
-        if cls == "material":
-            crop = apply_weave(crop, rng, float(rng.uniform(0.06, 0.16)))
-            if rng.random() < 0.5:  # close-ups of fabric often show a seam's stitching
-                crop = stitch_line(crop, rng)
-        elif rng.random() < 0.5:
+        if rng.random() < 0.5:
             crop = apply_weave(crop, rng, float(rng.uniform(0.02, 0.06)))
         return SynthImage(photo.camera(crop, rng), cls, src.key, src.group)
     raise ConfigError(f"no source photo shows a {cls} by the generator's geometry")
+
+
+def material(pool: SourcePool, rng: np.random.Generator, long_side: int) -> SynthImage:
+    """A fabric close-up as real ones are shot: a plain fabric area filling the frame, sharp,
+    flat and evenly lit, often crossed by a straight machine-stitched seam.
+
+    The first 40 tries want a window upscaled at most :data:`MAX_UPSCALE` times to the
+    backbone's 224 px (the fabric the photo resolves, not an upscaled blur); ``alt_closeup``
+    studio photos (fabric shown large) are sources too. Few plain windows in these 240-512 px
+    sources are that large (126 of the 150 seed-1 images fell back), so later tries allow up
+    to 4x: what the generated set gains is mostly plainness, even light and focus, not texture.
+    """
+    kinds, garments = DETAIL_SOURCES["material"]
+    size = frame_size(rng, "detail", long_side)
+    aspect = size[0] / size[1]
+    for attempt in range(60):
+        upscale = MAX_UPSCALE if attempt < 40 else 4.0
+        min_side = min(long_side, BACKBONE_SIDE) / upscale / min(1.0, aspect)
+        src = pool.pick(rng, kinds, garments)
+        box = material_box(Layout(src.load()), rng, aspect, min_side)
+        if box is None:
+            continue
+        crop = src.load().crop(box).resize(size, resample=3)
+        crop = even_light(crop, float(rng.uniform(0.6, 1.0)))
+        crop = auto_exposure(crop, float(rng.uniform(70, 170)))
+        if rng.random() < 0.4:  # a hint of thread texture where the source is too soft for it
+            crop = apply_weave(crop, rng, float(rng.uniform(0.02, 0.06)))
+        if rng.random() < 0.6:  # close-ups of fabric often show a seam's stitching
+            crop = stitch_line(crop, rng, straight=rng.random() < 0.8)
+        return SynthImage(photo.camera(crop, rng, sharp=rng.random() < 0.8), "material",
+                          src.key, src.group)  # fmt: skip
+    raise ConfigError("no source photo shows a plain fabric area large enough for material")
 
 
 GENERATORS: dict[str, Callable[[SourcePool, np.random.Generator, int], SynthImage]] = {
@@ -151,6 +220,7 @@ GENERATORS: dict[str, Callable[[SourcePool, np.random.Generator, int], SynthImag
     "brand_tag": brand_tag,
     "size_chart": size_chart_image,
     **{c: (lambda p, r, s, c=c: detail(c, p, r, s)) for c in DETAIL_SOURCES},  # type: ignore[misc]
+    "material": material,
 }
 
 

@@ -44,7 +44,8 @@ LONG_SLEEVES = {"Longsleeve", "Shirt", "Hoodie", "Outwear", "Blazer", "Blouse"}
 
 @dataclass
 class SourcePhoto:
-    """One real (or generated) photo: ``kind`` is ``model``, ``packshot`` or ``flat``."""
+    """One real (or generated) photo: ``kind`` is ``model``, ``packshot``, ``flat`` or
+    ``closeup`` (a studio close-up: cut only for material, it has no garment geometry)."""
 
     key: str  # stable id, written in the generated CSV's note
     group: str  # CV group: all images cut from one style/contributor stay in one fold
@@ -156,8 +157,8 @@ class SourcePool:
             for r in _rows(luma):
                 view = r.get("source_view", "")
                 kind = "model" if view.startswith("model_") else "packshot"
-                if view == "alt_closeup":
-                    continue  # already a close-up: cutting it again gives no real geometry
+                if view == "alt_closeup":  # fabric shown large: a source for material only
+                    kind = "closeup"
                 photos.append(
                     SourcePhoto(
                         f"magento_luma/{r['image_path']}",
