@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         "peak between 0.3 and 0.6 (same CCP mAP50, half the passes on catalog photos), "
         "'always' on every photo; docs/decisions/ingest-and-storage.md.",
     )
+    shot_ocr: bool = Field(
+        default=True,
+        description="Read the text of photos the shot head is unsure about or puts near the "
+        "label classes, and let it decide wash_tag / brand_tag / size_chart "
+        "(docs/decisions/shot-classifier.md, 'OCR cue'); false: the head alone.",
+    )
 
     # Search
     search_min_score_photo: float = Field(

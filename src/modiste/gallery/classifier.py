@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from modiste.config import Settings
+    from modiste.gallery.text_shots import TextShotStage
     from modiste.models.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ class ShotClassifier:
     """``predict(images) -> list[ShotPrediction]``; ``unknown`` below the head's threshold.
 
     The embedder must match the head's spec (pooling, size, ``flip=spec.tta``):
-    :func:`create_shot_classifier` builds it so.
+    :func:`create_shot_classifier` builds it so. ``text_stage`` (the OCR cue,
+    :mod:`modiste.gallery.text_shots`) may re-label the photos it reads; None: the head alone.
     """
 
     def __init__(
@@ -74,8 +76,10 @@ class ShotClassifier:
         embedder: Embedder,
         threshold: float | None = None,
         source: str = "model",
+        text_stage: TextShotStage | None = None,
     ) -> None:
         self.head = head
+        self.text_stage = text_stage
         self.embedder = embedder
         self.spec: FeatureSpec = spec_from_meta(head.meta)
         self.threshold = float(head.meta.get("threshold", 0.5) if threshold is None else threshold)
@@ -109,12 +113,20 @@ class ShotClassifier:
         if not images:
             return []
         out = []
-        for row in self.proba(images):
+        proba = self.proba(images)
+        for row in proba:
             k = int(np.argmax(row))
             conf = float(row[k])
             scores = {lab: round(float(p), 4) for lab, p in zip(self.head.labels, row, strict=True)}
             label = self.head.labels[k] if conf >= self.threshold else UNKNOWN
             out.append(ShotPrediction(label, conf, scores, self.source))
+        if self.text_stage is not None:
+            from modiste.gallery.text_shots import apply_verdict, detail_labels
+
+            verdicts = self.text_stage.refine(
+                images, proba, self.head.labels, self.threshold, detail_labels(tuple(self.labels))
+            )
+            out = [apply_verdict(p, v) for p, v in zip(out, verdicts, strict=True)]
         return out
 
     def predict_paths(self, paths: Sequence[str | Path]) -> list[ShotPrediction]:
@@ -268,6 +280,11 @@ def create_shot_classifier(settings: Settings, runtime: str = "onnx", **kw: Any)
         if head.meta.get("few_shot_classes")
         else ("model" if origin == "shipped" else "user_model")
     )
+    if settings.shot_ocr and "text_stage" not in kw:
+        from modiste.gallery.text_shots import TEXT_CLASSES, TextShotStage
+
+        if any(c in head.labels for c in TEXT_CLASSES):  # a head without them has no use for it
+            kw["text_stage"] = TextShotStage()
     return ShotClassifier(head, embedder, source=source, **kw)
 
 
