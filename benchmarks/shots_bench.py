@@ -2,8 +2,9 @@
 
 Run: ``flock /tmp/modiste-heavy.lock python -m benchmarks.shots_bench [--threads 2]``.
 Measures (1) backbone+pooling on pre-decoded 224 px images, per runtime, and (2) the full shot
-classifier (features + cues + head) end to end from JPEG files, decode included. Images are real
-Magento photos when ../shared/datasets exists, otherwise seeded random images.
+classifier (features + cues + head, and the OCR cue when MODISTE_SHOT_OCR leaves it on; the head
+alone beside it) end to end from JPEG files, decode included. Images are real Magento photos when
+../shared/datasets exists, otherwise seeded random images.
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ def main() -> None:
             res["classifier_onnx_from_jpeg_img_s"] = round(
                 _rate(lambda: clf.predict_paths(paths), n, args.repeats), 1
             )
+        if clf.text_stage is not None:  # the OCR cue (MODISTE_SHOT_OCR, on by default)
+            stage, clf.text_stage = clf.text_stage, None
+            res["classifier_onnx_no_ocr_img_s"] = round(
+                _rate(lambda: clf.predict(images), n, args.repeats), 1
+            )
+            clf.text_stage = stage
+            clf.predict(images)
+            res["classifier_ocr_gated_photos"] = int(stage.last_stats["gated"])
         res["classifier_cues"] = clf.spec.cues
         res["classifier_tta"] = clf.spec.tta
     except Exception as e:  # no shipped head yet: report the backbone figures alone
