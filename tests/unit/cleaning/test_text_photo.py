@@ -352,3 +352,43 @@ def test_ingest_folds_in_real_photos_with_the_real_backbone(
         guess = product.attributes["predicted"]["product_type"]
     assert "photo_image_id" in guess
     assert guess["label"] == held["articleType"]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_text_photo_tail_benchmark_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """`python -m benchmarks.text_photo_tail`, one epoch on 120 real photos of a pair and more."""
+    import subprocess
+    import sys
+
+    src = datasets_dir / "fashion_products" / "products.csv"
+    with src.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keep = [
+        r
+        for kind in ("Flats", "Heels", "Tshirts")
+        for r in [r for r in rows if r["image_path"] and r["articleType"] == kind][:40]
+    ]
+    data = tmp_path / "products.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows({**r, "image_path": str(src.parent / r["image_path"])} for r in keep)
+    out, cache = tmp_path / "tail.json", tmp_path / "cache"
+    args = ["--data", str(data), "--epochs", "1", "--cache", str(cache), "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.text_photo_tail", *args],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["n_fit_photos"] + result["n_validation_photos"] <= 120
+    (epoch,) = result["fine_tuned_epochs"]
+    assert 0.3 < epoch["photo_accuracy"] <= 1 and 0.3 < epoch["fused_accuracy"] <= 1
+    assert epoch["Flats/Heels"]["n"] > 0
+    pairs = {r["pair"] for r in result["fine_tuned_pair_specialists"]}
+    assert pairs == {"Flats/Heels"} == {r["pair"] for r in result["frozen_pair_specialists"]}
+    assert list(cache.glob("maps17-*.npz"))  # the activations are cached for the next run
