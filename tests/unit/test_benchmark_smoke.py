@@ -293,6 +293,29 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     step = json.loads(out.read_text())["avgmax"]
     assert 0 < step["magento"]["accuracy"] <= 1 and 0 < step["all_accuracy"] <= 1
 
+    # The OCR cue: what the gate reads and what the rule changes, per set.
+    _subset_csv(
+        datasets_dir / "fashion_products" / "products.csv",
+        tiny / "fashion_products" / "products.csv",
+        lambda rows: [i for i, r in enumerate(rows) if r["image_path"]][:40],
+    )
+    _subset_csv(
+        datasets_dir / "tags_fabrics" / "gallery.csv",
+        tiny / "tags_fabrics" / "gallery.csv",
+        lambda rows: [0, len(rows) - 1],  # a care label the head is unsure of, a fabric
+    )
+    out = tmp_path / "ocr.json"
+    done = _bench(
+        "shots_ocr",
+        *("--datasets", str(tiny), "--n", "2", "--ungated", ""),
+        *("--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sets = json.loads(out.read_text())["sets"]
+    assert sets["tags_fabrics"]["photos"] == 2 and sets["tags_fabrics"]["gated"] >= 1
+    assert sets["magento"]["changed"] == 0
+
 
 @pytest.mark.slow
 def test_retrieval_ablation_smoke(tmp_path: Path, datasets_dir: Path) -> None:
