@@ -196,8 +196,11 @@ class TextShotStage:
     def ocr(self) -> Any:
         if self._ocr is None:
             from modiste.models.ocr import OcrReader
+            from modiste.models.onnx_runtime import default_threads
 
-            self._ocr = OcrReader(max_side=OCR_SIDE, recognize=False)
+            # The backbone's thread share (MODISTE_INFERENCE_THREADS, set per Ray actor), not
+            # RapidOCR's default of every core.
+            self._ocr = OcrReader(max_side=OCR_SIDE, recognize=False, threads=default_threads())
         return self._ocr
 
     def read(self, image: Image.Image) -> list[OcrLine]:
