@@ -6,11 +6,12 @@ after the head, at predict time only (the head is untouched), and only on the ph
 is unsure about or already puts near the label classes (:func:`needs_ocr`), so a catalog of
 model shots pays almost nothing for it. The rule (:func:`text_shot`) reads meaning, not looks:
 
-- a size/measurement table (rows of several numbers) → ``size_chart``;
 - care content (fibre composition, care phrases, care-label field names, "made in") →
   ``wash_tag``, except when the head itself says ``brand_tag``: a printed neck label carries
   the composition too, and only the look tells it from a care tape;
-- a few short, letter-only words on a photo the head puts on the detail side → ``brand_tag``.
+- else a size/measurement table (several lines of mostly digits) → ``size_chart``;
+- else a few short, large, letter-only words on a photo the head already takes for a brand
+  label but is unsure of → ``brand_tag`` (words alone never make a label: slogans are words).
 
 No text, or text that means none of these, leaves the head's answer as it is. Figures, gate
 and caveats: ``docs/decisions/shot-classifier.md`` ("OCR cue").
@@ -75,7 +76,7 @@ _MADE_IN = re.compile(
 )
 _RN = re.compile(r"(?<![a-z])rn\s?\d{4,6}(?!\d)")  # US registered-identification number
 _SIZE_WORDS = re.compile(
-    r"(?<![a-z])(?:size|sizes|grosse|taille|talla|taglia|chest|bust|waist|hips?|length|"
+    r"(?<![a-z])(?:size|sizes|grosse|große|taille|talla|taglia|chest|bust|waist|hips?|length|"
     r"brust|bund|poitrine|cintura|pecho|cm|inch|inches)(?![a-z])|尺码|尺寸|サイズ|胸围|腰围"
 )
 
