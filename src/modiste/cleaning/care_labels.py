@@ -1,10 +1,12 @@
 """Read fibre composition and care instructions from care-label text or photos.
 
 The parser (:func:`parse_care_text`) is a pure function over text, so it is tested on many strings
-in milliseconds; :func:`read_care_label` only adds OCR in front of it. OCR output is noisy
-("1OO %COTTON", dropped spaces, words split over lines), so the parser folds text first (see
-:mod:`modiste.cleaning.care_rules`) and pairs each percentage with the fibre name right beside it,
-choosing per label whether names come after ("65% polyester") or before ("綿 100%") the numbers.
+in milliseconds; :func:`read_care_label` adds OCR in front of it and the pictogram reader
+(:mod:`modiste.cleaning.care_symbols`) beside it, text winning where the two disagree. OCR
+output is noisy ("1OO %COTTON", dropped spaces, words split over lines), so the parser folds
+text first (see :mod:`modiste.cleaning.care_rules`) and pairs each percentage with the fibre
+name right beside it, choosing per label whether names come after ("65% polyester") or before
+("綿 100%") the numbers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class CareInfo:
     composition: list[FibreShare] = field(default_factory=list)
     care: list[str] = field(default_factory=list)
     raw_text: str = ""
+    # Where each care item was read: "text", "symbol" or "text+symbol".
+    care_sources: dict[str, str] = field(default_factory=dict)
+    # The pictogram row, left to right (SymbolHit.to_dict()): read even where text won.
+    symbols: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -53,7 +59,13 @@ class CareInfo:
             d = asdict(s)
             d["percent"] = int(s.percent) if float(s.percent).is_integer() else s.percent
             comp.append(d)
-        return {"composition": comp, "care": list(self.care), "raw_text": self.raw_text}
+        return {
+            "composition": comp,
+            "care": list(self.care),
+            "care_sources": dict(self.care_sources),
+            "symbols": list(self.symbols),
+            "raw_text": self.raw_text,
+        }
 
 
 class OcrLike(Protocol):
@@ -178,7 +190,8 @@ def parse_care_instructions(folded: str) -> list[str]:
 def parse_care_text(text: str) -> CareInfo:
     """Fibre composition and care instructions from label text (OCR output or a feed field)."""
     folded = R.fold(text or "")
-    return CareInfo(parse_composition(folded), parse_care_instructions(folded), text or "")
+    care = parse_care_instructions(folded)
+    return CareInfo(parse_composition(folded), care, text or "", dict.fromkeys(care, "text"))
 
 
 # ----------------------------------------------------------------------------- OCR
@@ -210,8 +223,9 @@ def read_care_label(
     ocr: OcrLike | None = None,
     *,
     try_rotations: bool = True,
+    symbols: bool = True,
 ) -> CareInfo:
-    """OCR a care-label photo and parse it.
+    """OCR a care-label photo, parse it, and read its ISO 3758 pictograms.
 
     Args:
         image: a PIL image, or bytes/path decoded with :func:`modiste.imaging.decode_image`.
@@ -219,6 +233,9 @@ def read_care_label(
             pass one in to reuse its loaded engine across images).
         try_rotations: when the upright reading finds nothing, also read the image turned 90° both
             ways (labels photographed sideways) and keep the reading that parses best.
+        symbols: also read the pictogram row (upright photo only; the reader takes tilts up to
+            ~40°) and merge it with the text (:func:`modiste.cleaning.care_symbols.merge_care`).
+            A missing or unreadable symbol model is logged and the text reading kept.
     """
     from PIL import Image as PILImage
 
@@ -226,6 +243,7 @@ def read_care_label(
         from modiste.imaging import decode_image
 
         image = decode_image(image).image
+    photo = image
     if max(image.size) < 900:  # phone crops of labels are small; OCR misses small text
         f = min(3.0, 960 / max(image.size))
         size = (round(image.width * f), round(image.height * f))
@@ -240,5 +258,20 @@ def read_care_label(
             info = parse_care_text(lines_to_text(ocr.read(image.rotate(angle, expand=True))))
             if _score(info) > _score(best):
                 best = info
+    if symbols:
+        _add_symbols(best, photo)
     log.debug("care label: %d fibres, %d care", len(best.composition), len(best.care))
     return best
+
+
+def _add_symbols(info: CareInfo, photo: Image.Image) -> None:
+    from modiste.cleaning.care_symbols import merge_care, read_care_symbols
+    from modiste.errors import ModelError
+
+    try:
+        hits = read_care_symbols(photo)
+    except ModelError as e:
+        log.warning("care symbols not read: %s", e)
+        return
+    info.care, info.care_sources = merge_care(info.care, [h.care for h in hits if h.care])
+    info.symbols = [h.to_dict() for h in hits]

@@ -1,7 +1,8 @@
 """Ingest stages that fill product data from pixels and text.
 
-- "care": wash-tag photos are read (OCR) into ``attributes["care_label"]``: fibre composition and
-  care instructions. OCR is slow, so only images classified ``wash_tag`` are read.
+- "care": wash-tag photos are read (OCR and ISO 3758 pictograms) into
+  ``attributes["care_label"]``: fibre composition, care instructions with their source (text,
+  symbol or both), the pictogram row. OCR is slow, so only images classified ``wash_tag`` are read.
 - "categorize": products whose feed left ``product_type`` or ``gender`` empty get the text
   model's prediction with its confidence (the catalog editor lists the least confident first).
   A prediction under ``MIN_CONFIDENCE`` is kept in ``attributes["predicted"]`` but not filled in.

@@ -1,4 +1,4 @@
-"""`modiste train text`, `modiste eval text` and `modiste labels read`."""
+"""`modiste train text`, `modiste eval text`, `modiste labels read`, `train care-symbols`."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def labels_read(
     image: Path = typer.Argument(..., exists=True, dir_okay=False, help="Care-label photo."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """OCR a care label and print its fibre composition and care instructions."""
+    """OCR a care label, read its pictograms, and print fibre composition and care."""
     from modiste.cleaning.care_labels import read_care_label
 
     st = state(ctx)
@@ -219,5 +219,27 @@ def labels_read(
         f"{s.percent:g}% {s.fibre}" + (f" ({s.part})" if s.part else "") for s in info.composition
     )
     st.console.print(f"composition: {comp or '-'}", highlight=False)
-    st.console.print(f"care: {'; '.join(info.care) or '-'}", highlight=False)
+    care = [f"{c} ({info.care_sources.get(c, 'text')})" for c in info.care]
+    st.console.print(f"care: {'; '.join(care) or '-'}", highlight=False)
+    row = ", ".join(f"{h['label']} {h['confidence']:.2f}" for h in info.symbols)
+    st.console.print(f"symbols: {row or '-'}", highlight=False)
     st.console.print(f"text: {info.raw_text!r}", highlight=False)
+
+
+@train_app.command("care-symbols")
+def train_care_symbols_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Option(
+        Path("src/modiste/cleaning/data/care_symbols.npz"), "--out", help="Model file to write."
+    ),
+    labels: int = typer.Option(2500, "--labels", min=10, help="Rendered labels to train on."),
+    seed: int = typer.Option(0, "--seed", help="Rendering and training seed."),
+    hidden: int = typer.Option(128, "--hidden", min=4, help="Hidden units of the MLP."),
+) -> None:
+    """Train the care-pictogram reader on rendered ISO 3758 symbols only (no real photo)."""
+    from modiste.training.care_symbols import train_care_symbols
+
+    st = state(ctx)
+    report = train_care_symbols(out, n_labels=labels, seed=seed, hidden=hidden)
+    st.console.print(json.dumps(report, indent=2), highlight=False)
+    st.console.print(f"wrote {out}")
