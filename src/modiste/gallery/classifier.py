@@ -261,7 +261,9 @@ def _refit(
 def _cues(images: Sequence[Image.Image], spec: FeatureSpec) -> np.ndarray:
     from modiste.models.cues import CueExtractor
 
-    return CueExtractor(faces=spec.cue_set == "all").predict(images)
+    return CueExtractor(faces=spec.cue_set == "all", frame=spec.cue_set == "layout_frame").predict(
+        images
+    )
 
 
 def create_shot_classifier(settings: Settings, runtime: str = "onnx", **kw: Any) -> ShotClassifier:

@@ -248,7 +248,7 @@ def test_a_head_with_frame_cues_predicts_saves_and_learns(
     )  # fmt: skip
     ims = [_solid((200, 30, 30), i) for i in range(6)] + [_chart(i) for i in range(6)]
     y = ["material"] * 6 + ["size_chart"] * 6
-    x = combine(embedder.predict(ims), CueExtractor(faces=False).predict(ims), spec)
+    x = combine(embedder.predict(ims), CueExtractor(faces=False, frame=True).predict(ims), spec)
     assert n_cues(spec) == 13 and x.shape[1] == embedder.dim + 13
     head = fit_head(x, y, ["material", "size_chart"], boost_last=n_cues(spec))
     head.meta = {**spec.as_meta(), "threshold": 0.5}

@@ -9,7 +9,7 @@ from modiste.models.ocr import CROP_MARGIN, OcrLine, OcrReader, text_cues
 
 
 def _cue(im: Image.Image) -> dict[str, float]:
-    return dict(zip(CUE_NAMES, CueExtractor().predict([im])[0].tolist(), strict=True))
+    return dict(zip(CUE_NAMES, CueExtractor(frame=True).predict([im])[0].tolist(), strict=True))
 
 
 def test_layout_cues_of_a_packshot_like_image() -> None:
@@ -43,6 +43,8 @@ def test_frame_cues_tell_fabric_filling_the_frame_from_a_crop_with_an_outline() 
     assert fabric["frame_colour_max"] < 0.2 < 1.0 < hem["frame_colour_max"]
     assert fabric["frame_colour_spread"] < hem["frame_colour_spread"]
     assert fabric["frame_texture_spread"] < hem["frame_texture_spread"]
+    plain = CueExtractor().predict([_fabric(rng, floor_rows=45)])[0]  # not asked for: zeros
+    assert not plain[-3:].any()
 
 
 def test_old_cue_sets_read_the_columns_they_were_trained_on() -> None:
