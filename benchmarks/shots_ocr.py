@@ -6,8 +6,10 @@ does); the gate (:func:`modiste.gallery.text_shots.needs_ocr`) picks the photos 
 rule (:func:`~modiste.gallery.text_shots.text_shot`) decides. Reported per set: photos gated,
 photos whose label the stage changes (and from/to), accuracy before/after where the set has
 labels, and the OCR seconds per photo of the set (the stage's cost on that kind of catalog).
-``--ungated SET`` also reads every photo of that set, to count what the rule alone would turn
-into a label without the gate (printed tees, street photos: every such change is wrong).
+``--ungated SET`` also reads every photo of that set, to count what the rule would turn into a
+label without the gate (``rule_alone``), and what the words alone would (``text_alone``: the
+rule as if the head took every photo for an unsure brand label); on printed tees and street
+photos every such label is wrong.
 Sets: Magento (all 342), seeded samples of CCP street photos, clothing-dataset photos and
 Myntra catalog photos of printed tops (text on the garment), tags_fabrics (evaluation only),
 and any ``--extra NAME=CSV`` (e.g. generated labels from ``modiste train shots-synth``).
@@ -68,6 +70,7 @@ def build_sets(root: Path, n: int, seed: int) -> dict[str, list[tuple[Path, str 
 
 
 def _box(b: Any) -> list[float]:
+    """A box as four floats (the JSON cache)."""
     return [float(b.x1), float(b.y1), float(b.x2), float(b.y2)]
 
 
@@ -110,6 +113,8 @@ def main() -> None:
     from modiste.models.ocr import OcrLine
 
     clf = create_shot_classifier(Settings(data_dir=args.work, shot_ocr=False))
+    # The rule with the head's look taken out: every photo seen as an unsure brand label.
+    alone_view = HeadView(top="unknown", detail_side=True, text_mass=1.0, top_text="brand_tag")
     labels = clf.labels
     detail = detail_labels(tuple(labels))
     stage = TextShotStage()
@@ -132,6 +137,7 @@ def main() -> None:
         proba = np.concatenate([clf.proba(ims[i : i + 32]) for i in range(0, len(ims), 32)])
         head_s = time.perf_counter() - t
         ocr_s, gated, changed, rule_alone = 0.0, 0, Counter[str](), Counter[str]()
+        text_alone = Counter[str]()
         before, after = [], []
         for (path, truth), im, row in zip(items, ims, proba, strict=True):
             k = int(np.argmax(row))
@@ -162,6 +168,10 @@ def main() -> None:
                 changed[f"{pred.label} -> {new.label}"] += 1
             if verdict is not None and verdict.label and not gate:
                 rule_alone[f"{pred.label} -> {verdict.label}"] += 1
+            if lines is not None and name in ungated:
+                # What the words alone would make of it, were the head to take it for a label.
+                alone = text_shot(lines, im.height, alone_view).label
+                text_alone[str(alone)] += 1
             before.append(pred.label)
             after.append(new.label)
             rows_out.append(
@@ -193,6 +203,7 @@ def main() -> None:
         }
         if name in ungated:
             entry["rule_alone_on_ungated_photos"] = dict(rule_alone)
+            entry["text_alone_on_ungated_photos"] = dict(text_alone)
         if all(t is not None for t in truths):
             entry["accuracy_before"] = round(
                 float(np.mean([a == b for a, b in zip(truths, before, strict=True)])), 4

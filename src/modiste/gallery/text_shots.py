@@ -46,7 +46,7 @@ GALLERY_GROUPS = ("model", "garment")  # taxonomy groups of photos that show the
 # The gate. A photo goes to OCR when the head's top class is a text class or the text classes
 # together hold LABEL_MASS_MIN of its probability. Being unsure alone is no reason to read: an
 # unsure flat lay or catalog photo is unsure between gallery classes (with the second-round
-# head, 4 of the 10 clothing-dataset / printed-top photos that gate read gave the text classes
+# head, 5 of the 10 clothing-dataset / printed-top photos that gate read gave the text classes
 # < 0.1, and none was changed). Chosen on the gallery samples' cost, so that model shots and
 # product photos rarely pay for OCR (docs/decisions/shot-classifier.md, "OCR cue").
 LABEL_MASS_MIN = 0.1
