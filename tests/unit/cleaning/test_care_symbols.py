@@ -233,3 +233,15 @@ def test_train_command_writes_a_loadable_model(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     model = cs.SymbolModel.load(out)
     assert model.meta["n_labels"] == 12 and "rendered_test" in model.meta
+
+
+@pytest.mark.realdata
+def test_real_labels_keep_their_measured_level(datasets_dir: Path) -> None:
+    """The four real labels (evaluation only) stay at the figures in care-symbols.md."""
+    from benchmarks.care_symbols import REAL, real_photos
+
+    report, hits = real_photos(datasets_dir / REAL, cs.shipped_model())
+    assert report["symbols_true"] == 20
+    assert report["recall"] >= 0.35 and report["precision"] >= 0.5, report
+    # One row per photo, never longer than the label's own five symbols.
+    assert all(0 < len(h) <= 5 for h in hits.values())
