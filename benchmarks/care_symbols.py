@@ -29,11 +29,11 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.output import write_result
+from modiste.cleaning.care_labels import care_family
 from modiste.cleaning.care_symbols import (
     CLASS_CARE,
     SymbolHit,
     SymbolModel,
-    care_family,
     read_care_symbols,
     shipped_model,
 )

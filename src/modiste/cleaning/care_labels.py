@@ -194,6 +194,56 @@ def parse_care_text(text: str) -> CareInfo:
     return CareInfo(parse_composition(folded), care, text or "", dict.fromkeys(care, "text"))
 
 
+# ----------------------------------------------------------------------------- merge with text
+
+# Instructions that exclude each other: a label says one of each family. Names outside these
+# (wash separately, do not wring) never conflict.
+_FAMILIES = {
+    "wash": ("machine wash", "hand wash", "do not wash"),
+    "bleach": ("bleach", "only non-chlorine bleach", "do not bleach"),
+    "tumble": ("tumble dry", "do not tumble dry"),
+    "natural": ("line dry", "dry flat"),
+    "iron": ("iron", "do not iron"),
+    "dry clean": ("dry clean", "do not dry clean"),
+    "wet clean": ("wet clean", "do not wet clean"),
+}
+
+
+def care_family(name: str) -> str:
+    """The family a care name belongs to ("machine wash 30" -> "wash"); else the name itself."""
+    for family, heads in _FAMILIES.items():
+        if any(name == h or name.startswith(h + " ") for h in heads):
+            return family
+    return name
+
+
+def merge_care(text: list[str], symbols: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Text and symbol readings as one list, and where each item came from.
+
+    Text wins a conflict (OCR of a printed word is surer than a 15-pixel pictogram), with one
+    exception: a symbol that refines the text's generic name ("machine wash" + tub "30") gives
+    its detail. Agreeing items are marked ``text+symbol``; symbols of a family the text does not
+    mention are added (``symbol``) in row order.
+    """
+    care = list(text)
+    sources = dict.fromkeys(care, "text")
+    for name in symbols:
+        if name in sources:
+            if sources[name] == "text":
+                sources[name] = "text+symbol"
+            continue
+        family = care_family(name)
+        same = [c for c in care if care_family(c) == family]
+        if not same:
+            care.append(name)
+            sources[name] = "symbol"
+        elif len(same) == 1 and sources[same[0]] == "text" and name.startswith(same[0] + " "):
+            care[care.index(same[0])] = name
+            del sources[same[0]]
+            sources[name] = "text+symbol"
+    return care, sources
+
+
 # ----------------------------------------------------------------------------- OCR
 
 
@@ -234,7 +284,7 @@ def read_care_label(
         try_rotations: when the upright reading finds nothing, also read the image turned 90° both
             ways (labels photographed sideways) and keep the reading that parses best.
         symbols: also read the pictogram row (upright photo only; the reader takes tilts up to
-            ~40°) and merge it with the text (:func:`modiste.cleaning.care_symbols.merge_care`).
+            ~40°) and merge it with the text (:func:`merge_care`).
             A missing or unreadable symbol model is logged and the text reading kept.
     """
     from PIL import Image as PILImage
@@ -265,7 +315,7 @@ def read_care_label(
 
 
 def _add_symbols(info: CareInfo, photo: Image.Image) -> None:
-    from modiste.cleaning.care_symbols import merge_care, read_care_symbols
+    from modiste.cleaning.care_symbols import read_care_symbols
     from modiste.errors import ModelError
 
     try:

@@ -9,7 +9,8 @@ Three steps, all NumPy/SciPy so serving needs no training code and no torch:
    MLP trained only on rendered symbols: ``modiste train care-symbols``). Text, digits and
    noise fall into the ``none`` class.
 3. :func:`read_care_symbols` keeps the largest row of similar-sized symbols on one line (a
-   tilted label gives a tilted line) and maps each to the care parser's canonical names.
+   tilted label gives a tilted line) and maps each to the care parser's canonical names;
+   :func:`modiste.cleaning.care_labels.merge_care` joins them with the text reading.
 
 Figures and what fails: ``docs/decisions/care-symbols.md``.
 """
@@ -395,53 +396,3 @@ def _inside(a: Box, b: Box) -> bool:
     ih = min(a[3], b[3]) - max(a[1], b[1])
     small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return iw > 0 and ih > 0 and iw * ih > 0.6 * small
-
-
-# ----------------------------------------------------------------------------- merge with text
-
-# Instructions that exclude each other: a label says one of each family. Names outside these
-# (wash separately, do not wring) never conflict.
-_FAMILIES = {
-    "wash": ("machine wash", "hand wash", "do not wash"),
-    "bleach": ("bleach", "only non-chlorine bleach", "do not bleach"),
-    "tumble": ("tumble dry", "do not tumble dry"),
-    "natural": ("line dry", "dry flat"),
-    "iron": ("iron", "do not iron"),
-    "dry clean": ("dry clean", "do not dry clean"),
-    "wet clean": ("wet clean", "do not wet clean"),
-}
-
-
-def care_family(name: str) -> str:
-    """The family a care name belongs to ("machine wash 30" -> "wash"); else the name itself."""
-    for family, heads in _FAMILIES.items():
-        if any(name == h or name.startswith(h + " ") for h in heads):
-            return family
-    return name
-
-
-def merge_care(text: list[str], symbols: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Text and symbol readings as one list, and where each item came from.
-
-    Text wins a conflict (OCR of a printed word is surer than a 15-pixel pictogram), with one
-    exception: a symbol that refines the text's generic name ("machine wash" + tub "30") gives
-    its detail. Agreeing items are marked ``text+symbol``; symbols of a family the text does not
-    mention are added (``symbol``) in row order.
-    """
-    care = list(text)
-    sources = dict.fromkeys(care, "text")
-    for name in symbols:
-        if name in sources:
-            if sources[name] == "text":
-                sources[name] = "text+symbol"
-            continue
-        family = care_family(name)
-        same = [c for c in care if care_family(c) == family]
-        if not same:
-            care.append(name)
-            sources[name] = "symbol"
-        elif len(same) == 1 and sources[same[0]] == "text" and name.startswith(same[0] + " "):
-            care[care.index(same[0])] = name
-            del sources[same[0]]
-            sources[name] = "text+symbol"
-    return care, sources

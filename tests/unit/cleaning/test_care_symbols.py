@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from modiste.cleaning import care_symbols as cs
-from modiste.cleaning.care_labels import read_care_label
+from modiste.cleaning.care_labels import care_family, merge_care, read_care_label
 from modiste.domain import Box
 from modiste.errors import ImageDecodeError, ModelError
 from modiste.models.ocr import OcrLine
@@ -89,16 +89,16 @@ def test_hits_come_left_to_right_in_input_pixels() -> None:
 def test_merge_care(
     text: list[str], symbols: list[str], care: list[str], sources: list[str]
 ) -> None:
-    got, src = cs.merge_care(text, symbols)
+    got, src = merge_care(text, symbols)
     assert got == care
     assert [src[c] for c in got] == sources
 
 
 def test_care_family() -> None:
-    assert cs.care_family("machine wash 30") == cs.care_family("hand wash") == "wash"
-    assert cs.care_family("dry flat") == cs.care_family("line dry")
-    assert cs.care_family("dry clean") != cs.care_family("dry flat")
-    assert cs.care_family("wash separately") == "wash separately"
+    assert care_family("machine wash 30") == care_family("hand wash") == "wash"
+    assert care_family("dry flat") == care_family("line dry")
+    assert care_family("dry clean") != care_family("dry flat")
+    assert care_family("wash separately") == "wash separately"
 
 
 class FakeOcr:
