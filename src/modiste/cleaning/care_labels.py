@@ -323,5 +323,12 @@ def _add_symbols(info: CareInfo, photo: Image.Image) -> None:
     except ModelError as e:
         log.warning("care symbols not read: %s", e)
         return
-    info.care, info.care_sources = merge_care(info.care, [h.care for h in hits if h.care])
+    # A row shows one symbol per family; two read in one family (a misread) keep the surer one.
+    surest: dict[str, float] = {}
+    for h in hits:
+        if h.care:
+            fam = care_family(h.care)
+            surest[fam] = max(surest.get(fam, 0.0), h.confidence)
+    names = [h.care for h in hits if h.care and h.confidence == surest[care_family(h.care)]]
+    info.care, info.care_sources = merge_care(info.care, names)
     info.symbols = [h.to_dict() for h in hits]

@@ -131,6 +131,19 @@ def test_read_care_label_merges_symbols_with_text(monkeypatch: pytest.MonkeyPatc
     assert off.care == ["machine wash", "do not bleach"] and off.symbols == []
 
 
+def test_two_symbols_of_one_family_keep_the_surer(monkeypatch: pytest.MonkeyPatch) -> None:
+    hits = [
+        cs.SymbolHit("wash_60", "machine wash 60", (1, 1, 9, 9), 0.69),
+        cs.SymbolHit("do_not_dry_clean", "do not dry clean", (11, 1, 19, 9), 0.96),
+        cs.SymbolHit("wash_dot2", "machine wash 40", (21, 1, 29, 9), 0.73),
+        cs.SymbolHit("dry_clean_f", "dry clean", (31, 1, 39, 9), 0.97),
+    ]
+    monkeypatch.setattr(cs, "read_care_symbols", lambda image: hits)
+    info = read_care_label(Image.new("RGB", (300, 200), "white"), FakeOcr(), symbols=True)
+    assert info.care == ["machine wash 40", "do not bleach", "dry clean"]
+    assert len(info.symbols) == 4  # the row as read stays whole
+
+
 def test_read_care_label_keeps_text_when_the_model_is_unusable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
