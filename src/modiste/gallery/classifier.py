@@ -19,8 +19,9 @@ from modiste.domain import ShotPrediction
 from modiste.errors import ConfigError, ModelError, NotFoundError
 from modiste.gallery.taxonomy import CLASS_NAME
 from modiste.imaging import decode_image
+from modiste.models.head_refit import refit_toward
 from modiste.models.heads import GatedHead, LinearHead, load_head
-from modiste.models.shot_head import FeatureSpec, combine, fit_head, n_cues, spec_from_meta
+from modiste.models.shot_head import FeatureSpec, combine, spec_from_meta
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -208,15 +209,8 @@ class ShotClassifier:
         )
         gy = [n for mx, _, n in mem if mx is not None for _ in range(len(mx))]
         gy += [side[v] for v in np.repeat(y, reps - 1)] + [side[v] for v in np.repeat(y, reps)]
-        gate = fit_head(
-            gx,
-            gy,
-            list(GatedHead.SIDES),
-            c=c,
-            boost_last=n_cues(self.spec),
-            boost=self.spec.cue_weight,
-        )
-        gate.temperature = head.gate.temperature
+        # Toward the shipped gate, not from the memory alone (see :func:`_refit`).
+        gate = refit_toward(head.gate, gx, gy, list(GatedHead.SIDES), c=c)
         return GatedHead(gate, experts["gallery"], experts["detail"], dict(head.meta))
 
 
@@ -242,15 +236,21 @@ def _refit(
     c: float,
     spec: FeatureSpec,
 ) -> LinearHead:
-    """``head`` refitted on its memory rows plus new rows and their mirrors; memory grows."""
+    """``head`` refitted on its memory rows plus new rows and their mirrors; memory grows.
+
+    The fit is pulled toward ``head``'s own weights (:func:`refit_toward`), not started afresh:
+    refitted from the ~60-row memory alone, the shipped head lost most of its real material
+    recall (0.87 -> 0.39) before any photo was taught, so one taught photo looked harmful
+    (``docs/decisions/shot-classifier.md``, few-shot). ``spec`` is kept for the callers: the
+    head's own standardisation already carries the cue boost.
+    """
     if head.memory_x is None or head.memory_y is None:
         raise ModelError("this head stores no training features, so it cannot be refitted")
     reps = _repeats(head.memory_y.astype(str), new_y)
     x = np.concatenate([head.memory_x, np.repeat(x_new, reps, 0), np.repeat(x_mirror, reps, 0)])
     y = [*map(str, head.memory_y), *np.repeat(new_y, reps), *np.repeat(new_y, reps)]
-    out = fit_head(x, y, sorted(set(y)), c=c, boost_last=n_cues(spec), boost=spec.cue_weight)
-    out.temperature = head.temperature
-    out.meta = dict(head.meta)
+    labels = sorted(set(y) | set(head.labels))
+    out = refit_toward(head, x, y, labels, c=c)
     # Remember the new originals (not mirrors) so that the next learn builds on this one.
     out.memory_x = np.concatenate([head.memory_x, x_new])
     out.memory_y = np.concatenate([head.memory_y.astype(str), np.asarray(new_y)])
