@@ -180,7 +180,9 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
     build_catalog(settings, tmp_path, n=4)
     stop = threading.Event()
     errors: list[BaseException] = []
-    saves = [0]  # index saves so far: each backup waits for new writes, however slow the host
+    # Index saves and stored batches so far: each backup waits for both kinds of new writes, however
+    # slow the host (waiting for saves alone let all three backups fall inside one batch's saves).
+    saves, batches = [0], [0]
     busy = settings.model_copy(update={"ingest_chunk_size": 2})
 
     def ingest_forever() -> None:
@@ -193,6 +195,7 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
             while not stop.is_set():
                 import_feed(db, write_feed(tmp_path / "more", start, 6), seller="more")
                 run_ingest(busy, db, stages=["store"])
+                batches[0] += 1
                 for i in range(start, start + 6):
                     index.add([i], rng.normal(size=(1, DIM)).astype("float32"), [{}])
                     index.save()
@@ -208,12 +211,16 @@ def test_backup_while_ingest_and_index_saves_run_stays_consistent(
         t.start()
     stored_counts, generations = [], []
     try:
-        seen = 0
+        seen, seen_batches = 0, 0
         for n in range(3):
             deadline = time.monotonic() + 60
-            while saves[0] <= seen and not errors and time.monotonic() < deadline:
+            while (
+                (saves[0] <= seen or batches[0] <= seen_batches)
+                and not errors
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.01)
-            seen = saves[0]
+            seen, seen_batches = saves[0], batches[0]
             backup = tmp_path / f"backup-{n}"
             report = create_backup(settings, backup)
             assert report.missing_images == 0
