@@ -7,6 +7,8 @@ each k in ``--ks`` the shipped head (a fresh copy) learns the first k pool photo
 ``ShotClassifier.learn`` and is scored on the test part, so every k meets the same photos.
 k = 0 is the shipped head as it is. Magento photos (training photos of the shipped head, so
 this measures forgetting, not generalisation) are re-scored after the largest k.
+With ``--as-new`` the taught classes are first cut out of the shipped head (their weight rows and
+memory rows), so each is learnt as a class the head lacks (k = 0 then scores 0).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 from benchmarks.output import write_result
 
@@ -30,6 +33,9 @@ def main() -> None:
     ap.add_argument("--classes", default="material", help="tags_fabrics classes to teach")
     ap.add_argument(
         "--magento", type=int, default=80, help="Magento photos checked for forgetting."
+    )
+    ap.add_argument(
+        "--as-new", action="store_true", help="cut the classes out of the head first (new class)"
     )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument(
@@ -56,7 +62,7 @@ def main() -> None:
     classes = args.classes.split(",")
     tags = gallery_samples(DATASETS / "tags_fabrics" / "gallery.csv")
     clf = create_shot_classifier(Settings(data_dir=args.work))
-    shipped = copy.deepcopy(clf.head)
+    shipped = _without(clf.head, classes) if args.as_new else copy.deepcopy(clf.head)
     images = {s.path: decode_image(s.path, draft_size=512).image for s in tags}
     recall: dict[str, dict[int, list[float]]] = {c: {k: [] for k in ks} for c in classes}
     for seed in range(args.seeds):
@@ -86,6 +92,7 @@ def main() -> None:
     after = [p.label for p in clf.predict_paths([s.path for s in mag])]
     res = {
         "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
+        "as_new_class": args.as_new,
         "seeds": args.seeds,
         "pool": args.pool,
         "recall_mean": {
@@ -103,6 +110,32 @@ def main() -> None:
     print(json.dumps(res, indent=2))
     if args.json:
         write_result(args.json, json.dumps(res, indent=2))
+
+
+def _without(head: Any, classes: list[str]) -> Any:
+    """``head`` (gated) with ``classes`` removed from its experts, as if it never learnt them."""
+    import numpy as np
+
+    from modiste.models.heads import GatedHead, LinearHead
+
+    def cut(e: LinearHead) -> LinearHead:
+        keep = [i for i, lab in enumerate(e.labels) if lab not in classes]
+        assert e.memory_x is not None and e.memory_y is not None, "the head has no memory"
+        m = np.isin(e.memory_y, classes, invert=True)
+        return LinearHead(
+            [e.labels[i] for i in keep],
+            e.mean,
+            e.scale,
+            e.coef[keep],
+            e.intercept[keep],
+            e.temperature,
+            dict(e.meta),
+            e.memory_x[m],
+            e.memory_y[m],
+        )
+
+    assert isinstance(head, GatedHead), "--as-new needs a gated head"
+    return GatedHead(head.gate, cut(head.gallery), cut(head.detail), dict(head.meta))
 
 
 if __name__ == "__main__":
