@@ -3,9 +3,11 @@
 Run: ``flock /tmp/modiste-heavy.lock python -m benchmarks.shots_ocr --json OUT``.
 For each set the shipped head classifies every photo once (decoded as ``modiste eval shots``
 does); the gate (:func:`modiste.gallery.text_shots.needs_ocr`) picks the photos to read and the
-rule (:func:`~modiste.gallery.text_shots.text_shot`) decides. Reported per set: photos gated,
-photos whose label the stage changes (and from/to), accuracy before/after where the set has
-labels, and the OCR seconds per photo of the set (the stage's cost on that kind of catalog).
+rule (:func:`~modiste.gallery.text_shots.text_shot`) decides, then the care-symbol row
+(``TextShotStage.symbol_verdict``) where the text named no label, as the stage does. Reported
+per set: photos gated, photos whose label the stage changes (and from/to), accuracy
+before/after where the set has labels, and the OCR (and symbol) seconds per photo of the set
+(the stage's cost on that kind of catalog).
 ``--ungated SET`` also reads every photo of that set, to count what the rule would turn into a
 label without the gate (``rule_alone``), and what the words alone would (``text_alone``: the
 rule as if the head took every photo for an unsure brand label); on printed tees and street
@@ -161,6 +163,10 @@ def main() -> None:
             if gate:
                 gated += 1
                 ocr_s += cache[key]["s"]
+                if verdict is not None and verdict.label is None:  # the stage's symbol step
+                    t = time.perf_counter()
+                    verdict = stage.symbol_verdict(im, view) or verdict
+                    ocr_s += time.perf_counter() - t
                 new = apply_verdict(pred, verdict)
             else:
                 new = pred

@@ -11,7 +11,10 @@ pays almost nothing for it. The rule (:func:`text_shot`) reads meaning, not look
   the composition too, and only the look tells it from a care tape;
 - else a size/measurement table (several lines of mostly digits) → ``size_chart``;
 - else a few short, large, letter-only words on a photo the head already takes for a brand
-  label but is unsure of → ``brand_tag`` (words alone never make a label: slogans are words).
+  label but is unsure of → ``brand_tag`` (words alone never make a label: slogans are words);
+- else, on a close-up the head does not take for a brand label, a row of at least
+  ``SYMBOL_ROW_MIN`` ISO 3758 care pictograms (:mod:`modiste.cleaning.care_symbols`) →
+  ``wash_tag``: the symbol row is what makes a care label, whatever language its text is in.
 
 No text, or text that means none of these, leaves the head's answer as it is. Figures, gate
 and caveats: ``docs/decisions/shot-classifier.md`` ("OCR cue").
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modiste.domain import ShotPrediction
-from modiste.errors import ModelError
+from modiste.errors import ImageDecodeError, ModelError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -62,6 +65,10 @@ CHART_MIN_ROWS = 4  # lines of mostly digits that make a table (2 with a size wo
 # with 0.38 on the text classes, was read as a brand label at 0.25), so the look must agree.
 BRAND_MASS_MIN = 0.5
 BRAND_MIN_HEIGHT = 0.07  # tallest line / image height
+# Care pictograms in one row that make a care label when the text names none. A care label
+# carries a row of 4-6; on the 38 real fabric close-ups the symbol reader finds at most 2
+# (thread texture read as symbols), on the 4 real care labels 2, 2, 4 and 5.
+SYMBOL_ROW_MIN = 3
 
 # Words that appear on care labels and nowhere else (field names of label standards, e.g.
 # GB 5296.4's 成分 / 号型 / 执行标准; "composition", "care instructions" in the parser's
@@ -190,9 +197,32 @@ def detail_labels(labels: tuple[str, ...]) -> frozenset[str]:
 class TextShotStage:
     """Re-labels the gated photos by their text; ``refine`` keeps every other prediction."""
 
-    def __init__(self, ocr: Any = None) -> None:
+    def __init__(self, ocr: Any = None, symbols: Any = None) -> None:
         self._ocr = ocr
+        # ``symbols(image) -> list`` of the pictogram row; None: the shipped symbol reader.
+        self._symbols = symbols
         self.last_stats: dict[str, float] = {}
+
+    def symbol_row(self, image: Image.Image) -> list[Any]:
+        """The care-pictogram row the symbol reader finds (empty when none)."""
+        if self._symbols is None:
+            from modiste.cleaning.care_symbols import read_care_symbols
+
+            self._symbols = read_care_symbols
+        return list(self._symbols(image))
+
+    def symbol_verdict(self, image: Image.Image, head: HeadView) -> TextVerdict | None:
+        """wash_tag when a close-up shows a row of care pictograms (text named no label)."""
+        if not head.detail_side or head.top == BRAND:
+            return None
+        try:
+            row = self.symbol_row(image)
+        except (ModelError, ImageDecodeError) as e:  # a missing model file keeps the text's say
+            log.warning("care-symbol cue skipped for one photo: %s", e)
+            return None
+        if len(row) >= SYMBOL_ROW_MIN:
+            return TextVerdict(WASH, f"a row of {len(row)} care symbols")
+        return None
 
     @property
     def ocr(self) -> Any:
@@ -244,7 +274,11 @@ class TextShotStage:
                 log.warning("OCR cue skipped for one photo: %s", e)
                 out.append(None)
                 continue
-            out.append(text_shot(lines, im.height, HeadView.of(row, labels, detail)))
+            head = HeadView.of(row, labels, detail)
+            verdict = text_shot(lines, im.height, head)
+            if verdict.label is None:
+                verdict = self.symbol_verdict(im, head) or verdict
+            out.append(verdict)
         self.last_stats = {"gated": float(n), "seconds": time.perf_counter() - t0}
         return out
 

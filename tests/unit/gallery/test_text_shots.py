@@ -240,6 +240,69 @@ def test_setting_turns_the_stage_off(
     assert module.create_shot_classifier(Settings(data_dir=tmp_path)).text_stage is not None
 
 
+class FakeSymbols:
+    """A symbol reader that finds ``n`` pictograms on every photo and counts the calls."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls = n, 0
+
+    def __call__(self, image: Image.Image) -> list[str]:
+        self.calls += 1
+        return ["wash_30"] * self.n
+
+
+def test_a_row_of_care_symbols_makes_a_wash_tag_when_the_text_names_none() -> None:
+    """A label whose text is unreadable (or in a language we lack) still shows its symbol row."""
+    detail = detail_labels(tuple(LABELS))
+    close_up = _row(hem=0.47, brand_tag=0.2, wash_tag=0.14, near_zoom=0.19)
+    im = [_solid((240, 240, 240), 1)]
+    row3 = FakeSymbols(3)
+    stage = TextShotStage(FakeOcr(["84798-2043183"]), symbols=row3)
+    (verdict,) = stage.refine(im, close_up[None], LABELS, 0.5, detail)
+    assert verdict == TextVerdict(WASH, "a row of 3 care symbols") and row3.calls == 1
+    # Two symbols are what thread texture can fake: the head's answer stays.
+    (verdict,) = TextShotStage(FakeOcr([]), symbols=FakeSymbols(2)).refine(
+        im, close_up[None], LABELS, 0.5, detail
+    )
+    assert verdict is not None and verdict.label is None
+    # Text that names a label decides without the symbol reader.
+    row3 = FakeSymbols(3)
+    (verdict,) = TextShotStage(FakeOcr(["100% COTTON"]), symbols=row3).refine(
+        im, close_up[None], LABELS, 0.5, detail
+    )
+    assert verdict == TextVerdict(WASH, "fibre composition") and row3.calls == 0
+
+
+def test_symbols_never_overrule_a_brand_label_or_a_whole_garment() -> None:
+    detail = detail_labels(tuple(LABELS))
+    im = [_solid((240, 240, 240), 1)]
+    for row in (
+        _row(brand_tag=0.6, hem=0.4),  # the head takes it for a brand label
+        _row(near_front=0.5, flat_front=0.3, wash_tag=0.2),  # a whole garment, label-ish
+    ):
+        symbols = FakeSymbols(5)
+        (verdict,) = TextShotStage(FakeOcr([]), symbols=symbols).refine(
+            im, row[None], LABELS, 0.5, detail
+        )
+        assert verdict is not None and verdict.label is None and symbols.calls == 0
+
+
+def test_a_broken_symbol_model_keeps_the_text_verdict() -> None:
+    from modiste.errors import ModelError
+
+    def broken(image: Image.Image) -> list[str]:
+        raise ModelError("care-symbol model was trained on other features; retrain it")
+
+    (verdict,) = TextShotStage(FakeOcr([]), symbols=broken).refine(
+        [_solid((240, 240, 240), 1)],
+        _row(hem=0.6, wash_tag=0.4)[None],
+        LABELS,
+        0.5,
+        detail_labels(tuple(LABELS)),
+    )
+    assert verdict is not None and verdict.label is None
+
+
 # ----------------------------------------------------------------------------- the real engine
 
 SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
