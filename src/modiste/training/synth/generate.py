@@ -69,23 +69,38 @@ def frame_size(rng: np.random.Generator, kind: str, long_side: int) -> tuple[int
     return round(long_side * aw / ah), long_side
 
 
+def _pose_label(
+    label: Image.Image,
+    bg: Image.Image,
+    rng: np.random.Generator,
+    tilt: float,
+    skew: float,
+    shift: float,
+) -> tuple[Image.Image, int]:
+    """Curl (sometimes), rotate by up to ``tilt`` degrees, skew by up to ``skew`` and paste with a
+    shadow near the middle of ``bg`` (off by up to ``shift`` of its size); returns the photo and
+    the label's top edge."""
+    from PIL import Image as PILImage
+
+    w, h = bg.size
+    if rng.random() < 0.6:
+        label = photo.curl(label, rng, float(rng.uniform(0.01, 0.08)))
+    label = label.rotate(
+        float(rng.uniform(-tilt, tilt)), resample=PILImage.Resampling.BICUBIC, expand=True
+    )
+    label = photo.perspective(label, rng, float(rng.uniform(0.0, skew)))
+    x = int((w - label.width) / 2 + rng.uniform(-shift, shift) * w)
+    y = int((h - label.height) / 2 + rng.uniform(-shift, shift) * h)
+    return photo.paste_with_shadow(bg, label, (x, y), rng), y
+
+
 def _label_photo(
     label: Image.Image, pool: SourcePool, rng: np.random.Generator, size: tuple[int, int]
 ) -> tuple[Image.Image, str, str]:
     """Composite a flat RGBA label on real fabric as a phone photo of it looks."""
-    from PIL import Image as PILImage
-
-    w, h = size
+    h = size[1]
     bg, key, group = fabric_patch(pool, rng, size)
-    if rng.random() < 0.6:
-        label = photo.curl(label, rng, float(rng.uniform(0.01, 0.08)))
-    label = label.rotate(
-        float(rng.uniform(-25, 25)), resample=PILImage.Resampling.BICUBIC, expand=True
-    )
-    label = photo.perspective(label, rng, float(rng.uniform(0.0, 0.12)))
-    x = int((w - label.width) / 2 + rng.uniform(-0.15, 0.15) * w)
-    y = int((h - label.height) / 2 + rng.uniform(-0.15, 0.15) * h)
-    out = photo.paste_with_shadow(bg, label, (x, y), rng)
+    out, y = _pose_label(label, bg, rng, tilt=25, skew=0.12, shift=0.15)
     if rng.random() < 0.35:  # sewn into a seam: fabric folds over the label's top edge
         seam_fabric, _, _ = fabric_patch(pool, rng, size)
         out = photo.seam(out, max(4, y + int(rng.uniform(0.0, 0.12) * h)), seam_fabric, rng)
@@ -99,19 +114,8 @@ def _label_in_scene(
 ) -> tuple[Image.Image, str, str]:
     """A label pulled out of a garment and photographed whole-frame with a phone: the label is
     a small part of the picture, the garment and whatever it lies on fill the rest."""
-    from PIL import Image as PILImage
-
-    w, h = size
     bg, key, group = scene_patch(pool, rng, size)
-    if rng.random() < 0.6:
-        label = photo.curl(label, rng, float(rng.uniform(0.01, 0.08)))
-    label = label.rotate(
-        float(rng.uniform(-30, 30)), resample=PILImage.Resampling.BICUBIC, expand=True
-    )
-    label = photo.perspective(label, rng, float(rng.uniform(0.0, 0.15)))
-    x = int((w - label.width) / 2 + rng.uniform(-0.2, 0.2) * w)
-    y = int((h - label.height) / 2 + rng.uniform(-0.2, 0.2) * h)
-    out = photo.paste_with_shadow(bg, label, (x, y), rng)
+    out, _ = _pose_label(label, bg, rng, tilt=30, skew=0.15, shift=0.2)
     if rng.random() < 0.6:  # the label is held up to the camera
         out = photo.hand(out, rng)
     return photo.camera(out, rng), key, group
