@@ -159,17 +159,15 @@ def main() -> None:
                     }
                 lines = [OcrLine(x[0], Box(*x[1]), x[2]) for x in cache[key]["lines"]]
             view = HeadView.of(row, labels, detail)
-            verdict = text_shot(lines, im.height, view) if lines is not None else None
+            verdict, new = None, pred
             if gate:
                 gated += 1
-                ocr_s += cache[key]["s"]
-                if verdict is not None and verdict.label is None:  # the stage's symbol step
-                    t = time.perf_counter()
-                    verdict = stage.symbol_verdict(im, view) or verdict
-                    ocr_s += time.perf_counter() - t
+                t = time.perf_counter()  # the stage's decision: text, then the symbol row
+                verdict = stage.decide(im, lines or [], view)
+                ocr_s += cache[key]["s"] + time.perf_counter() - t
                 new = apply_verdict(pred, verdict)
-            else:
-                new = pred
+            elif lines is not None:
+                verdict = text_shot(lines, im.height, view)
             if new.label != pred.label:
                 changed[f"{pred.label} -> {new.label}"] += 1
             if verdict is not None and verdict.label and not gate:

@@ -252,6 +252,13 @@ class TextShotStage:
             for (t, s), b in zip(words, boxes, strict=True)
         ]
 
+    def decide(self, image: Image.Image, lines: Sequence[OcrLine], head: HeadView) -> TextVerdict:
+        """The text's verdict on a read photo, then the symbol row's where the text named none."""
+        verdict = text_shot(lines, image.height, head)
+        if verdict.label is None:
+            verdict = self.symbol_verdict(image, head) or verdict
+        return verdict
+
     def refine(
         self,
         images: Sequence[Image.Image],
@@ -274,11 +281,7 @@ class TextShotStage:
                 log.warning("OCR cue skipped for one photo: %s", e)
                 out.append(None)
                 continue
-            head = HeadView.of(row, labels, detail)
-            verdict = text_shot(lines, im.height, head)
-            if verdict.label is None:
-                verdict = self.symbol_verdict(im, head) or verdict
-            out.append(verdict)
+            out.append(self.decide(im, lines, HeadView.of(row, labels, detail)))
         self.last_stats = {"gated": float(n), "seconds": time.perf_counter() - t0}
         return out
 
