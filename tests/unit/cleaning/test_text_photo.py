@@ -244,37 +244,50 @@ def test_categorize_stage_uses_the_lead_photo(
         assert got[key][1]["confidence"] == round(text_only["product_type_confidence"], 4)
 
 
-@pytest.mark.slow
-@pytest.mark.realdata
-def test_text_photo_benchmark_smoke(tmp_path: Path, datasets_dir: Path) -> None:
-    """`python -m benchmarks.text_photo` on 90 real rows with photos (3 types), real backbone."""
-    import subprocess
-    import sys
+def _real_products(datasets_dir: Path) -> list[dict[str, str]]:
+    with (datasets_dir / "fashion_products" / "products.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
 
-    src = datasets_dir / "fashion_products" / "products.csv"
-    with src.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    kinds = ("Tshirts", "Casual Shoes", "Handbags")
-    keep = [r for r in rows if r["image_path"] and r["articleType"] in kinds][:90]
-    keep += [r for r in rows if not r["image_path"] and r["articleType"] in kinds][:30]
-    data = tmp_path / "products.csv"
-    with data.open("w", newline="") as fh:
+
+def _write_products(datasets_dir: Path, rows: list[dict[str, str]], dest: Path) -> Path:
+    """``rows`` of the real products CSV at ``dest``, photo paths made absolute (empty stays)."""
+    images = datasets_dir / "fashion_products"
+    with dest.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(
-            {**r, "image_path": str(src.parent / r["image_path"]) if r["image_path"] else ""}
-            for r in keep
+            {**r, "image_path": str(images / r["image_path"]) if r["image_path"] else ""}
+            for r in rows
         )
-    out = tmp_path / "text_photo.json"
-    args = ["--data", str(data), "--c-grid", "0.1", "--json", str(out)]
+    return dest
+
+
+def _run_benchmark(name: str, *args: str) -> None:
+    """``python -m benchmarks.NAME ARGS`` from the repository root; it must exit 0."""
+    import subprocess
+    import sys
+
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.text_photo", *args],
+        [sys.executable, "-m", f"benchmarks.{name}", *args],
         cwd=Path(__file__).resolve().parents[3],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_text_photo_benchmark_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """`python -m benchmarks.text_photo` on 90 real rows with photos (3 types), real backbone."""
+    rows = _real_products(datasets_dir)
+    kinds = ("Tshirts", "Casual Shoes", "Handbags")
+    keep = [r for r in rows if r["image_path"] and r["articleType"] in kinds][:90]
+    keep += [r for r in rows if not r["image_path"] and r["articleType"] in kinds][:30]
+    data = _write_products(datasets_dir, keep, tmp_path / "products.csv")
+    out = tmp_path / "text_photo.json"
+    _run_benchmark("text_photo", "--data", str(data), "--c-grid", "0.1", "--json", str(out))
     result = json.loads(out.read_text())
     assert result["n_rows_with_photo"] == 90
     for part in result["splits"]:
@@ -358,32 +371,18 @@ def test_ingest_folds_in_real_photos_with_the_real_backbone(
 @pytest.mark.realdata
 def test_text_photo_tail_benchmark_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     """`python -m benchmarks.text_photo_tail`, one epoch on 120 real photos of a pair and more."""
-    import subprocess
-    import sys
-
-    src = datasets_dir / "fashion_products" / "products.csv"
-    with src.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _real_products(datasets_dir)
     keep = [
         r
         for kind in ("Flats", "Heels", "Tshirts")
         for r in [r for r in rows if r["image_path"] and r["articleType"] == kind][:40]
     ]
-    data = tmp_path / "products.csv"
-    with data.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({**r, "image_path": str(src.parent / r["image_path"])} for r in keep)
+    data = _write_products(datasets_dir, keep, tmp_path / "products.csv")
     out, cache = tmp_path / "tail.json", tmp_path / "cache"
-    args = ["--data", str(data), "--epochs", "1", "--cache", str(cache), "--json", str(out)]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.text_photo_tail", *args],
-        cwd=Path(__file__).resolve().parents[3],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    _run_benchmark(
+        "text_photo_tail",
+        *("--data", str(data), "--epochs", "1", "--cache", str(cache), "--json", str(out)),
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["n_fit_photos"] + result["n_validation_photos"] <= 120
     (epoch,) = result["fine_tuned_epochs"]
