@@ -232,6 +232,7 @@ def spawn(
     if engine == "legacy":  # ONNX Runtime's pool threads spun before (onnx_runtime.cpu_session)
         env["MODISTE_INFERENCE_SPIN"] = "1"
         env["MODISTE_DETECTOR_MIRROR"] = "always"  # and the detector mirrored every photo
+        env["MODISTE_SHOT_MIRROR"] = "always"  # as did the shot classifier (in its graph)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{engine} run failed: {done.stderr[-3000:]}")

@@ -111,6 +111,20 @@ class Settings(BaseSettings):
         "peak between 0.3 and 0.6 (same CCP mAP50, half the passes on catalog photos), "
         "'always' on every photo; docs/decisions/ingest-and-storage.md.",
     )
+    shot_mirror: str = Field(
+        default="unsure",
+        pattern="^(always|unsure)$",
+        description="When the shot classifier's mirror pass runs: 'unsure' only for photos "
+        "whose plain pass is under 0.9 (same labels on 685/685 photos, about half the backbone "
+        "passes), 'always' on every photo; docs/decisions/ingest-and-storage.md.",
+    )
+    ingest_lanes: int = Field(
+        default=0,
+        ge=0,
+        description="Photos the ingest runs through each model at once, every lane a "
+        "one-thread ONNX Runtime session; 0: one per inference thread (MODISTE_INFERENCE_THREADS "
+        "or the cores). 1: one call at a time over all cores, as queries run.",
+    )
     shot_ocr: bool = Field(
         default=True,
         description="Read the text of photos the shot head is unsure about or puts near the "

@@ -46,7 +46,7 @@ def test_labels_during_the_shots_stage(
     import modiste.gallery.classifier as classifier_module
 
     model = SlowModel()
-    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s: model)
+    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s, **kw: model)
     settings = Settings(data_dir=api_settings.data_dir, ingest_chunk_size=2)
     db = Database(settings)  # the ingest's own engine, as a CLI process would have
     with db.session() as s:  # every photo needs a label again: the stage inserts each row

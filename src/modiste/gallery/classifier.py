@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
+# With ``Settings.shot_mirror="unsure"`` a photo whose plain pass is this sure keeps it; the
+# others get the mirror averaged in. Labels were identical to mirroring every photo on 685/685
+# photos of four sets (docs/decisions/ingest-and-storage.md, step 6).
+MIRROR_SURE = 0.9
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
@@ -69,6 +73,9 @@ class ShotClassifier:
     The embedder must match the head's spec (pooling, size, ``flip=spec.tta``):
     :func:`create_shot_classifier` builds it so. ``text_stage`` (the OCR cue,
     :mod:`modiste.gallery.text_shots`) may re-label the photos it reads; None: the head alone.
+    ``mirror_sure``: the embedder has no mirror pass in its graph (a ``tta`` head's spec, and
+    ``flip=False``); the mirror runs as a second pass only for photos whose plain-pass top
+    probability is under this. Head rows (:meth:`rows`) are always mirror-averaged.
     """
 
     def __init__(
@@ -78,8 +85,10 @@ class ShotClassifier:
         threshold: float | None = None,
         source: str = "model",
         text_stage: TextShotStage | None = None,
+        mirror_sure: float | None = None,
     ) -> None:
         self.head = head
+        self.mirror_sure = mirror_sure
         self.text_stage = text_stage
         self.embedder = embedder
         self.spec: FeatureSpec = spec_from_meta(head.meta)
@@ -92,9 +101,17 @@ class ShotClassifier:
         return list(self.head.labels)
 
     def rows(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Head input rows; with TTA the embedder's graph averages image and mirror features."""
+        """Head input rows; with TTA, image and mirror features averaged (in the embedder's
+        graph, or as a second pass when :attr:`mirror_sure` is set)."""
+        features, cues = self._plain(images)
+        if self.mirror_sure is not None and len(images):
+            features = 0.5 * (features + self.embedder.predict(images, mirrored=True))
+        return combine(features, cues, self.spec)
+
+    def _plain(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The embedder's features and the cues (None when the spec has none)."""
         if not self.spec.cues:
-            return combine(self.embedder.predict(images), None, self.spec)
+            return self.embedder.predict(images), None
         # The cues (PIL, NumPy, OpenCV: all release the GIL) run beside ONNX Runtime's backbone
         # pass instead of after it; the results are the same, the wait is shorter.
         if self._cue_pool is None:
@@ -103,11 +120,22 @@ class ShotClassifier:
             self._cue_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shot-cues")
         cues = self._cue_pool.submit(_cues, images, self.spec)
         features = self.embedder.predict(images)
-        return combine(features, cues.result(), self.spec)
+        return features, cues.result()
 
     def proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Calibrated class probabilities (N, K) in :attr:`labels` order."""
-        return self.head.proba(self.rows(images))
+        if self.mirror_sure is None:
+            return self.head.proba(self.rows(images))
+        features, cues = self._plain(images)
+        proba = self.head.proba(combine(features, cues, self.spec))
+        redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
+        if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
+            mirrored = self.embedder.predict([images[i] for i in redo], mirrored=True)
+            rows = combine(
+                0.5 * (features[redo] + mirrored), None if cues is None else cues[redo], self.spec
+            )
+            proba[redo] = self.head.proba(rows)
+        return proba
 
     def predict(self, images: Sequence[Image.Image]) -> list[ShotPrediction]:
         """One prediction per image, in order."""
@@ -269,14 +297,28 @@ def _cues(images: Sequence[Image.Image], spec: FeatureSpec) -> np.ndarray:
     )
 
 
-def create_shot_classifier(settings: Settings, runtime: str = "onnx", **kw: Any) -> ShotClassifier:
-    """The classifier for ``settings.backbone``: the user head if present, else the shipped one."""
+def create_shot_classifier(
+    settings: Settings, runtime: str = "onnx", lanes: int = 1, **kw: Any
+) -> ShotClassifier:
+    """The classifier for ``settings.backbone``: the user head if present, else the shipped one.
+
+    ``lanes`` > 1 runs that many batches at once, each on a one-thread session (the ingest).
+    """
+    from modiste.models.crop_embedder import lane_kw
     from modiste.models.embedder import Embedder
 
     head, origin = load_shot_head(settings)
     spec = spec_from_meta(head.meta)
+    second_pass = spec.tta and settings.shot_mirror == "unsure"
+    if second_pass:
+        kw.setdefault("mirror_sure", MIRROR_SURE)
     embedder = Embedder.from_settings(
-        settings, spec.backbone, pooling=spec.pooling, flip=spec.tta, runtime=runtime
+        settings,
+        spec.backbone,
+        pooling=spec.pooling,
+        flip=spec.tta and not second_pass,
+        runtime=runtime,
+        **lane_kw(lanes),
     )
     if spec.size != embedder.cfg.image_size:
         embedder.cfg = embedder.cfg.with_size(spec.size)

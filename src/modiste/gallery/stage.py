@@ -38,8 +38,11 @@ ORDER_ATTEMPTS = 3  # a delete during ordering costs one more pass; three in a r
 
 def _setup(ctx: StageContext) -> None:
     from modiste.gallery.classifier import create_shot_classifier
+    from modiste.models.onnx_runtime import ingest_lanes
 
-    classifier = create_shot_classifier(ctx.settings)
+    # the legacy engine (benchmarks/ingest_bench.py's reference) ran one call at a time
+    lanes = ingest_lanes(ctx.settings) if ctx.engine != "legacy" else 1
+    classifier = create_shot_classifier(ctx.settings, lanes=lanes)
     name = f"shots:{ctx.settings.backbone}:{classifier.source}"
     ctx.cache["shot_models"] = ShotModels(classifier, ctx.store, name)
     ctx.cache["policy"] = load_policy(ctx.settings.cleaning_policy)
@@ -81,8 +84,9 @@ class ShotModels:
 def load_shot_models(settings: Settings) -> ShotModels:
     from modiste.gallery.classifier import create_shot_classifier
     from modiste.imaging.store import open_image_store
+    from modiste.models.onnx_runtime import ingest_lanes
 
-    classifier = create_shot_classifier(settings)
+    classifier = create_shot_classifier(settings, lanes=ingest_lanes(settings))
     name = f"shots:{settings.backbone}:{classifier.source}"
     return ShotModels(classifier, open_image_store(settings), name)
 

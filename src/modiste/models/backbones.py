@@ -40,16 +40,24 @@ def mobilenet_v2(
     weights_dirs: Sequence[Path] = (),
     allow_download: bool = False,
 ) -> Backbone:
-    """torchvision MobileNetV2 (ImageNet-1k V1 weights); outputs the 1280x7x7 map at 224 px."""
-    from torchvision.models import mobilenet_v2 as tv_mobilenet_v2
+    """torchvision MobileNetV2 (ImageNet-1k V1 weights); outputs the 1280x7x7 map at 224 px.
 
-    net = tv_mobilenet_v2(weights=None)
-    sha = None
-    if pretrained:
-        path = resolve_weights(MOBILENET_V2_IMAGENET, weights_dirs, allow_download)
-        net.load_state_dict(_load_state(path))
-        sha = file_sha256(path)
-    return Backbone("mobilenet_v2", net.features.eval(), MOBILENET_V2_IMAGENET, sha)
+    The weights file is found and checksummed now; torch builds the module on first use.
+    """
+    path = (
+        resolve_weights(MOBILENET_V2_IMAGENET, weights_dirs, allow_download) if pretrained else None
+    )
+
+    def build() -> Any:
+        from torchvision.models import mobilenet_v2 as tv_mobilenet_v2
+
+        net = tv_mobilenet_v2(weights=None)
+        if path is not None:
+            net.load_state_dict(_load_state(path))
+        return net.features.eval()
+
+    sha = file_sha256(path) if path is not None else None
+    return Backbone("mobilenet_v2", None, MOBILENET_V2_IMAGENET, sha, build=build)
 
 
 @register_backbone("efficientnet_lite0")

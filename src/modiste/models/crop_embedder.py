@@ -272,11 +272,17 @@ def default_projection_path(settings: Settings) -> Path | None:
     return packaged if packaged.is_file() else None
 
 
+def lane_kw(lanes: int) -> dict[str, int]:
+    """:class:`Embedder` keywords for ``lanes`` lanes: one ONNX Runtime thread each."""
+    return {"lanes": lanes, "threads": 1} if lanes > 1 else {}
+
+
 def create_crop_embedder(
     settings: Settings,
     projection: Path | str | None = "default",
     recipe: CropRecipe | None = None,
     runtime: str = "onnx",
+    lanes: int = 1,
 ) -> CropEmbedder:
     """The crop embedder for ``settings.backbone``.
 
@@ -285,6 +291,8 @@ def create_crop_embedder(
         projection: ``"default"`` (trained file if one exists), a ``.npz`` path, or None (none).
         recipe: Overrides the recipe (else the projection's, else the default).
         runtime: ``"onnx"`` (fast inference) or ``"torch"``.
+        lanes: Batches run at once, each on a one-thread session (a batch job's
+            :func:`~modiste.models.onnx_runtime.ingest_lanes`); 1 for queries.
 
     Raises:
         ModelError: Missing backbone weights or an unreadable or mismatched projection.
@@ -297,7 +305,7 @@ def create_crop_embedder(
     if proj is not None and proj.recipe.backbone != rec.backbone:
         raise ModelError(f"projection {path} was trained on {proj.recipe.backbone}")
     features = Embedder.from_settings(
-        settings, backbone=rec.backbone, pooling=rec.pooling, runtime=runtime
+        settings, backbone=rec.backbone, pooling=rec.pooling, runtime=runtime, **lane_kw(lanes)
     )
     log.info("crop embedder %s (projection: %s)", rec.backbone, path or "none")
     return CropEmbedder(features, rec, proj)

@@ -107,6 +107,7 @@ def create_detector(
     *,
     classes_path: Path | None = None,
     min_score: float | None = None,
+    threads: int | None = None,
 ) -> GarmentDetector:
     """Build a detector by name.
 
@@ -116,11 +117,15 @@ def create_detector(
         classes_path: Class names for an ONNX model (text or YAML); defaults to a ``.txt``,
             ``.yaml`` or ``.yml`` file beside it with the same stem.
         min_score: Confidence threshold; each backend has its own default.
+        threads: ONNX Runtime threads per call (None: the settings' or every core); a batch
+            job that calls from several lanes at once asks for one.
 
     Raises:
         ModelError: Unknown name, missing or unreadable file.
     """
     kw: dict[str, Any] = {} if min_score is None else {"min_score": min_score}
+    if threads is not None:
+        kw["threads"] = threads
     if str(name) == "default":
         from modiste.models.detector_head import CenterNetDetector
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -250,18 +251,32 @@ def ensemble(members: Iterable[torch.nn.Module]) -> torch.nn.Module:
     return module
 
 
-def mirror_average(heat: torch.Tensor, mirrored_heat: torch.Tensor) -> torch.Tensor:
-    """Logits of the mean probability of a heatmap and the mirrored image's (flipped back)."""
+def mirror_average(heat: Any, mirrored_heat: Any) -> Any:
+    """Logits of the mean probability of a heatmap and the mirrored image's (flipped back);
+    torch tensors (training) or NumPy arrays (inference) alike."""
+    if isinstance(heat, np.ndarray):
+        prob = (_sigmoid(heat) + _sigmoid(mirrored_heat[..., ::-1])) / 2
+        prob = np.clip(prob, 1e-6, 1 - 1e-6)
+        return np.log(prob / (1 - prob)).astype(heat.dtype)
     import torch
 
     prob = (heat.sigmoid() + torch.flip(mirrored_heat, [3]).sigmoid()) / 2
     return torch.logit(prob, eps=1e-6)
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=x.dtype)
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """A torch tensor's values as NumPy (training passes tensors); arrays as they are."""
+    return x if isinstance(x, np.ndarray) else x.detach().cpu().numpy()
+
+
 def decode(
-    heat: torch.Tensor,
-    size: torch.Tensor,
-    offset: torch.Tensor,
+    heat: Any,
+    size: Any,
+    offset: Any,
     stride: int,
     min_score: float = 0.3,
     per_class: int = 3,
@@ -275,34 +290,33 @@ def decode(
     (one x1, y1, x2, y2 per image, input pixels) is where the image lies inside its letterbox:
     cells wholly in the padding cannot be peaks, so they never take a slot from a real one.
     """
-    import torch
-
+    heat, size, offset = _numpy(heat), _numpy(size), _numpy(offset)
     scores, idx = _top_peaks(heat, stride, per_class, content)
     n, c, _, w = heat.shape
     k = scores.shape[2]
     out = []
     for i in range(n):
         sc, ix = scores[i].reshape(-1), idx[i].reshape(-1)
-        labels = torch.arange(c).repeat_interleave(k)
+        labels = np.repeat(np.arange(c), k)
         sel = sc >= min_score
         sc, ix, labels = sc[sel], ix[sel], labels[sel]
-        gy, gx = (ix // w).float(), (ix % w).float()
+        gy, gx = (ix // w).astype(np.float32), (ix % w).astype(np.float32)
         off, sz = offset[i].reshape(c, 2, -1), size[i].reshape(c, 2, -1)
         cx = (gx + off[labels, 0, ix]) * stride
         cy = (gy + off[labels, 1, ix]) * stride
-        bw = sz[labels, 0, ix].exp() * stride
-        bh = sz[labels, 1, ix].exp() * stride
-        boxes = torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).double()
-        b, s, lab = boxes.numpy(), sc.double().numpy(), labels.numpy()
+        bw = np.exp(sz[labels, 0, ix]) * stride
+        bh = np.exp(sz[labels, 1, ix]) * stride
+        b = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).astype(np.float64)
+        s, lab = sc.astype(np.float64), labels
         keep = nms_per_class(b, s, lab, iou)
         out.append((b[keep], s[keep], lab[keep]))
     return out
 
 
 def decode_garments(
-    heat: torch.Tensor,
-    size: torch.Tensor,
-    offset: torch.Tensor,
+    heat: Any,
+    size: Any,
+    offset: Any,
     lbs: Sequence[Letterbox],
     cfg: HeadConfig,
     min_score: float,
@@ -319,66 +333,51 @@ def decode_garments(
 
 
 def _top_peaks(
-    heat: torch.Tensor,
+    heat: np.ndarray,
     stride: int,
     per_class: int,
     content: Sequence[tuple[float, float, float, float]] | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Probabilities and cell indices (n, c, k) of each class's ``per_class`` highest peaks."""
-    import torch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and cell indices (n, c, k) of each class's ``per_class`` highest peaks
+    (a cell no lower than its 3x3 neighbours), best first; cells wholly outside ``content``
+    are no peaks."""
+    peaks = _peaks(_sigmoid(heat), stride, content)
+    n, c = peaks.shape[:2]
+    flat = peaks.reshape(n, c, -1)
+    k = min(per_class, flat.shape[2])
+    idx = np.argsort(-flat, axis=2, kind="stable")[:, :, :k]
+    return np.take_along_axis(flat, idx, axis=2), idx
 
-    prob = heat.sigmoid()
-    peaks = prob * (torch.nn.functional.max_pool2d(prob, 3, 1, 1) == prob)
-    n, c, h, w = prob.shape
+
+def _peaks(
+    prob: np.ndarray, stride: int, content: Sequence[tuple[float, float, float, float]] | None
+) -> np.ndarray:
+    """``prob`` where a cell is a peak (no lower than its 3x3 neighbours, inside its image's
+    content rectangle), else 0."""
+    h, w = prob.shape[2:]
+    padded = np.pad(prob, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    local = np.max([padded[:, :, y : y + h, x : x + w] for y in range(3) for x in range(3)], axis=0)
+    peaks = np.where(local == prob, prob, 0).astype(prob.dtype)
     if content is not None:
-        peaks = peaks * _content_cells(content, h, w, stride).to(peaks.dtype)
-    scores, idx = peaks.view(n, c, -1).topk(min(per_class, h * w), dim=2)
-    return scores, idx
+        x0, y0 = np.arange(w) * stride, np.arange(h) * stride
+        for i, (x1, y1, x2, y2) in enumerate(content):
+            cols = (x0 + stride > x1) & (x0 < x2)
+            rows = (y0 + stride > y1) & (y0 < y2)
+            peaks[i] *= rows[:, None] & cols[None, :]
+    return peaks
 
 
 def unsure_images(
-    heat: torch.Tensor,
+    heat: Any,
     cfg: HeadConfig,
     content: Sequence[tuple[float, float, float, float]] | None = None,
     band: tuple[float, float] = MIRROR_BAND,
 ) -> list[int]:
     """Images with a peak (one that :func:`decode` would consider) inside ``band``: the ones
-    whose boxes the mirror pass may change (``MIRROR_BAND``).
-
-    The peaks of :func:`decode` in NumPy: the same few torch ops on these small maps cost
-    ~7 ms a photo beside ONNX Runtime's busy threads, a fifth of the mirror pass it saves.
-    """
-    prob = 1.0 / (1.0 + np.exp(-heat.numpy()))
-    n, c, h, w = prob.shape
-    padded = np.pad(prob, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
-    local = np.max([padded[:, :, y : y + h, x : x + w] for y in range(3) for x in range(3)], axis=0)
-    peaks = np.where(local == prob, prob, 0.0)
-    if content is not None:
-        x0, y0 = np.arange(w) * cfg.stride, np.arange(h) * cfg.stride
-        for i, (x1, y1, x2, y2) in enumerate(content):
-            cols = (x0 + cfg.stride > x1) & (x0 < x2)
-            rows = (y0 + cfg.stride > y1) & (y0 < y2)
-            peaks[i] *= rows[:, None] & cols[None, :]
-    k = min(cfg.per_class, h * w)
-    top = -np.partition(-peaks.reshape(n, c, -1), k - 1, axis=2)[:, :, :k]
-    inside = (top >= band[0]) & (top < band[1])
-    return [i for i in range(n) if bool(inside[i].any())]
-
-
-def _content_cells(
-    content: Sequence[tuple[float, float, float, float]], h: int, w: int, stride: int
-) -> torch.Tensor:
-    """(n, 1, h, w) mask of the cells that overlap each image's content rectangle."""
-    import torch
-
-    x0 = torch.arange(w, dtype=torch.float32) * stride
-    y0 = torch.arange(h, dtype=torch.float32) * stride
-    masks = []
-    for x1, y1, x2, y2 in content:
-        cols = (x0 + stride > x1) & (x0 < x2)
-        rows = (y0 + stride > y1) & (y0 < y2)
-        masks.append(rows[:, None] & cols[None, :])
-    return torch.stack(masks)[:, None]
+    whose boxes the mirror pass may change (``MIRROR_BAND``)."""
+    scores, _ = _top_peaks(_numpy(heat), cfg.stride, cfg.per_class, content)
+    inside = (scores >= band[0]) & (scores < band[1])
+    return [i for i in range(len(scores)) if bool(inside[i].any())]
 
 
 def _quantize(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -416,6 +415,23 @@ def save_head(path: Path, head: torch.nn.Module, cfg: HeadConfig) -> None:
         np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
 
 
+def load_config(path: Path) -> HeadConfig:
+    """The config stored in a head file written by :func:`save_head` (no weights read)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ModelError(f"cannot read detector weights {path}: {e}") from e
+    return _config(meta, path)
+
+
+def _config(meta: dict[str, Any], path: Path) -> HeadConfig:
+    if meta.pop("format_version", None) not in (1, FORMAT_VERSION):
+        raise ModelError(f"{path}: unsupported detector weights format")
+    meta["classes"] = tuple(meta["classes"])
+    return HeadConfig(**meta)
+
+
 def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
     """Read a head written by :func:`save_head`."""
     import torch
@@ -429,10 +445,7 @@ def load_head(path: Path) -> tuple[torch.nn.Module, HeadConfig]:
                 state[k[2:]] = torch.from_numpy(q * scale.reshape(-1, *[1] * (q.ndim - 1)))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise ModelError(f"cannot read detector weights {path}: {e}") from e
-    if meta.pop("format_version", None) not in (1, FORMAT_VERSION):
-        raise ModelError(f"{path}: unsupported detector weights format")
-    meta["classes"] = tuple(meta["classes"])
-    cfg = HeadConfig(**meta)
+    cfg = _config(meta, path)
     head = build_head(cfg)
     # Files written before the tuned stage existed hold the bare head's keys.
     state = {
@@ -477,7 +490,7 @@ class CenterNetDetector:
 
     def __init__(
         self,
-        head: torch.nn.Module,
+        head: torch.nn.Module | Path,
         cfg: HeadConfig,
         backbone: Backbone,
         *,
@@ -497,13 +510,17 @@ class CenterNetDetector:
         self.in_graph_mirror = cfg.tta and mirror == "always"
         self.mirror_when_unsure = cfg.tta and mirror == "unsure"
         self.mirror_band = MIRROR_BAND
-        self.head, self.cfg, self.backbone = head.eval(), cfg, backbone
-        self.features = feature_net(backbone, cfg.tune_from)
+        self.cfg, self.backbone = cfg, backbone
+        # a head file is read (and the torch modules built) only if they are run or exported:
+        # with the ONNX export cached, detection never imports torch
+        self._head = head if isinstance(head, Path) else head.eval()
+        self._features: torch.nn.Module | None = None
         self.classes = cfg.classes
         self.min_score, self.batch_size = min_score, batch_size
         self.runtime, self.onnx_dir, self.key, self.threads = runtime, onnx_dir, key, threads
         self._net: torch.nn.Module | None = None
         self._session: Any = None
+        self._lock = threading.Lock()  # the session is made once, whatever thread asks first
 
     @classmethod
     def load(cls, path: Path, settings: Settings, **kw: Any) -> CenterNetDetector:
@@ -512,7 +529,7 @@ class CenterNetDetector:
 
         from modiste.models.registry import create_backbone
 
-        head, cfg = load_head(path)
+        cfg = load_config(path)
         backbone = create_backbone(
             cfg.backbone, pretrained=True, weights_dirs=(settings.model_dir,)
         )
@@ -522,7 +539,21 @@ class CenterNetDetector:
         kw.setdefault("onnx_dir", settings.cache_dir / "onnx")
         kw.setdefault("threads", getattr(settings, "inference_threads", None))
         kw.setdefault("mirror", getattr(settings, "detector_mirror", "unsure"))
-        return cls(head, cfg, backbone, **kw)
+        return cls(path, cfg, backbone, **kw)
+
+    @property
+    def head(self) -> torch.nn.Module:
+        """The head modules (read from the file on first use)."""
+        if isinstance(self._head, Path):
+            self._head, _ = load_head(self._head)
+        return self._head
+
+    @property
+    def features(self) -> torch.nn.Module:
+        """The frozen backbone part (built on first use)."""
+        if self._features is None:
+            self._features = feature_net(self.backbone, self.cfg.tune_from)
+        return self._features
 
     def _torch_net(self) -> torch.nn.Module:
         if self._net is None:
@@ -530,6 +561,10 @@ class CenterNetDetector:
         return self._net
 
     def _onnx_session(self) -> Any:
+        with self._lock:
+            return self._session or self._open_session()
+
+    def _open_session(self) -> Any:
         if self._session is None:
             from modiste.models.onnx_runtime import cached_export, cpu_session, export_onnx
 
@@ -543,21 +578,19 @@ class CenterNetDetector:
             self._session = cpu_session(data, self.threads, "the detector")
         return self._session
 
-    def _forward(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        import torch
-
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.runtime == "onnx":
             try:
                 heat, size, offset = self._onnx_session().run(None, {"images": batch})
-                return torch.from_numpy(heat), torch.from_numpy(size), torch.from_numpy(offset)
+                return heat, size, offset
             except ModelError as e:
                 log.warning("detector falls back to PyTorch: %s", e)
                 self.runtime = "torch"
+        import torch
+
         with torch.inference_mode():
-            out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = self._torch_net()(
-                torch.from_numpy(batch)
-            )
-            return out
+            out = self._torch_net()(torch.from_numpy(batch))
+            return out[0].numpy(), out[1].numpy(), out[2].numpy()
 
     def predict(self, images: Sequence[Image.Image]) -> list[list[Garment]]:
         """Garments per image, in that image's pixels, best first."""
@@ -572,15 +605,15 @@ class CenterNetDetector:
         return out
 
     def _mirror_unsure(
-        self, batch: np.ndarray, heat: torch.Tensor, lbs: Sequence[Letterbox]
-    ) -> torch.Tensor:
+        self, batch: np.ndarray, heat: np.ndarray, lbs: Sequence[Letterbox]
+    ) -> np.ndarray:
         """``heat`` with the mirror pass averaged in for the images it may change (as the
         in-graph pass does: size and offset stay the plain pass's)."""
         redo = unsure_images(heat, self.cfg, [lb.content() for lb in lbs], self.mirror_band)
         if not redo:
             return heat
         mirrored, _, _ = self._forward(np.ascontiguousarray(batch[redo, :, :, ::-1]))
-        heat = heat.clone()
+        heat = heat.copy()
         heat[redo] = mirror_average(heat[redo], mirrored)
         return heat
 

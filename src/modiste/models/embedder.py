@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,13 @@ import numpy as np
 
 from modiste.errors import ModelError
 from modiste.imaging import decode_image
-from modiste.models.onnx_runtime import cached_export, cpu_session, default_threads, export_onnx
+from modiste.models.onnx_runtime import (
+    cached_export,
+    cpu_session,
+    default_threads,
+    export_onnx,
+    lane_map,
+)
 from modiste.models.pooling import make_feature_net, pooled_dim
 from modiste.models.registry import Backbone, create_backbone
 from modiste.models.weights import PretrainedCfg
@@ -66,6 +73,7 @@ class Embedder:
         onnx_dir: Path | None = None,
         threads: int | None = None,
         batch_size: int = 16,
+        lanes: int = 1,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ModelError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
@@ -77,8 +85,11 @@ class Embedder:
         self.onnx_dir = onnx_dir
         self.threads = threads or default_threads()
         self.batch_size = batch_size
+        # ``lanes`` batches at once, each on a one-thread session (ingest; see ingest_lanes)
+        self.lanes = max(1, lanes)
         self._net: Any = None
         self._session: Any = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, backbone: str | None = None, **kw: Any) -> Embedder:
@@ -104,14 +115,21 @@ class Embedder:
         flip = "-flip" if self.flip else ""
         return f"{safe}-{sha}-{self.cfg.image_size}-{self.pooling}{flip}"
 
-    def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Feature vectors (N, dim), float32, in input order."""
+    def predict(self, images: Sequence[Image.Image], mirrored: bool = False) -> np.ndarray:
+        """Feature vectors (N, dim), float32, in input order; ``mirrored``: of each image
+        flipped left to right after preprocessing (as a ``flip`` graph's second pass)."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [
-            self._run(preprocess(chunk, self.cfg)) for chunk in _chunks(images, self.batch_size)
-        ]
-        return np.concatenate(parts, axis=0)
+        lanes = self.lanes if self.runtime == "onnx" else 1
+        size = min(self.batch_size, -(-len(images) // lanes))  # every lane gets a batch
+        if lanes > 1:
+            self._onnx_session()  # made once, before the lanes share it
+
+        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
+            batch = preprocess(chunk, self.cfg)
+            return self._run(np.ascontiguousarray(batch[..., ::-1]) if mirrored else batch)
+
+        return np.concatenate(lane_map(run, list(_chunks(images, size)), lanes), axis=0)
 
     def predict_paths(
         self, paths: Sequence[str | Path], draft_size: int | None = None
@@ -138,6 +156,10 @@ class Embedder:
         return self._net
 
     def _onnx_session(self) -> Any:
+        with self._lock:
+            return self._session or self._open_session()
+
+    def _open_session(self) -> Any:
         if self._session is None:
             cacheable = self.onnx_dir is not None and self.backbone.weights_sha256 is not None
             path = self.onnx_dir / f"{self.key}.onnx" if cacheable and self.onnx_dir else None

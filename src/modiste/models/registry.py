@@ -7,7 +7,6 @@ is passed to the hub library, so they need no registration per model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modiste.errors import ModelError
@@ -22,18 +21,34 @@ _REGISTRY: dict[str, BackboneFactory] = {}
 _PREFIXES: dict[str, BackboneFactory] = {}
 
 
-@dataclass
 class Backbone:
     """A feature extractor and the config its inputs and weights follow.
 
     ``module`` maps a normalised NCHW float batch to either a feature map (N, C, H, W), which the
-    caller pools, or an already pooled embedding (N, C) (CLIP-style models).
+    caller pools, or an already pooled embedding (N, C) (CLIP-style models). A built-in backbone
+    passes ``build`` instead: the module (and torch) is made on first use, so a model whose ONNX
+    export is cached runs without importing torch at all.
     """
 
-    name: str
-    module: torch.nn.Module
-    cfg: PretrainedCfg
-    weights_sha256: str | None = None  # of the file actually loaded; None for random weights
+    def __init__(
+        self,
+        name: str,
+        module: torch.nn.Module | None,
+        cfg: PretrainedCfg,
+        weights_sha256: str | None = None,  # of the file actually loaded; None: random weights
+        build: Callable[[], torch.nn.Module] | None = None,
+    ) -> None:
+        if module is None and build is None:
+            raise ModelError(f"backbone {name!r}: give a module or a function that builds it")
+        self.name, self.cfg, self.weights_sha256 = name, cfg, weights_sha256
+        self._module, self._build = module, build
+
+    @property
+    def module(self) -> torch.nn.Module:
+        if self._module is None:
+            assert self._build is not None
+            self._module = self._build()
+        return self._module
 
     @property
     def pooled(self) -> bool:

@@ -328,12 +328,13 @@ def create_search_service(
     return SearchService(settings, db, open_visual_index(settings, embedder), embedder, det)
 
 
-def load_detector(settings: Settings) -> GarmentDetector | None:
-    """The default garment detector, or None (with a warning) when none can be loaded."""
+def load_detector(settings: Settings, threads: int | None = None) -> GarmentDetector | None:
+    """The default garment detector, or None (with a warning) when none can be loaded;
+    ``threads``: ONNX Runtime threads per call (one for each lane of a batch job)."""
     from modiste.models.detector import create_detector
 
     try:
-        return create_detector(settings)
+        return create_detector(settings, threads=threads)
     except ModelError as e:
         log.warning("no garment detector (%s); images are searched and indexed whole", e)
     except Exception as e:  # a broken detector install must not take search down with it
