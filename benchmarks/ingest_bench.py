@@ -13,9 +13,15 @@ because the machine is shared: the speed-up reported is the median of the per-ro
 a ratio of figures taken minutes apart. The ONNX exports are made once, by a warm-up run, and
 copied into each data folder (a first ingest pays that once per install, not per photo).
 
-Agreement of the last round, new against legacy, per photo: shot label identical; garment boxes
-matched by label and IoU; the matched garments' vectors' cosine; same-product retrieval R@1 over
-the catalog's own vectors (every photo whose product has another photo is a query).
+``--before CHECKOUT`` adds engine ``before``: the local engine of an earlier commit, checked out
+beside this one (``git worktree add ../before <commit>``, so that its ``../shared`` is this
+one's), run in the same rounds: a change measured against the code it replaces, on the same
+photos under the same load.
+
+Agreement of the last round, new against legacy (and against ``before``), per photo: shot label
+identical; garment boxes matched by label and IoU; the matched garments' vectors' cosine;
+same-product retrieval R@1 over the catalog's own vectors (every photo whose product has another
+photo is a query).
 """
 
 from __future__ import annotations
@@ -222,18 +228,31 @@ def _status_core(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def spawn(
-    engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: Path
+    engine: str,
+    gallery: Path,
+    data_dir: Path,
+    onnx: Path | None,
+    out: Path,
+    before: Path | None = None,
 ) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.ingest_bench", "--one", engine]
+    """One run in its own process; ``before``: the earlier checkout that engine ``before``
+    (its local engine) runs from."""
+    run_as = "local" if engine == "before" else engine
+    cmd = [sys.executable, "-m", "benchmarks.ingest_bench", "--one", run_as]
     cmd += ["--gallery", str(gallery), "--data", str(data_dir), "--out", str(out)]
     if onnx is not None:
         cmd += ["--onnx", str(onnx)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODISTE_")}
+    cwd = None
+    if engine == "before":
+        if before is None:
+            raise SystemExit("engine 'before' needs --before CHECKOUT")
+        cwd, env["PYTHONPATH"] = before, str(before / "src")
     if engine == "legacy":  # ONNX Runtime's pool threads spun before (onnx_runtime.cpu_session)
         env["MODISTE_INFERENCE_SPIN"] = "1"
         env["MODISTE_DETECTOR_MIRROR"] = "always"  # and the detector mirrored every photo
         env["MODISTE_SHOT_MIRROR"] = "always"  # as did the shot classifier (in its graph)
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{engine} run failed: {done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.read_text())
@@ -255,7 +274,9 @@ def figures(run: dict[str, Any], n: int) -> dict[str, Any]:
     }
 
 
-def bench(n: int | None, rounds: int, engines: list[str], work: Path) -> dict[str, Any]:
+def bench(
+    n: int | None, rounds: int, engines: list[str], work: Path, before: Path | None = None
+) -> dict[str, Any]:
     source = DATASETS / "magento_luma" / "gallery.csv"
     if not source.is_file():
         raise SystemExit(f"{source} not found: the benchmark needs ../shared/datasets")
@@ -269,12 +290,16 @@ def bench(n: int | None, rounds: int, engines: list[str], work: Path) -> dict[st
     if "legacy" in engines:  # its detector graph (the mirror pass inside) is another export
         spawn("legacy", warm_gallery, work / "warm-legacy" / "data", None, work / "warm.json")
         shutil.copytree(work / "warm-legacy" / "data" / "cache" / "onnx", onnx, dirs_exist_ok=True)
+    if "before" in engines:  # its graphs may be others too
+        warm_before = work / "warm-before" / "data"
+        spawn("before", warm_gallery, warm_before, None, work / "warm.json", before)
+        shutil.copytree(warm_before / "cache" / "onnx", onnx, dirs_exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
     last: dict[str, dict[str, Any]] = {}
     for r in range(rounds):
         for engine in engines:
             data = work / f"{engine}-{r}" / "data"
-            result = spawn(engine, gallery, data, onnx, work / f"{engine}-{r}.json")
+            result = spawn(engine, gallery, data, onnx, work / f"{engine}-{r}.json", before)
             runs[engine].append(figures(result, photos))
             last[engine] = result
             shutil.rmtree(data.parent, ignore_errors=True)
@@ -293,6 +318,15 @@ def bench(n: int | None, rounds: int, engines: list[str], work: Path) -> dict[st
             "per_round": [round(x, 2) for x in ratios],
         }
         out[f"agreement_{engine}"] = agreement(last[base], last[engine])
+    if "before" in engines and "local" in engines:  # this checkout's local against the earlier
+        ratios = [
+            b["seconds"] / a["seconds"] for a, b in zip(runs["local"], runs["before"], strict=True)
+        ]
+        out["speedup_local_vs_before"] = {
+            "median": round(statistics.median(ratios), 2),
+            "per_round": [round(x, 2) for x in ratios],
+        }
+        out["agreement_local_vs_before"] = agreement(last["before"], last["local"])
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     return out
 
@@ -304,6 +338,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs per engine")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help="comma-separated; the first is the baseline"
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="an earlier checkout (git worktree); adds engine 'before', its local engine",
     )
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="write the result here")
@@ -318,13 +357,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         one_run(args.one, args.gallery, args.data, args.onnx, args.out)
         return None
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if args.before is not None and "before" not in engines:
+        engines.append("before")
     n = None if args.all else args.n
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        result = bench(n, args.rounds, engines, args.work)
+        result = bench(n, args.rounds, engines, args.work, args.before)
     else:
         with tempfile.TemporaryDirectory(prefix="modiste-ingest-bench-") as tmp:
-            result = bench(n, args.rounds, engines, Path(tmp))
+            result = bench(n, args.rounds, engines, Path(tmp), args.before)
     text = json.dumps(result, indent=1)
     print(text)
     write_result(args.json, text)

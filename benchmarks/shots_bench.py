@@ -115,6 +115,19 @@ def main() -> None:
             res["classifier_ocr_gated_photos"] = int(stage.last_stats["gated"])
         res["classifier_cues"] = clf.spec.cues
         res["classifier_tta"] = clf.spec.tta
+        # the same run: the mirror pass on every photo (as before the ingest's step 6), and the
+        # ingest's lanes (one one-thread session per thread, docs/decisions/ingest-and-storage.md)
+        variants = {
+            "classifier_onnx_mirror_always_img_s": (
+                Settings(data_dir=args.work, shot_mirror="always"),
+                1,
+            ),
+            "classifier_onnx_lanes_img_s": (settings, args.threads),
+        }
+        for key, (cfg, lanes) in variants.items():
+            other = create_shot_classifier(cfg, runtime="onnx", lanes=lanes)
+            other.embedder.batch_size = args.batch
+            res[key] = round(_rate(lambda o=other: o.predict(images), n, args.repeats), 1)
     except Exception as e:  # no shipped head yet: report the backbone figures alone
         res["classifier_error"] = str(e)
     print(json.dumps(res, indent=2))
