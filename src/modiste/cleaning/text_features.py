@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -81,7 +82,12 @@ def _block_specs(c: FeatureConfig) -> list[tuple[str, tuple[int, int], int | Non
 
 
 class _Block:
-    """One tf-idf block (word, char or pairs): a fixed vocabulary, idf, sublinear tf, l2 rows."""
+    """One tf-idf block (word, char or pairs): a fixed vocabulary, idf, sublinear tf, l2 rows.
+
+    Counting is scikit-learn's ``CountVectorizer`` with a fixed vocabulary, written out here
+    (same analyzers, same counts: ``tests/unit/cleaning/test_text_features.py``) so that a
+    loaded model never imports scikit-learn, which cost ~1 s of every ingest and server start.
+    """
 
     def __init__(
         self,
@@ -91,24 +97,75 @@ class _Block:
         idf: np.ndarray,
         weight: float = 1.0,
     ):
-        from sklearn.feature_extraction.text import CountVectorizer
-
         self.terms, self.weight = terms, weight
         self.idf = idf.astype(np.float32)
-        self._cv = CountVectorizer(
-            ngram_range=ngrams,
-            lowercase=False,
-            vocabulary={t: i for i, t in enumerate(terms)},
-            **_analyzer_kw(analyzer),
+        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        self.analyze = _analyzer(analyzer, ngrams)
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """(len(texts), len(terms)) term counts, float32; terms outside the vocabulary ignored."""
+        indptr, indices, values = [0], [], []
+        for doc in texts:
+            found = Counter(j for j in map(self.vocabulary.get, self.analyze(doc)) if j is not None)
+            indices += found.keys()
+            values += found.values()
+            indptr.append(len(indices))
+        m = sp.csr_matrix(
+            (
+                np.asarray(values, dtype=np.float32),
+                np.asarray(indices, dtype=np.int64),
+                np.asarray(indptr, dtype=np.int64),
+            ),
+            shape=(len(texts), len(self.terms)),
         )
+        m.sort_indices()
+        return m
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        m = self._cv.transform(texts).astype(np.float32).tocsr()
+        m = self.counts(texts)
         m.data = 1.0 + np.log(m.data)
         m = m @ sp.diags(self.idf)
         norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()) / self.weight  # l2 * w
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ m)
+
+
+def _analyzer(analyzer: str, ngrams: tuple[int, int]) -> Callable[[str], list[str]]:
+    """A document's terms as ``CountVectorizer(lowercase=False, **_analyzer_kw(analyzer))``
+    makes them."""
+    if analyzer == "pairs":
+        return title_pairs
+    if analyzer == "word":
+        return lambda doc: _word_ngrams(_TOKENS.findall(doc), ngrams)
+    if analyzer == "char_wb":
+        return lambda doc: _char_wb_ngrams(doc, ngrams)
+    raise ValueError(f"unknown analyzer {analyzer!r}")
+
+
+_TOKENS = re.compile(r"(?u)\b\w+\b")  # _analyzer_kw's token pattern for words
+_RUNS_OF_SPACES = re.compile(r"\s\s+")
+
+
+def _word_ngrams(tokens: list[str], ngrams: tuple[int, int]) -> list[str]:
+    lo, hi = ngrams
+    out = list(tokens) if lo == 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        out += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return out
+
+
+def _char_wb_ngrams(doc: str, ngrams: tuple[int, int]) -> list[str]:
+    """Character n-grams inside words padded with a space; a word shorter than n counts once."""
+    lo, hi = ngrams
+    out = []
+    for word in _RUNS_OF_SPACES.sub(" ", doc).split():
+        w = f" {word} "
+        for n in range(lo, hi + 1):
+            if len(w) <= n:
+                out.append(w)
+                break
+            out += [w[i : i + n] for i in range(len(w) - n + 1)]
+    return out
 
 
 class TextFeaturizer:
