@@ -104,7 +104,7 @@ class _Block:
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
         """(len(texts), len(terms)) term counts, float32; terms outside the vocabulary ignored."""
-        indptr, indices, values = [0], [], []
+        indptr, indices, values = [0], list[int](), list[int]()
         for doc in texts:
             found = Counter(j for j in map(self.vocabulary.get, self.analyze(doc)) if j is not None)
             indices += found.keys()

@@ -130,7 +130,7 @@ class ShotClassifier:
         proba = self.head.proba(combine(features, cues, self.spec))
         redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
         if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
-            mirrored = self.embedder.predict([images[i] for i in redo], mirrored=True)
+            mirrored = self.embedder.predict([images[int(i)] for i in redo], mirrored=True)
             rows = combine(
                 0.5 * (features[redo] + mirrored), None if cues is None else cues[redo], self.spec
             )

@@ -45,7 +45,9 @@ class FakeClassifier:
 def catalog(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Database:
     import modiste.gallery.classifier as classifier_module
 
-    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s, **kw: FakeClassifier())
+    monkeypatch.setattr(
+        classifier_module, "create_shot_classifier", lambda s, **kw: FakeClassifier()
+    )
     if "modiste.gallery.stage" not in stages.BUILTIN_STAGE_MODULES:
         monkeypatch.setattr(
             stages,
@@ -210,7 +212,9 @@ def test_a_label_or_delete_during_the_shots_stage_is_kept_and_the_run_goes_on(
         assert row.in_search is False and row.policy_reason == "size chart"  # the person's label
         assert session.get(ImageRow, deleted) is None
     # The photo labelled mid-run is looked at again by the next ingest, and keeps its label.
-    monkeypatch.setattr(classifier_module, "create_shot_classifier", lambda s, **kw: FakeClassifier())
+    monkeypatch.setattr(
+        classifier_module, "create_shot_classifier", lambda s, **kw: FakeClassifier()
+    )
     run_ingest(settings, catalog, stages=["shots"])
     with catalog.session() as session:
         assert session.get(ImageRow, labelled).shot.source == "human"

@@ -87,7 +87,9 @@ def write_feed(folder: Path, shirts: list[tuple[tuple[int, int, int], int]]) -> 
     return folder / "feed.csv"
 
 
-def test_a_warm_ingest_imports_neither_torch_nor_sklearn(settings: Settings, db: Database, tmp_path: Path) -> None:
+def test_a_warm_ingest_imports_neither_torch_nor_sklearn(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
     import json
 
     import_feed(db, write_feed(tmp_path / "first", [((20, 60, 180), 0), ((200, 40, 40), 1)]))
