@@ -49,15 +49,10 @@ def photo_embedder(spec: PhotoSpec, settings: Settings | None = None, **kw: Any)
     from modiste.models.embedder import Embedder
     from modiste.models.registry import create_backbone
 
+    kw.update(pooling=spec.pooling, flip=spec.flip, size=spec.size)
     if settings is not None:
-        emb = Embedder.from_settings(
-            settings, spec.backbone, pooling=spec.pooling, flip=spec.flip, **kw
-        )
-    else:
-        emb = Embedder(create_backbone(spec.backbone), pooling=spec.pooling, flip=spec.flip, **kw)
-    if emb.cfg.image_size != spec.size:
-        emb.cfg = emb.cfg.with_size(spec.size)
-    return emb
+        return Embedder.from_settings(settings, spec.backbone, **kw)
+    return Embedder(create_backbone(spec.backbone), **kw)
 
 
 def embed_photos(

@@ -318,10 +318,9 @@ def create_shot_classifier(
         pooling=spec.pooling,
         flip=spec.tta and not second_pass,
         runtime=runtime,
+        size=spec.size,
         **lane_kw(lanes),
     )
-    if spec.size != embedder.cfg.image_size:
-        embedder.cfg = embedder.cfg.with_size(spec.size)
     source = (
         "few_shot"
         if head.meta.get("few_shot_classes")

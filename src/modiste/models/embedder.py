@@ -74,11 +74,13 @@ class Embedder:
         threads: int | None = None,
         batch_size: int = 16,
         lanes: int = 1,
+        size: int | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ModelError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
         self.backbone = backbone
-        self.cfg = backbone.cfg
+        # ``size``: the input side when a head was trained at another than the backbone's own
+        self.cfg = backbone.cfg if size is None else backbone.cfg.with_size(size)
         self.pooling = pooling
         self.flip = flip
         self.runtime = runtime

@@ -53,9 +53,9 @@ class FeatureBuilder:
 
         self.spec = spec
         self.cache = cache
-        self.embedder = Embedder.from_settings(settings, spec.backbone, pooling=spec.pooling)
-        if spec.size != self.embedder.cfg.image_size:
-            self.embedder.cfg = self.embedder.cfg.with_size(spec.size)
+        self.embedder = Embedder.from_settings(
+            settings, spec.backbone, pooling=spec.pooling, size=spec.size
+        )
 
     def _images(self, paths: Sequence[Path], flip: bool) -> list[Any]:
         from PIL import ImageOps
