@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from evaluation_helpers import write_csv
 
 from modiste.errors import ConfigError
 from modiste.evaluation.build_sets import ARTICLE_TO_COARSE, build_crossdomain
@@ -14,18 +15,10 @@ from modiste.evaluation.retrieval import load_items
 ARTICLES = ("Tshirts", "Sweaters", "Jackets", "Jeans", "Heels", "Handbags", "Belts", "Dresses")
 
 
-def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-
-
 def _tree(root: Path) -> Path:
     """CCP boxes and a catalog where ids 2k and 2k+1 share one photo's bytes (a colour variant)."""
     ds = root / "ds"
-    _write(
+    write_csv(
         ds / "ccp_street" / "boxes.csv",
         ["image_path", "label", "coarse", "x1", "y1", "x2", "y2"],
         [
@@ -46,7 +39,7 @@ def _tree(root: Path) -> Path:
     (images / "901.jpg").write_bytes(b"mislabelled")
     rows += [[900, "T", "Tshirts", "images/900.jpg"], [901, "J", "Jeans", "images/901.jpg"]]
     rows.append([902, "No photo", "Tshirts", ""])
-    _write(
+    write_csv(
         ds / "fashion_products" / "products.csv",
         ["id", "productDisplayName", "articleType", "image_path"],
         rows,
@@ -112,7 +105,7 @@ def test_street_photos_split_alike_for_both_catalogs(tmp_path: Path) -> None:
     extra = [[f"images/{i}.jpg", "purse", "bag", 0, 0, 5, 5] for i in range(20, 40)]  # bag only
     with (ds / "ccp_street" / "boxes.csv").open("a", newline="") as f:
         csv.writer(f).writerows(extra)
-    _write(
+    write_csv(
         ds / "clothing_dataset" / "labels.csv",
         ["image_path", "label", "kids", "sender_id", "split"],
         [[f"images/{i}.jpg", "Shoes", "False", i % 6, ""] for i in range(12)],

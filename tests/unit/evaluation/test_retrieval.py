@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evaluation_helpers import write_csv
 
 from modiste.errors import ConfigError
 from modiste.evaluation.build_sets import build_crossdomain
@@ -61,16 +62,8 @@ def test_grouped_split_has_no_leak() -> None:
     assert train.any() and test.any()
 
 
-def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-
-
 def test_load_items_paths_boxes_and_errors(tmp_path: Path) -> None:
-    _write(
+    write_csv(
         tmp_path / "q.csv",
         ["image_path", "label", "x1", "y1", "x2", "y2"],
         [["a.jpg", "top", 1, 2, 3, 4], ["b.jpg", "dress", "", "", "", ""]],
@@ -79,10 +72,10 @@ def test_load_items_paths_boxes_and_errors(tmp_path: Path) -> None:
     assert items[0].path == tmp_path / "a.jpg" and items[0].box is not None and items[1].box is None
     with pytest.raises(ConfigError):
         load_items(tmp_path / "q.csv", "product_id")
-    _write(tmp_path / "none.csv", ["image_path", "label"], [])
+    write_csv(tmp_path / "none.csv", ["image_path", "label"], [])
     with pytest.raises(ConfigError, match="no rows"):
         load_items(tmp_path / "none.csv", "label")
-    _write(tmp_path / "bad.csv", ["image_path", "label", "x1", "y1", "x2", "y2"],
+    write_csv(tmp_path / "bad.csv", ["image_path", "label", "x1", "y1", "x2", "y2"],
            [["a.jpg", "top", "a", 2, 3, 4]])  # fmt: skip
     with pytest.raises(ConfigError, match="line 2: bad box"):
         load_items(tmp_path / "bad.csv", "label")
@@ -90,12 +83,12 @@ def test_load_items_paths_boxes_and_errors(tmp_path: Path) -> None:
 
 def test_build_crossdomain_is_seeded_and_disjoint(tmp_path: Path) -> None:
     ds = tmp_path / "ds"
-    _write(
+    write_csv(
         ds / "ccp_street" / "boxes.csv",
         ["image_path", "label", "coarse", "x1", "y1", "x2", "y2"],
         [[f"images/{i}.jpg", "t", c, 0, 0, 5, 5] for i in range(20) for c in ("top", "bag")],
     )
-    _write(
+    write_csv(
         ds / "clothing_dataset" / "labels.csv",
         ["image_path", "label", "kids", "sender_id", "split"],
         [
