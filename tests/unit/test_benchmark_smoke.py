@@ -189,11 +189,12 @@ def test_dedupe_regroup_smoke(tmp_path: Path, datasets_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_ingest_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
-    """Two whole products through the legacy and the local engine: agreement and figures."""
+    """Two whole products through the legacy and the local engine, and through ``--before``
+    (this checkout standing in for an earlier one): agreement and figures."""
     out = tmp_path / "ingest.json"
     done = _bench(
         "ingest_bench",
-        *("--n", "3", "--rounds", "1", "--engines", "legacy,local"),
+        *("--n", "3", "--rounds", "1", "--engines", "legacy,local", "--before", str(REPO)),
         *("--work", str(tmp_path / "work"), "--json", str(out)),
         timeout=600,
     )
@@ -209,6 +210,11 @@ def test_ingest_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert agreement["shot_labels_identical"] == 1.0 and agreement["status_identical"] is True
     assert agreement["cosine_mean"] is None or agreement["cosine_mean"] > 0.99
     assert result["speedup_local"]["median"] > 0
+    assert result["engines"]["before"][0]["failures"] == 0
+    same = result["agreement_local_vs_before"]  # the same code: the same catalog
+    assert same["shot_labels_identical"] == 1.0 and same["status_identical"] is True
+    assert same["garments"]["legacy"] == same["garments"]["new"]
+    assert result["speedup_local_vs_before"]["median"] > 0
 
 
 def _subset_csv(src: Path, dst: Path, keep: Callable[[list[dict[str, str]]], list[int]]) -> None:
@@ -265,6 +271,18 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert set(fewshot["recall_mean"]["material"]) == {"0", "2"}
     assert all(0 <= r <= 1 for r in fewshot["recall_mean"]["material"].values())
     assert 0 <= fewshot["magento_accuracy_after_largest_k"] <= 1
+    # material cut out of the head first, then taught as a class it lacks
+    done = _bench(
+        "shots_fewshot",
+        *("--ks", "0,2", "--seeds", "1", "--magento", "4", "--test-limit", "4"),
+        *("--classes", "material", "--as-new", "--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    new_class = json.loads(out.read_text())
+    assert new_class["as_new_class"] is True
+    assert new_class["recall_mean"]["material"]["0"] == 0  # a head without it finds none
+    assert 0 <= new_class["recall_mean"]["material"]["2"] <= 1
 
     tiny = tmp_path / "datasets"
     _subset_csv(
