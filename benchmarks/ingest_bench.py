@@ -49,6 +49,33 @@ from benchmarks.harness import DATASETS
 from benchmarks.output import write_result
 
 ENGINES = ("legacy", "local", "ray")
+CATALOGS = ("magento", "fashion_products")
+
+
+def catalog_gallery(catalog: str, work: Path) -> Path:
+    """The photos to ingest as a gallery CSV (``product_id``, ``image_path``, title...):
+    Magento Luma's own (model shots, several per product), or the Myntra catalog's packshots
+    (``fashion_products``, one per product: a marketplace feed) written in that form."""
+    if catalog == "magento":
+        source = DATASETS / "magento_luma" / "gallery.csv"
+    else:
+        products = DATASETS / "fashion_products" / "products.csv"
+        if not products.is_file():
+            raise SystemExit(f"{products} not found: the benchmark needs ../shared/datasets")
+        with products.open(newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["image_path"]]
+        source = work / "fashion-gallery.csv"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        with source.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["product_id", "image_path", "title", "gender", "category"])
+            for r in rows:
+                path = (products.parent / r["image_path"]).resolve()
+                where = "/".join(r[k] for k in ("masterCategory", "subCategory", "articleType"))
+                writer.writerow([r["id"], path, r["productDisplayName"], r["gender"], where])
+    if not source.is_file():
+        raise SystemExit(f"{source} not found: the benchmark needs ../shared/datasets")
+    return source
 
 
 def sample_gallery(source: Path, n: int | None, out: Path, seed: int = 0) -> int:
@@ -275,11 +302,14 @@ def figures(run: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def bench(
-    n: int | None, rounds: int, engines: list[str], work: Path, before: Path | None = None
+    n: int | None,
+    rounds: int,
+    engines: list[str],
+    work: Path,
+    before: Path | None = None,
+    catalog: str = "magento",
 ) -> dict[str, Any]:
-    source = DATASETS / "magento_luma" / "gallery.csv"
-    if not source.is_file():
-        raise SystemExit(f"{source} not found: the benchmark needs ../shared/datasets")
+    source = catalog_gallery(catalog, work)
     gallery = work / "gallery.csv"
     photos = sample_gallery(source, n, gallery)
     warm = work / "warm"
@@ -305,6 +335,7 @@ def bench(
             shutil.rmtree(data.parent, ignore_errors=True)
     base = engines[0]
     out: dict[str, Any] = {
+        "catalog": catalog,
         "photos": photos,
         "rounds": rounds,
         "engines": {e: runs[e] for e in engines},
@@ -334,7 +365,13 @@ def bench(
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=120, help="photos (whole products, seeded)")
-    parser.add_argument("--all", action="store_true", help="all 342 Magento photos")
+    parser.add_argument("--all", action="store_true", help="every photo (Magento: 342)")
+    parser.add_argument(
+        "--catalog",
+        choices=CATALOGS,
+        default="magento",
+        help="Magento model shots, or Myntra packshots (fashion_products: a marketplace feed)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs per engine")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help="comma-separated; the first is the baseline"
@@ -362,10 +399,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     n = None if args.all else args.n
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        result = bench(n, args.rounds, engines, args.work, args.before)
+        result = bench(n, args.rounds, engines, args.work, args.before, args.catalog)
     else:
         with tempfile.TemporaryDirectory(prefix="modiste-ingest-bench-") as tmp:
-            result = bench(n, args.rounds, engines, Path(tmp), args.before)
+            result = bench(n, args.rounds, engines, Path(tmp), args.before, args.catalog)
     text = json.dumps(result, indent=1)
     print(text)
     write_result(args.json, text)

@@ -217,6 +217,25 @@ def test_ingest_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert result["speedup_local_vs_before"]["median"] > 0
 
 
+def test_ingest_bench_packshot_catalog_is_a_gallery_of_real_photos(
+    tmp_path: Path, datasets_dir: Path
+) -> None:
+    """``--catalog fashion_products``: the Myntra packshots as gallery rows the feed importer
+    takes, one product per photo, every path a file."""
+    from benchmarks.ingest_bench import catalog_gallery, sample_gallery
+
+    from modiste.catalog.gallery_feed import gallery_to_feed
+
+    source = catalog_gallery("fashion_products", tmp_path)
+    picked = sample_gallery(source, 5, tmp_path / "gallery.csv")
+    assert picked == 5
+    with (tmp_path / "gallery.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len({r["product_id"] for r in rows}) == 5
+    assert all(Path(r["image_path"]).is_file() and r["title"] and r["category"] for r in rows)
+    assert gallery_to_feed(tmp_path / "gallery.csv", tmp_path / "feed.csv") == 5
+
+
 def _subset_csv(src: Path, dst: Path, keep: Callable[[list[dict[str, str]]], list[int]]) -> None:
     """Rows ``keep`` picks from ``src``, image paths made absolute (they were relative to src)."""
     with src.open(newline="", encoding="utf-8") as fh:
