@@ -304,7 +304,6 @@ def create_shot_classifier(
 
     ``lanes`` > 1 runs that many batches at once, each on a one-thread session (the ingest).
     """
-    from modiste.models.crop_embedder import lane_kw
     from modiste.models.embedder import Embedder
 
     head, origin = load_shot_head(settings)
@@ -319,7 +318,7 @@ def create_shot_classifier(
         flip=spec.tta and not second_pass,
         runtime=runtime,
         size=spec.size,
-        **lane_kw(lanes),
+        lanes=lanes,
     )
     source = (
         "few_shot"

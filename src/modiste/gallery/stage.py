@@ -37,14 +37,7 @@ ORDER_ATTEMPTS = 3  # a delete during ordering costs one more pass; three in a r
 
 
 def _setup(ctx: StageContext) -> None:
-    from modiste.gallery.classifier import create_shot_classifier
-    from modiste.models.onnx_runtime import ingest_lanes
-
-    # the legacy engine (benchmarks/ingest_bench.py's reference) ran one call at a time
-    lanes = ingest_lanes(ctx.settings) if ctx.engine != "legacy" else 1
-    classifier = create_shot_classifier(ctx.settings, lanes=lanes)
-    name = f"shots:{ctx.settings.backbone}:{classifier.source}"
-    ctx.cache["shot_models"] = ShotModels(classifier, ctx.store, name)
+    ctx.cache["shot_models"] = load_shot_models(ctx.settings, ctx.store, ctx.engine)
     ctx.cache["policy"] = load_policy(ctx.settings.cleaning_policy)
 
 
@@ -81,14 +74,16 @@ class ShotModels:
     decode_workers: int = 2
 
 
-def load_shot_models(settings: Settings) -> ShotModels:
+def load_shot_models(settings: Settings, store: Any = None, engine: str = "local") -> ShotModels:
+    """The models of ``engine`` (lanes: :func:`~modiste.models.onnx_runtime.ingest_lanes`);
+    ``store``: the ingest's image store (None: the settings' own, as a Ray worker opens it)."""
     from modiste.gallery.classifier import create_shot_classifier
     from modiste.imaging.store import open_image_store
     from modiste.models.onnx_runtime import ingest_lanes
 
-    classifier = create_shot_classifier(settings, lanes=ingest_lanes(settings))
+    classifier = create_shot_classifier(settings, lanes=ingest_lanes(settings, engine))
     name = f"shots:{settings.backbone}:{classifier.source}"
-    return ShotModels(classifier, open_image_store(settings), name)
+    return ShotModels(classifier, store if store is not None else open_image_store(settings), name)
 
 
 def shots_run(models: ShotModels, rows: Rows) -> Rows:

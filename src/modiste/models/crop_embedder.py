@@ -272,11 +272,6 @@ def default_projection_path(settings: Settings) -> Path | None:
     return packaged if packaged.is_file() else None
 
 
-def lane_kw(lanes: int) -> dict[str, int]:
-    """:class:`Embedder` keywords for ``lanes`` lanes: one ONNX Runtime thread each."""
-    return {"lanes": lanes, "threads": 1} if lanes > 1 else {}
-
-
 def create_crop_embedder(
     settings: Settings,
     projection: Path | str | None = "default",
@@ -305,7 +300,7 @@ def create_crop_embedder(
     if proj is not None and proj.recipe.backbone != rec.backbone:
         raise ModelError(f"projection {path} was trained on {proj.recipe.backbone}")
     features = Embedder.from_settings(
-        settings, backbone=rec.backbone, pooling=rec.pooling, runtime=runtime, **lane_kw(lanes)
+        settings, backbone=rec.backbone, pooling=rec.pooling, runtime=runtime, lanes=lanes
     )
     log.info("crop embedder %s (projection: %s)", rec.backbone, path or "none")
     return CropEmbedder(features, rec, proj)

@@ -85,10 +85,10 @@ class Embedder:
         self.flip = flip
         self.runtime = runtime
         self.onnx_dir = onnx_dir
-        self.threads = threads or default_threads()
-        self.batch_size = batch_size
         # ``lanes`` batches at once, each on a one-thread session (ingest; see ingest_lanes)
         self.lanes = max(1, lanes)
+        self.threads = threads or (1 if self.lanes > 1 else default_threads())
+        self.batch_size = batch_size
         self._net: Any = None
         self._session: Any = None
         self._lock = threading.Lock()

@@ -26,15 +26,18 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def ingest_lanes(settings: Any) -> int:
+def ingest_lanes(settings: Any, engine: str = "local") -> int:
     """Photos a batch job runs through a model at once: ``Settings.ingest_lanes``, else one
-    per inference thread (:func:`default_threads`).
+    per inference thread (:func:`default_threads`); one for the ``legacy`` engine
+    (``benchmarks/ingest_bench.py``'s reference, which ran one call at a time).
 
     Each lane is one thread calling a one-thread session, instead of one call at a time
     spread over every core: on 2 cores the detector ran 1.35x and the shot backbone 1.25x
     faster so (``docs/decisions/ingest-and-storage.md``, step 5). Queries keep one call over
     all cores, which answers a single photo sooner.
     """
+    if engine == "legacy":
+        return 1
     n = int(getattr(settings, "ingest_lanes", 0) or 0)
     return max(1, n or default_threads())
 

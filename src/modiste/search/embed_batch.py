@@ -58,16 +58,22 @@ class EmbedModels:
     lanes: int = 1  # photos through the detector at once, each on a one-thread session
 
 
-def load_embed_models(settings: Settings) -> EmbedModels:
+def load_embed_models(
+    settings: Settings, store: ImageStore | None = None, engine: str = "local"
+) -> EmbedModels:
+    """The models of ``engine`` (lanes: :func:`~modiste.models.onnx_runtime.ingest_lanes`);
+    ``store``: the ingest's image store (None: the settings' own, as a Ray worker opens it)."""
     from modiste.imaging.store import open_image_store
     from modiste.models.crop_embedder import create_crop_embedder
     from modiste.models.onnx_runtime import ingest_lanes
     from modiste.search.visual import load_detector
 
-    lanes = ingest_lanes(settings)
+    lanes = ingest_lanes(settings, engine)
     embedder = create_crop_embedder(settings, lanes=lanes)
     detector = load_detector(settings, threads=1 if lanes > 1 else None)
-    return EmbedModels(embedder, detector, open_image_store(settings), lanes=lanes)
+    return EmbedModels(
+        embedder, detector, store if store is not None else open_image_store(settings), lanes=lanes
+    )
 
 
 @cache

@@ -24,23 +24,20 @@ log = logging.getLogger(__name__)
 
 def _setup(ctx: StageContext) -> None:
     from modiste.imaging.store import ImageStore
-    from modiste.models.crop_embedder import create_crop_embedder
-    from modiste.models.onnx_runtime import ingest_lanes
     from modiste.search.indexing import CatalogIndexer, open_visual_index
-    from modiste.search.visual import load_detector
 
-    # the legacy engine (benchmarks/ingest_bench.py's reference) ran one call at a time
-    lanes = ingest_lanes(ctx.settings) if ctx.engine != "legacy" else 1
-    embedder = create_crop_embedder(ctx.settings, lanes=lanes)
-    index = open_visual_index(ctx.settings, embedder)
     store = ctx.store
     assert isinstance(store, ImageStore)  # StageContext types it loosely (no import cycle)
-    detector = load_detector(ctx.settings, threads=1 if lanes > 1 else None)
-    ctx.cache["embed.indexer"] = CatalogIndexer(ctx.db, store, index, embedder, detector)
-    ctx.cache["embed.lanes"] = lanes
+    models = load_embed_models(ctx.settings, store, ctx.engine)
+    index = open_visual_index(ctx.settings, models.embedder)
+    ctx.cache["embed.models"] = models
+    ctx.cache["embed.indexer"] = CatalogIndexer(
+        ctx.db, store, index, models.embedder, models.detector
+    )
 
 
 def _teardown(ctx: StageContext) -> None:
+    ctx.cache.pop("embed.models", None)
     indexer = ctx.cache.pop("embed.indexer", None)
     if indexer is not None:
         indexer.index.close()  # type: ignore[attr-defined]
@@ -143,8 +140,11 @@ def embed_images(ctx: StageContext, image_ids: Sequence[int]) -> dict[int, Outco
         rows, decided = embed_inputs(ctx, image_ids)
         if not rows:
             return decided
-        lanes = int(ctx.cache.get("embed.lanes", 1))  # type: ignore[call-overload]
-        models = EmbedModels(indexer.embedder, indexer.detector, indexer.store, lanes=lanes)
+        # _setup's models; an indexer set up by hand (tests) runs its own models in one lane
+        models = ctx.cache.get("embed.models") or EmbedModels(
+            indexer.embedder, indexer.detector, indexer.store
+        )
+        assert isinstance(models, EmbedModels)
         return {**decided, **embed_write(ctx, embed_run(models, rows))}
     results = indexer.index_images(image_ids)
     indexer.index.save()
