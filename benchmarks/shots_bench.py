@@ -45,6 +45,30 @@ def _rate(fn, n: int, repeats: int) -> float:
     return n / best
 
 
+def _compare_heads(settings, other_head: Path, images: list, args) -> dict[str, object]:
+    """Full classifier images/s of the default head and ``other_head``, rounds alternating."""
+    import shutil
+
+    from modiste.config import Settings
+    from modiste.gallery.classifier import create_shot_classifier, user_head_path
+
+    other = Settings(data_dir=args.work / "compare-head")
+    user_head_path(other).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(other_head, user_head_path(other))
+    clfs = {"default": create_shot_classifier(settings), "other": create_shot_classifier(other)}
+    rates: dict[str, list[float]] = {k: [] for k in clfs}
+    for _ in range(args.repeats):
+        for key, clf in clfs.items():
+            clf.embedder.batch_size = args.batch
+            rates[key].append(_rate(lambda c=clf: c.predict(images), len(images), 1))
+    out: dict[str, object] = {"other_head": str(other_head)}
+    for key, clf in clfs.items():
+        out[f"{key}_size"] = clf.spec.size
+        out[f"{key}_classifier_onnx_img_s"] = round(max(rates[key]), 1)
+    out["other_over_default"] = round(max(rates["other"]) / max(rates["default"]), 3)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=2)
@@ -58,6 +82,13 @@ def main() -> None:
         type=Path,
         default=Path("/tmp/modiste-cache/bench-data"),
         help="data folder (ONNX cache)",
+    )
+    ap.add_argument(
+        "--compare-head",
+        type=Path,
+        default=None,
+        help="another head file (e.g. one trained at another --size): its full classifier is "
+        "timed in the same run, rounds alternating with the default head's",
     )
     args = ap.parse_args()
     os.environ["MODISTE_INFERENCE_THREADS"] = str(args.threads)
@@ -130,6 +161,8 @@ def main() -> None:
             res[key] = round(_rate(lambda o=other: o.predict(images), n, args.repeats), 1)
     except Exception as e:  # no shipped head yet: report the backbone figures alone
         res["classifier_error"] = str(e)
+    if args.compare_head is not None:
+        res["compare"] = _compare_heads(settings, args.compare_head, images, args)
     print(json.dumps(res, indent=2))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")

@@ -262,6 +262,9 @@ def _first_groups(column: str, groups: int, at_least: int = 1) -> Callable[..., 
     return keep
 
 
+SHIPPED_SHOT_HEAD = REPO / "src" / "modiste" / "models" / "weights" / "shots_mobilenet_v2.npz"
+
+
 @pytest.mark.slow
 def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     """Throughput, few-shot learning and the CV ablation, on a handful of real photos."""
@@ -270,13 +273,16 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     done = _bench(
         "shots_bench",
         *("--n", "4", "--batch", "4", "--repeats", "1", "--threads", "1"),
-        *("--work", str(work), "--json", str(out)),
+        *("--work", str(work), "--json", str(out), "--compare-head", str(SHIPPED_SHOT_HEAD)),
         timeout=180,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     bench = json.loads(out.read_text())
     assert bench["images"] == 4 and bench["real_images"] is True
     assert bench["backbone_onnx_img_s"] > 0 and bench["classifier_onnx_img_s"] > 0
+    compare = bench["compare"]  # the shipped head against itself: the same input size
+    assert compare["default_size"] == compare["other_size"]
+    assert compare["other_classifier_onnx_img_s"] > 0 and compare["other_over_default"] > 0
 
     out = tmp_path / "fewshot.json"
     done = _bench(

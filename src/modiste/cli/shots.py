@@ -33,6 +33,12 @@ def train_shots_cmd(
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Only cross-validate; write no head."),
     cv: int = typer.Option(5, help="Grouped CV folds for the held-out report (0: skip)."),
+    cv_splits: int = typer.Option(
+        1,
+        min=1,
+        help="Draw the grouped folds this many times (seeds 0, 1, ...) and report each split's "
+        "figures with their mean and spread; the head is calibrated on the first.",
+    ),
     report: Path | None = typer.Option(None, "--report", help="Write the CV report JSON here."),
     backbone: str | None = typer.Option(None, help="Backbone (default: settings)."),
     pooling: str = typer.Option("avgmax", help="avg | max | gem | avgmax."),
@@ -100,6 +106,7 @@ def train_shots_cmd(
             out=target,
             cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
             gate=gate,
+            cv_seeds=tuple(range(cv_splits)),
             progress=progress,
         )
     if rep:
@@ -122,6 +129,14 @@ def train_shots_cmd(
             f"tau {m['kendall_tau']:.3f} "
             f"| T={_temperatures(rep['temperature'])}"
         )
+        if "splits" in rep:
+            mean, sd = rep["splits"]["mean"], rep["splits"]["sd"]
+            st.console.print(
+                f"over {len(rep['splits']['per_split'])} splits: Magento acc "
+                f"{mean['magento_accuracy']:.3f} ± {sd['magento_accuracy']:.3f}, order exact "
+                f"{mean['magento_order_exact']:.3f} ± {sd['magento_order_exact']:.3f}, all acc "
+                f"{mean['all_accuracy']:.3f}"
+            )
     if target is not None:
         st.console.print(f"head written to [bold]{target}[/]")
 

@@ -1,0 +1,78 @@
+"""``train shots`` cross-validation: several grouped splits, each reported, with mean and spread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modiste.config import Settings
+from modiste.training.shot_run import split_summary, train_shots
+from modiste.training.shots import FeatureSpec
+
+
+def _report(mag_acc: float, order: float, all_acc: float) -> dict:
+    return {
+        "magento": {"accuracy": mag_acc, "order_exact_match": order, "kendall_tau": order},
+        "all": {"accuracy": all_acc, "macro_f1": all_acc},
+    }
+
+
+def test_split_summary_gives_each_split_and_their_mean_and_spread() -> None:
+    got = split_summary([(0, _report(0.96, 0.90, 0.98)), (1, _report(0.98, 0.94, 0.99))])
+    assert [r["seed"] for r in got["per_split"]] == [0, 1]
+    assert got["per_split"][1]["magento_accuracy"] == 0.98
+    assert got["mean"]["magento_accuracy"] == pytest.approx(0.97)
+    assert got["mean"]["magento_order_exact"] == pytest.approx(0.92)
+    assert got["sd"]["magento_accuracy"] == pytest.approx(np.std([0.96, 0.98], ddof=1))
+
+
+def _tiny_datasets(root: Path) -> Path:
+    """Magento-like galleries (8 styles, front light / back dark), 4 street and 4 flat photos."""
+    rng = np.random.default_rng(0)
+
+    def photo(path: Path, level: int) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arr = np.clip(level + rng.normal(0, 20, (96, 72, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(path)
+        return path.name
+
+    lines = ["product_id,style_id,image_path,shot,category"]
+    for style in range(8):
+        for shot, level in (("near_front", 220), ("near_back", 40)):
+            name = photo(root / "magento_luma" / "images" / f"s{style}-{shot}.jpg", level)
+            lines.append(f"p{style},s{style},images/{name},{shot},tops")
+    (root / "magento_luma" / "gallery.csv").write_text("\n".join(lines) + "\n")
+    ccp = ["image_id,image_path"] + [
+        f"{i},images/{photo(root / 'ccp_street' / 'images' / f'{i}.jpg', 120)}" for i in range(4)
+    ]
+    (root / "ccp_street" / "images.csv").write_text("\n".join(ccp) + "\n")
+    flat = ["image_path,label,kids,sender_id"] + [
+        f"images/{photo(root / 'clothing_dataset' / 'images' / f'f{i}.jpg', 160)},T-Shirt,False,{i}"
+        for i in range(4)
+    ]
+    (root / "clothing_dataset" / "labels.csv").write_text("\n".join(flat) + "\n")
+    return root
+
+
+def test_train_shots_reports_every_split_and_keeps_the_first_as_the_report(
+    tmp_path: Path,
+) -> None:
+    data = _tiny_datasets(tmp_path / "datasets")
+    settings = Settings(data_dir=tmp_path / "d")
+    spec = FeatureSpec(size=64, cue_set="layout")
+    kw = {"folds": 2, "n_flat": 4, "n_far": 4, "cache_dir": tmp_path / "cache"}
+    one, _ = train_shots(settings, data, spec, cv_seeds=(0,), **kw)
+    three, _ = train_shots(settings, data, spec, cv_seeds=(0, 1, 2), **kw)
+    assert "splits" not in one
+    splits = three["splits"]["per_split"]
+    assert [s["seed"] for s in splits] == [0, 1, 2]
+    # the report itself is the first split's, exactly as a one-split run gives it
+    assert three["magento"]["accuracy"] == one["magento"]["accuracy"]
+    assert splits[0]["magento_accuracy"] == one["magento"]["accuracy"]
+    assert three["splits"]["mean"]["all_accuracy"] == pytest.approx(
+        np.mean([s["all_accuracy"] for s in splits])
+    )
+    assert "split seed 0" in three["protocol"]
