@@ -283,6 +283,7 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     compare = bench["compare"]  # the shipped head against itself: the same input size
     assert compare["default_size"] == compare["other_size"]
     assert compare["other_classifier_onnx_img_s"] > 0 and compare["other_over_default"] > 0
+    assert compare["default_refine_size"] == 288 and 0 <= compare["default_refined_photos"] <= 4
 
     out = tmp_path / "fewshot.json"
     done = _bench(
@@ -335,6 +336,21 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     step = json.loads(out.read_text())["avgmax"]
     assert 0 < step["magento"]["accuracy"] <= 1 and 0 < step["all_accuracy"] <= 1
+
+    # Input sizes over two splits, and the refine emulation (a larger pass for unsure photos).
+    out = tmp_path / "sizes.json"
+    done = _bench(
+        "shots_sizes",
+        *("--sizes", "64,96", "--base", "64", "--splits", "2", "--taus", "0.9"),
+        *("--datasets", str(tiny), "--cache-dir", str(tmp_path / "cache")),
+        *("--work", str(work), "--json", str(out)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sizes = json.loads(out.read_text())
+    assert set(sizes["sizes"]) == {"64", "96"} and len(sizes["sizes"]["64"]["per_split"]) == 2
+    refine = sizes["refine"]["96@0.9"]["mean"]
+    assert 0 <= refine["sent_all"] <= 1 and 0 < refine["magento_accuracy"] <= 1
 
     # The OCR cue: what the gate reads and what the rule changes, per set.
     _subset_csv(

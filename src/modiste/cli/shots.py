@@ -75,6 +75,17 @@ def train_shots_cmd(
         help="With --extra: one expert for real gallery classes, one for the generated classes, "
         "under a gate (keeps the gallery classes as trained on real photos).",
     ),
+    refine_size: int = typer.Option(
+        0,
+        help="Gated heads: also fit a gallery expert on this larger input side; gallery photos "
+        "the head is unsure of get a second pass at that size (0: none).",
+    ),
+    refine_below: float = typer.Option(
+        0.9, help="The refine pass reads gallery photos whose top probability is under this."
+    ),
+    refine_tta: bool = typer.Option(
+        True, help="Average the mirror into the refine pass too (with --tta; twice its cost)."
+    ),
 ) -> None:
     """Train the shot head on real photos; with --cv, report held-out figures first."""
     from modiste.gallery.classifier import user_head_path
@@ -107,6 +118,9 @@ def train_shots_cmd(
             cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
             gate=gate,
             cv_seeds=tuple(range(cv_splits)),
+            refine_size=refine_size or None,
+            refine_below=refine_below,
+            refine_tta=refine_tta,
             progress=progress,
         )
     if rep:
@@ -144,7 +158,8 @@ def train_shots_cmd(
 def _temperatures(t: float | tuple[float, ...]) -> str:
     """One temperature, or gate/gallery/detail temperatures of a gated head."""
     if isinstance(t, tuple | list):
-        return "/".join(f"{v:.2f}" for v in t) + " (gate/gallery/detail)"
+        names = "gate/gallery/detail" + ("/refine" if len(t) > 3 else "")
+        return "/".join(f"{v:.2f}" for v in t) + f" ({names})"
     return f"{t:.2f}"
 
 

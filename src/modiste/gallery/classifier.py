@@ -20,7 +20,7 @@ from modiste.errors import ConfigError, ModelError, NotFoundError
 from modiste.gallery.taxonomy import CLASS_NAME
 from modiste.imaging import decode_image
 from modiste.models.head_refit import refit_toward
-from modiste.models.heads import GatedHead, LinearHead, load_head
+from modiste.models.heads import GatedHead, LinearHead, load_head, refine_mask
 from modiste.models.shot_head import FeatureSpec, combine, spec_from_meta
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class ShotClassifier:
     ``mirror_sure``: the embedder has no mirror pass in its graph (a ``tta`` head's spec, and
     ``flip=False``); the mirror runs as a second pass only for photos whose plain-pass top
     probability is under this. Head rows (:meth:`rows`) are always mirror-averaged.
+    ``refine_embedder``: for a gated head with a refine expert, the embedder at its
+    ``refine_size`` (mirror in its graph); the gallery photos :func:`refine_mask` picks get a
+    second pass through it and their gallery side from the refine expert.
     """
 
     def __init__(
@@ -86,8 +89,10 @@ class ShotClassifier:
         source: str = "model",
         text_stage: TextShotStage | None = None,
         mirror_sure: float | None = None,
+        refine_embedder: Embedder | None = None,
     ) -> None:
         self.head = head
+        self.refine_embedder = refine_embedder
         self.mirror_sure = mirror_sure
         self.text_stage = text_stage
         self.embedder = embedder
@@ -125,16 +130,41 @@ class ShotClassifier:
     def proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Calibrated class probabilities (N, K) in :attr:`labels` order."""
         if self.mirror_sure is None:
-            return self.head.proba(self.rows(images))
+            rows, cues = self._rows_and_cues(images)
+            return self._refine(images, rows, cues, self.head.proba(rows))
         features, cues = self._plain(images)
-        proba = self.head.proba(combine(features, cues, self.spec))
+        rows = combine(features, cues, self.spec)
+        proba = self.head.proba(rows)
         redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
         if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
             mirrored = self.embedder.predict([images[int(i)] for i in redo], mirrored=True)
-            rows = combine(
+            rows[redo] = combine(
                 0.5 * (features[redo] + mirrored), None if cues is None else cues[redo], self.spec
             )
-            proba[redo] = self.head.proba(rows)
+            proba[redo] = self.head.proba(rows[redo])
+        return self._refine(images, rows, cues, proba)
+
+    def _rows_and_cues(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray | None]:
+        features, cues = self._plain(images)
+        return combine(features, cues, self.spec), cues
+
+    def _refine(
+        self,
+        images: Sequence[Image.Image],
+        rows: np.ndarray,
+        cues: np.ndarray | None,
+        proba: np.ndarray,
+    ) -> np.ndarray:
+        """The refine pass of a gated head that has one: the unsure gallery photos at its size."""
+        head = self.head
+        if not isinstance(head, GatedHead) or head.refine is None or self.refine_embedder is None:
+            return proba
+        side = head.gate.proba(rows)
+        redo = np.flatnonzero(refine_mask(proba, side, head.refine_below))
+        if redo.size:
+            large = self.refine_embedder.predict([images[int(i)] for i in redo])
+            large_rows = combine(large, None if cues is None else cues[redo], self.spec)
+            proba[redo] = head.refined(rows[redo], large_rows)
         return proba
 
     def predict(self, images: Sequence[Image.Image]) -> list[ShotPrediction]:
@@ -190,6 +220,9 @@ class ShotClassifier:
             head = _refit(self.head, x_new, x_mirror, new_y, c, self.spec)
         learned = sorted(set(self.head.meta.get("few_shot_classes", [])) | set(examples))
         head.meta = {**self.head.meta, "few_shot_classes": learned}
+        if isinstance(head, GatedHead) and head.refine is None:
+            head.meta.pop("refine_size", None)
+            head.meta.pop("refine_below", None)
         self.head = head
         self.source = "few_shot"
         return head
@@ -220,6 +253,9 @@ class ShotClassifier:
                 experts[name] = _refit(
                     expert, x_new[rows], x_mirror[rows], list(y_arr[rows]), c, self.spec
                 )
+        # The refine expert is a second gallery expert without a memory: it stays only while
+        # the gallery expert does (a taught gallery class would be missing from it).
+        refine = head.refine if experts["gallery"] is head.gallery else None
         mem = [(e.memory_x, e.memory_y, n) for n, e in experts.items()]
         if any(mx is None or my is None for mx, my, _ in mem):
             raise ModelError("this head stores no training features, so it cannot be refitted")
@@ -239,7 +275,7 @@ class ShotClassifier:
         gy += [side[v] for v in np.repeat(y, reps - 1)] + [side[v] for v in np.repeat(y, reps)]
         # Toward the shipped gate, not from the memory alone (see :func:`_refit`).
         gate = refit_toward(head.gate, gx, gy, list(GatedHead.SIDES), c=c)
-        return GatedHead(gate, experts["gallery"], experts["detail"], dict(head.meta))
+        return GatedHead(gate, experts["gallery"], experts["detail"], dict(head.meta), refine)
 
 
 def _repeats(memory_y: np.ndarray, new_y: Sequence[str]) -> np.ndarray:
@@ -330,6 +366,16 @@ def create_shot_classifier(
 
         if any(c in head.labels for c in TEXT_CLASSES):  # a head without them has no use for it
             kw["text_stage"] = TextShotStage()
+    if isinstance(head, GatedHead) and head.refine_size and "refine_embedder" not in kw:
+        kw["refine_embedder"] = Embedder.from_settings(
+            settings,
+            spec.backbone,
+            pooling=spec.pooling,
+            flip=head.refine_tta,
+            runtime=runtime,
+            size=head.refine_size,
+            lanes=lanes,
+        )
     return ShotClassifier(head, embedder, source=source, **kw)
 
 

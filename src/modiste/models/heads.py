@@ -104,6 +104,9 @@ class GatedHead:
     gallery: LinearHead
     detail: LinearHead
     meta: dict[str, Any] = field(default_factory=dict)
+    # Optional second gallery expert over features of a larger input (``meta["refine_size"]``),
+    # used only for the photos :func:`refine_mask` picks (see :meth:`refined`).
+    refine: LinearHead | None = None
 
     SIDES = ("gallery", "detail")
 
@@ -120,10 +123,28 @@ class GatedHead:
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (N, K) in :attr:`labels` order (each part calibrated)."""
-        side = self.gate.proba(x)
-        return np.concatenate(
-            [side[:, :1] * self.gallery.proba(x), side[:, 1:] * self.detail.proba(x)], axis=1
-        )
+        return combine_sides(self.gate.proba(x), self.gallery.proba(x), self.detail.proba(x))
+
+    @property
+    def refine_size(self) -> int | None:
+        """Input side of the :attr:`refine` expert's features (None: no refine pass)."""
+        return int(self.meta["refine_size"]) if self.refine is not None else None
+
+    @property
+    def refine_below(self) -> float:
+        return float(self.meta.get("refine_below", REFINE_BELOW))
+
+    @property
+    def refine_tta(self) -> bool:
+        """Whether the refine pass averages in the mirror (as its expert was scored)."""
+        return bool(self.meta.get("refine_tta", self.meta.get("tta", False)))
+
+    def refined(self, x: np.ndarray, x_large: np.ndarray) -> np.ndarray:
+        """Probabilities with the gallery side read by :attr:`refine` on ``x_large`` rows (the
+        same photos at :attr:`refine_size`); gate and detail expert keep ``x``."""
+        if self.refine is None:
+            raise ModelError("this head has no refine expert")
+        return combine_sides(self.gate.proba(x), self.refine.proba(x_large), self.detail.proba(x))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Log-probabilities: the softmax of these is :meth:`proba`."""
@@ -137,6 +158,8 @@ class GatedHead:
         }
         for name in ("gate", *self.SIDES):
             arrays.update(getattr(self, name).arrays(prefix=f"{name}."))
+        if self.refine is not None:
+            arrays.update(self.refine.arrays(prefix="refine."))
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
@@ -152,10 +175,28 @@ def load_head(path: Path) -> LinearHead | GatedHead:
                     gallery=LinearHead.from_arrays(z, "gallery."),
                     detail=LinearHead.from_arrays(z, "detail."),
                     meta=json.loads(str(z["meta"])),
+                    refine=LinearHead.from_arrays(z, "refine.")
+                    if "refine.labels" in z.files
+                    else None,
                 )
             return LinearHead.from_arrays(z)
     except (OSError, KeyError, ValueError) as e:
         raise ModelError(f"cannot load head {path}: {e}") from e
+
+
+# A gated head's refine pass reads the gallery photos whose probability stays under this (the
+# ingest's mirror line, MIRROR_SURE: not tuned for the refine pass).
+REFINE_BELOW = 0.9
+
+
+def combine_sides(side: np.ndarray, gallery: np.ndarray, detail: np.ndarray) -> np.ndarray:
+    """P(class) = P(side) * P(class | side), gallery classes first."""
+    return np.concatenate([side[:, :1] * gallery, side[:, 1:] * detail], axis=1)
+
+
+def refine_mask(proba: np.ndarray, side: np.ndarray, below: float = REFINE_BELOW) -> np.ndarray:
+    """Photos for the refine pass: top probability under ``below``, gate on the gallery side."""
+    return np.asarray((proba.max(axis=1) < below) & (side[:, 0] >= 0.5))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modiste.models.heads import GatedHead, LinearHead, softmax
+from modiste.errors import ConfigError
+from modiste.models.heads import REFINE_BELOW, GatedHead, LinearHead, softmax
 from modiste.training.shot_data import FeatureCache, load_shot_dataset
 from modiste.training.shots import (
     FeatureBuilder,
@@ -74,12 +76,19 @@ def train_shots(
     regulation_path: Path | None = None,
     gate: bool = True,
     cv_seeds: tuple[int, ...] = (0,),
+    refine_size: int | None = None,
+    refine_below: float = REFINE_BELOW,
+    refine_tta: bool = True,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> tuple[dict[str, Any], LinearHead | GatedHead | None]:
     """Cross-validate (``folds`` > 1), then fit on everything and save to ``out`` (if given).
 
     With generated rows (``extra``) and ``gate``, the head is a :class:`GatedHead`: real gallery
     classes and generated close-up/label classes each get an expert under a gate.
+
+    ``refine_size`` (gated heads) adds a refine expert over features at that input side: at
+    prediction the gallery photos still under ``refine_below`` get a second pass at that size
+    (with its mirror averaged in when ``refine_tta`` and the spec's ``tta``).
 
     ``cv_seeds`` draws the grouped folds once per seed: the report is the first split's, with
     ``splits`` (per-split figures, mean and standard deviation) when there are more. With ~340
@@ -100,15 +109,38 @@ def train_shots(
     report: dict[str, Any] = {}
     temperature: Any = 1.0
     gated = bool(detail_side(samples).any()) if gate else False
+    large = None
+    if refine_size:
+        if not gated:
+            raise ConfigError("a refine pass needs a gated head: add generated rows with --extra")
+        big = FeatureBuilder(
+            replace(spec, size=refine_size),
+            settings,
+            FeatureCache(cache_dir) if cache_dir else None,
+        )
+        step = progress(f"features at {refine_size} px", 2 * len(paths)) if progress else None
+        large = big.rows(paths, progress=step)
     if folds > 1:
         regulation = load_regulation(regulation_path)
         cats = _magento_category(datasets_dir)
 
         def split_report(seed: int) -> tuple[dict[str, Any], Any]:
             """Out-of-fold report of the split drawn with ``seed`` and its temperature(s)."""
+            temp: float | tuple[float, ...]
             if gated:
                 proba, labels, temp = cross_validate_gated(
-                    samples, x_o, x_f, x_t, spec, folds, flip_aug, c, seed=seed
+                    samples,
+                    x_o,
+                    x_f,
+                    x_t,
+                    spec,
+                    folds,
+                    flip_aug,
+                    c,
+                    seed=seed,
+                    large=large,
+                    refine_below=refine_below,
+                    refine_tta=refine_tta,
                 )
             else:
                 oof, labels = cross_validate(
@@ -173,8 +205,20 @@ def train_shots(
     head: LinearHead | GatedHead | None = None
     if out is not None:
         if gated:
-            temps = temperature if isinstance(temperature, tuple) else (1.0, 1.0, 1.0)
-            head = train_final_gated(samples, x_o, x_f, spec, temps, c, flip_aug, threshold)
+            temps = temperature if isinstance(temperature, tuple) else (1.0,) * 4
+            head = train_final_gated(
+                samples,
+                x_o,
+                x_f,
+                spec,
+                temps,
+                c,
+                flip_aug,
+                threshold,
+                large=None if large is None else (large[0], large[1], int(refine_size or 0)),
+                refine_below=refine_below,
+                refine_tta=refine_tta,
+            )
         else:
             head = train_final(samples, x_o, x_f, spec, temperature, c, flip_aug, threshold)
         head.meta["data"] = (

@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from modiste.models.heads import GatedHead, LinearHead, fit_temperature, softmax
+from modiste.models.heads import (
+    REFINE_BELOW,
+    GatedHead,
+    LinearHead,
+    combine_sides,
+    fit_temperature,
+    refine_mask,
+    softmax,
+)
 from modiste.models.shot_head import (  # re-exported: training code and tests import them here
     FeatureSpec,
     combine,
@@ -33,6 +41,7 @@ __all__ = [
     "detail_side",
     "fit_gated",
     "fit_head",
+    "fit_refine",
     "fold_indices",
     "memory_subsample",
     "n_cues",
@@ -266,6 +275,24 @@ def fit_gated(
     )
 
 
+def fit_refine(
+    x_o: np.ndarray,
+    x_f: np.ndarray,
+    y: Sequence[str],
+    detail: np.ndarray,
+    spec: FeatureSpec,
+    c: float = 1.0,
+    flip_aug: bool = True,
+) -> LinearHead:
+    """The refine expert: the gallery expert's recipe on rows of the larger input."""
+    y_arr = np.asarray(y)[~detail]
+    xt, yt = x_o[~detail], y_arr
+    if flip_aug:
+        xt, yt = np.concatenate([xt, x_f[~detail]]), np.concatenate([yt, yt])
+    kw: dict[str, Any] = {"c": c, "boost_last": n_cues(spec), "boost": spec.cue_weight}
+    return fit_head(xt, list(yt), sorted(set(y_arr)), **kw)
+
+
 def cross_validate_gated(
     samples: Sequence[ShotSample],
     x_o: np.ndarray,
@@ -276,11 +303,18 @@ def cross_validate_gated(
     flip_aug: bool = True,
     c: float = 1.0,
     seed: int = 0,
-) -> tuple[np.ndarray, list[str], tuple[float, float, float]]:
+    large: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    refine_below: float = REFINE_BELOW,
+    refine_tta: bool = True,
+) -> tuple[np.ndarray, list[str], tuple[float, ...]]:
     """Out-of-fold calibrated probabilities of a gated head, its labels and temperatures.
 
     Each part gets its temperature from its own out-of-fold logits (gate on all rows, each
-    expert on its side's rows), then the parts are combined.
+    expert on its side's rows), then the parts are combined. ``large`` (original, mirrored
+    and TTA rows of the same photos at a larger input) adds a refine expert, fitted and
+    calibrated like the gallery one; the photos :func:`refine_mask` picks get their gallery
+    side from it, as :class:`~modiste.gallery.classifier.ShotClassifier` does at prediction
+    (its mirror averaged in only with ``refine_tta``).
     """
     y = np.array([s.label for s in samples])
     detail = detail_side(samples)
@@ -290,6 +324,12 @@ def cross_validate_gated(
         head = fit_gated(x_o[train], x_f[train], list(y[train]), detail[train], spec, c, flip_aug)
         x = x_t[test] if spec.tta else x_o[test]
         got = [head.gate.logits(x), head.gallery.logits(x), head.detail.logits(x)]
+        if large is not None:
+            lo, lf, lt = large
+            refine = fit_refine(
+                lo[train], lf[train], list(y[train]), detail[train], spec, c, flip_aug
+            )
+            got.append(refine.logits(lt[test] if spec.tta and refine_tta else lo[test]))
         if parts is None:
             parts = [np.zeros((len(y), g.shape[1]), np.float32) for g in got]
         for p, g in zip(parts, got, strict=True):
@@ -299,10 +339,14 @@ def cross_validate_gated(
     t_gal = calibrate(parts[1][~detail], head.gallery.labels, list(y[~detail]))
     t_det = calibrate(parts[2][detail], head.detail.labels, list(y[detail]))
     side = softmax(parts[0] / t_gate)
-    proba = np.concatenate(
-        [side[:, :1] * softmax(parts[1] / t_gal), side[:, 1:] * softmax(parts[2] / t_det)], axis=1
-    )
-    return proba, head.labels, (t_gate, t_gal, t_det)
+    det = softmax(parts[2] / t_det)
+    proba = combine_sides(side, softmax(parts[1] / t_gal), det)
+    if large is None:
+        return proba, head.labels, (t_gate, t_gal, t_det)
+    t_ref = calibrate(parts[3][~detail], head.gallery.labels, list(y[~detail]))
+    redo = refine_mask(proba, side, refine_below)
+    proba[redo] = combine_sides(side[redo], softmax(parts[3][redo] / t_ref), det[redo])
+    return proba, head.labels, (t_gate, t_gal, t_det, t_ref)
 
 
 def train_final_gated(
@@ -310,18 +354,34 @@ def train_final_gated(
     x_o: np.ndarray,
     x_f: np.ndarray,
     spec: FeatureSpec,
-    temperatures: tuple[float, float, float],
+    temperatures: tuple[float, ...],
     c: float = 1.0,
     flip_aug: bool = True,
     threshold: float = 0.5,
+    large: tuple[np.ndarray, np.ndarray, int] | None = None,
+    refine_below: float = REFINE_BELOW,
+    refine_tta: bool = True,
 ) -> GatedHead:
-    """The gated head on all samples, with per-part calibration and a per-expert memory."""
+    """The gated head on all samples, with per-part calibration and a per-expert memory.
+
+    ``large`` (original and mirrored rows at a larger input, and that input's side) adds the
+    refine expert; ``temperatures`` then has its temperature fourth.
+    """
     y = [s.label for s in samples]
     detail = detail_side(samples)
     head = fit_gated(x_o, x_f, y, detail, spec, c, flip_aug)
-    for part, t in zip((head.gate, head.gallery, head.detail), temperatures, strict=True):
-        part.temperature = t
     head.meta = {**_head_meta(spec, threshold, c, flip_aug, len(samples)), "gated": True}
+    if large is not None:
+        head.refine = fit_refine(large[0], large[1], y, detail, spec, c, flip_aug)
+        head.meta.update(
+            refine_size=int(large[2]),
+            refine_below=float(refine_below),
+            refine_tta=bool(refine_tta and spec.tta),
+        )
+    parts = (head.gate, head.gallery, head.detail, head.refine)
+    for part, t in zip(parts, temperatures, strict=False):
+        if part is not None:
+            part.temperature = t
     y_arr = np.asarray(y)
     for part, rows in ((head.gallery, ~detail), (head.detail, detail)):
         part.memory_x, part.memory_y = memory_subsample(

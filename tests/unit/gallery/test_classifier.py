@@ -270,3 +270,57 @@ def test_few_new_photos_of_a_known_class_weigh_as_much_as_its_stored_rows() -> N
     memory = np.array(["material"] * 60 + ["hem"] * 60)
     assert _repeats(memory, ["material"] * 6).tolist() == [10] * 6
     assert _repeats(memory, ["material"] * 30 + ["logo"] * 2).tolist() == [2] * 30 + [1] * 2
+
+
+def _with_refine(head: GatedHead, embedder: Embedder, below: float) -> GatedHead:
+    """``head`` plus a refine expert that reads red as packshot and blue as near_front (the
+    gallery expert's opposite), so whether a photo went through the refine pass shows."""
+    spec = FeatureSpec(backbone="timm:test_efficientnet", pooling="avg", size=64, cues=True)
+    from modiste.models.cues import CueExtractor
+
+    ims = [_solid((200, 30, 30), i) for i in range(6)] + [
+        _solid((30, 30, 200), i) for i in range(6)
+    ]
+    x = combine(embedder.predict(ims), CueExtractor().predict(ims), spec)
+    refine = fit_head(x, ["packshot"] * 6 + ["near_front"] * 6, ["near_front", "packshot"])
+    meta = {**head.meta, "refine_size": 64, "refine_below": below}
+    return GatedHead(head.gate, head.gallery, head.detail, meta, refine)
+
+
+def test_the_refine_pass_reads_only_unsure_gallery_photos(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    red, chart = _solid((200, 30, 30), 41), _chart(5)
+    base = ShotClassifier(_gated(embedder), embedder).predict([red, chart])
+    assert [p.label for p in base] == ["near_front", "size_chart"]
+    # every gallery photo is "unsure" under 1.01: red goes through the refine expert
+    everything = _with_refine(_gated(embedder), embedder, below=1.01)
+    clf = ShotClassifier(everything, embedder, refine_embedder=embedder)
+    got = clf.predict([red, chart])
+    assert [p.label for p in got] == ["packshot", "size_chart"]  # the chart stays detail
+    assert got[1].scores == base[1].scores
+    # nothing is under 0.0, and without its embedder the head is read as before
+    never = ShotClassifier(
+        _with_refine(_gated(embedder), embedder, below=0.0), embedder, refine_embedder=embedder
+    )
+    assert [p.label for p in never.predict([red])] == ["near_front"]
+    assert [p.label for p in ShotClassifier(everything, embedder).predict([red])] == ["near_front"]
+    # the file keeps the refine expert and its settings
+    everything.save(tmp_path / "refine.npz")
+    back = load_head(tmp_path / "refine.npz")
+    assert isinstance(back, GatedHead) and back.refine is not None
+    assert back.refine_size == 64 and back.refine_below == 1.01
+    again = ShotClassifier(back, embedder, refine_embedder=embedder).predict([red])
+    assert again[0].label == "packshot"
+
+
+def test_teaching_a_gallery_class_drops_the_refine_expert(embedder: Embedder) -> None:
+    head = _with_refine(_gated(embedder), embedder, below=0.9)
+    clf = ShotClassifier(head, embedder, refine_embedder=embedder)
+    clf.learn({"material": [_solid((245, 245, 245), 60 + i) for i in range(3)]})
+    assert isinstance(clf.head, GatedHead) and clf.head.refine is not None  # detail side only
+    assert clf.head.refine_size == 64
+    clf.learn({"near_front": [_solid((200, 60, 60), 70 + i) for i in range(3)]})  # gallery side
+    assert isinstance(clf.head, GatedHead) and clf.head.refine is None
+    assert "refine_size" not in clf.head.meta and clf.head.refine_size is None
+    assert clf.predict([_solid((200, 60, 60), 80)])[0].label == "near_front"

@@ -76,3 +76,55 @@ def test_train_shots_reports_every_split_and_keeps_the_first_as_the_report(
         np.mean([s["all_accuracy"] for s in splits])
     )
     assert "split seed 0" in three["protocol"]
+
+
+def test_a_refine_expert_is_trained_scored_and_shipped_with_the_gated_head(
+    tmp_path: Path,
+) -> None:
+    from modiste.errors import ConfigError
+    from modiste.gallery.classifier import create_shot_classifier, user_head_path
+    from modiste.models.heads import GatedHead, load_head
+
+    data = _tiny_datasets(tmp_path / "datasets")
+    rng = np.random.default_rng(1)
+    gen = tmp_path / "generated"
+    (gen / "images").mkdir(parents=True)
+    rows = ["product_id,image_path,shot,style_id"]
+    for i in range(8):  # "fabric": noise filling the frame; "chart": dark rows on white
+        arr = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        if i % 2:
+            arr[:] = 250
+            arr[::8] = 0
+        shot = "size_chart" if i % 2 else "material"
+        Image.fromarray(arr).save(gen / "images" / f"m{i}.jpg")
+        rows.append(f"g{i},images/m{i}.jpg,{shot},generated-{i}")
+    (gen / "gallery.csv").write_text("\n".join(rows) + "\n")
+    settings = Settings(data_dir=tmp_path / "d")
+    spec = FeatureSpec(size=64, cue_set="layout", tta=True)
+    kw = {"folds": 2, "n_flat": 4, "n_far": 4, "cache_dir": tmp_path / "cache"}
+    with pytest.raises(ConfigError, match="gated"):
+        train_shots(settings, data, spec, refine_size=96, **kw)
+    out = user_head_path(settings)
+    rep, head = train_shots(
+        settings,
+        data,
+        spec,
+        extra=(gen / "gallery.csv",),
+        refine_size=96,
+        refine_tta=False,
+        out=out,
+        **kw,
+    )
+    assert len(rep["temperature"]) == 4  # gate, gallery, detail, refine
+    assert isinstance(head, GatedHead) and head.refine is not None
+    assert head.refine.labels == head.gallery.labels
+    back = load_head(out)
+    assert isinstance(back, GatedHead) and back.refine_size == 96 and not back.refine_tta
+    clf = create_shot_classifier(settings)
+    assert clf.refine_embedder is not None and clf.refine_embedder.cfg.image_size == 96
+    assert not clf.refine_embedder.flip
+    photos = [
+        Image.open(p).convert("RGB")
+        for p in sorted((data / "magento_luma" / "images").glob("*.jpg"))[:3]
+    ]
+    assert len(clf.predict(photos)) == 3

@@ -1,0 +1,138 @@
+"""Shot head input size over several CV splits, and a second larger pass for unsure photos only.
+
+Run: ``flock /tmp/modiste-heavy.lock python -m benchmarks.shots_sizes [--sizes 224,288,320]``.
+
+The gallery head (real photos only: Magento, CCP, clothing-dataset; the shipped recipe's
+avg‖max + flip + layout cues + flip TTA) is cross-validated at each input size on the same
+grouped folds, drawn ``--splits`` times. Then the *refine* emulation: the ``--base`` size's
+out-of-fold probabilities, where their top is under ``tau`` replaced by a larger size's
+out-of-fold probabilities of the same photo: what a second, larger pass for the photos the
+first one is unsure of would score, and how many photos it would send through it. Figures:
+``docs/decisions/shot-classifier.md`` ("One split is not the figure").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="224,288,320")
+    ap.add_argument("--base", type=int, default=224, help="size of the first pass")
+    ap.add_argument("--splits", type=int, default=5, help="CV splits (seeds 0, 1, ...)")
+    ap.add_argument("--taus", default="0.6,0.7,0.8,0.9,0.95")
+    ap.add_argument("--datasets", type=Path, default=DATASETS)
+    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/modiste-cache/shots"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/modiste-cache/ablation-data"))
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    from modiste.config import Settings
+    from modiste.evaluation.shots import shot_report
+    from modiste.gallery.regulation import load_regulation
+    from modiste.models.heads import softmax
+    from modiste.training.shot_data import FeatureCache, load_shot_dataset
+    from modiste.training.shot_run import _magento_category
+    from modiste.training.shots import (
+        FeatureBuilder,
+        FeatureSpec,
+        calibrate,
+        cross_validate,
+        n_cues,
+    )
+
+    sizes = sorted({int(s) for s in args.sizes.split(",")} | {args.base})
+    taus = [float(t) for t in args.taus.split(",")]
+    samples = load_shot_dataset(args.datasets)
+    paths = [s.path for s in samples]
+    y = np.array([s.label for s in samples])
+    mag = np.flatnonzero([s.source == "magento" for s in samples])
+    pids = [samples[i].product_id for i in mag]
+    cats = _magento_category(args.datasets)
+    regulation = load_regulation(None)
+    settings = Settings(data_dir=args.work)
+    cache = FeatureCache(args.cache_dir)
+
+    # size -> split -> calibrated out-of-fold probabilities; labels are the same for every size
+    proba: dict[int, list[np.ndarray]] = {}
+    labels: list[str] = []
+    for size in sizes:
+        spec = FeatureSpec(size=size, tta=True)
+        x_o, x_f, x_t = FeatureBuilder(spec, settings, cache).rows(paths)
+        proba[size] = []
+        for seed in range(args.splits):
+            oof, labels = cross_validate(
+                samples, x_o, x_f, 5, True, 1.0, True, seed=seed, boost_last=n_cues(spec), x_t=x_t
+            )
+            proba[size].append(softmax(oof / calibrate(oof, labels, list(y))))
+
+    def figures(p: np.ndarray) -> tuple[float, float]:
+        pred = np.array(labels)[p.argmax(axis=1)]
+        rep = shot_report(
+            pids,
+            list(y[mag]),
+            list(pred[mag]),
+            regulation,
+            [cats.get(pid) for pid in pids],
+            list(p.max(axis=1)[mag]),
+        )
+        return rep["accuracy"], rep["order_exact_match"]
+
+    def summary(per_split: Sequence[tuple[float, ...]], names: tuple[str, ...]) -> dict[str, Any]:
+        arr = np.array(per_split, dtype=float)
+        return {
+            "per_split": [dict(zip(names, row, strict=True)) for row in arr.tolist()],
+            "mean": dict(zip(names, arr.mean(axis=0).tolist(), strict=True)),
+            "sd": dict(zip(names, arr.std(axis=0, ddof=1).tolist(), strict=True))
+            if len(arr) > 1
+            else dict.fromkeys(names, 0.0),
+        }
+
+    by_size: dict[str, Any] = {}
+    refine: dict[str, Any] = {}
+    rows = []
+    for size in sizes:
+        got = summary([figures(p) for p in proba[size]], ("magento_accuracy", "order_exact"))
+        by_size[str(size)] = got
+        m = got["mean"]
+        rows.append(
+            f"| {size} px, every photo | {m['magento_accuracy']:.3f} | {m['order_exact']:.3f} "
+            "| 1.000 | 1.000 |"
+        )
+    names = ("magento_accuracy", "order_exact", "sent_magento", "sent_all")
+    for size in (s for s in sizes if s != args.base):
+        for tau in taus:
+            per_split = []
+            for base_p, big_p in zip(proba[args.base], proba[size], strict=True):
+                unsure = base_p.max(axis=1) < tau
+                acc, order = figures(np.where(unsure[:, None], big_p, base_p))
+                per_split.append((acc, order, float(unsure[mag].mean()), float(unsure.mean())))
+            got = summary(per_split, names)
+            refine[f"{size}@{tau}"] = got
+            m = got["mean"]
+            rows.append(
+                f"| {args.base} px, {size} px under {tau} | {m['magento_accuracy']:.3f} | "
+                f"{m['order_exact']:.3f} | {m['sent_magento']:.3f} | {m['sent_all']:.3f} |"
+            )
+    out = {"splits": args.splits, "base": args.base, "sizes": by_size, "refine": refine}
+    print(
+        f"| gallery head ({args.splits} splits, mean) | Magento acc | order exact | "
+        "photos through the larger pass: Magento | all real rows |\n|---|---|---|---|---|"
+    )
+    print("\n".join(rows))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
