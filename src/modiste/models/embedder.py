@@ -157,6 +157,12 @@ class Embedder:
             self._net = make_feature_net(self.backbone.module, self.pooling, self.flip)
         return self._net
 
+    def prepare(self) -> None:
+        """Export (first use of a data folder) and open the ONNX session now, so a long run does
+        not stall on it at the first batch that needs this embedder."""
+        if self.runtime == "onnx":
+            self._onnx_session()
+
     def _onnx_session(self) -> Any:
         with self._lock:
             return self._session or self._open_session()
