@@ -74,7 +74,7 @@ def _compare_heads(settings, other_head: Path, images: list, args) -> dict[str, 
                 refined[key] += len(ims)
                 return run(ims, *a, **kw)
 
-            emb.predict = counted  # type: ignore[method-assign]
+            emb.predict = counted  # type: ignore[method-assign,assignment]
         clf.predict(images)
         if clf.refine_embedder is not None:
             del clf.refine_embedder.predict  # counted once: the timed rounds run it unwrapped
