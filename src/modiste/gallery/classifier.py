@@ -77,8 +77,9 @@ class ShotClassifier:
     ``flip=False``); the mirror runs as a second pass only for photos whose plain-pass top
     probability is under this. Head rows (:meth:`rows`) are always mirror-averaged.
     ``refine_embedder``: for a gated head with a refine expert, the embedder at its
-    ``refine_size`` (mirror in its graph); the gallery photos :func:`refine_mask` picks get a
-    second pass through it and their gallery side from the refine expert.
+    ``refine_size`` (the mirror in its graph when the head's ``refine_tta``); the gallery photos
+    :func:`refine_mask` picks get a second pass through it and their gallery side from the
+    refine expert.
     """
 
     def __init__(
@@ -221,8 +222,8 @@ class ShotClassifier:
         learned = sorted(set(self.head.meta.get("few_shot_classes", [])) | set(examples))
         head.meta = {**self.head.meta, "few_shot_classes": learned}
         if isinstance(head, GatedHead) and head.refine is None:
-            head.meta.pop("refine_size", None)
-            head.meta.pop("refine_below", None)
+            for key in ("refine_size", "refine_below", "refine_tta"):
+                head.meta.pop(key, None)
         self.head = head
         self.source = "few_shot"
         return head

@@ -82,9 +82,6 @@ def load_shot_models(settings: Settings, store: Any = None, engine: str = "local
     from modiste.models.onnx_runtime import ingest_lanes
 
     classifier = create_shot_classifier(settings, lanes=ingest_lanes(settings, engine))
-    refine = getattr(classifier, "refine_embedder", None)
-    if refine is not None:  # only the unsure photos need it: ready it before the first batch
-        refine.prepare()
     name = f"shots:{settings.backbone}:{classifier.source}"
     return ShotModels(classifier, store if store is not None else open_image_store(settings), name)
 

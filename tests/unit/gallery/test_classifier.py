@@ -283,7 +283,7 @@ def _with_refine(head: GatedHead, embedder: Embedder, below: float) -> GatedHead
     ]
     x = combine(embedder.predict(ims), CueExtractor().predict(ims), spec)
     refine = fit_head(x, ["packshot"] * 6 + ["near_front"] * 6, ["near_front", "packshot"])
-    meta = {**head.meta, "refine_size": 64, "refine_below": below}
+    meta = {**head.meta, "refine_size": 64, "refine_below": below, "refine_tta": False}
     return GatedHead(head.gate, head.gallery, head.detail, meta, refine)
 
 
@@ -322,5 +322,6 @@ def test_teaching_a_gallery_class_drops_the_refine_expert(embedder: Embedder) ->
     assert clf.head.refine_size == 64
     clf.learn({"near_front": [_solid((200, 60, 60), 70 + i) for i in range(3)]})  # gallery side
     assert isinstance(clf.head, GatedHead) and clf.head.refine is None
-    assert "refine_size" not in clf.head.meta and clf.head.refine_size is None
+    assert not {"refine_size", "refine_below", "refine_tta"} & set(clf.head.meta)
+    assert clf.head.refine_size is None
     assert clf.predict([_solid((200, 60, 60), 80)])[0].label == "near_front"
