@@ -65,19 +65,10 @@ def _compare_heads(settings, other_head: Path, images: list, args) -> dict[str, 
     user_head_path(other).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(other_head, user_head_path(other))
     clfs = {"default": create_shot_classifier(settings), "other": create_shot_classifier(other)}
-    refined = dict.fromkeys(clfs, 0)
-    for key, clf in clfs.items():  # count the photos a refine pass reads (gated heads with one)
-        if clf.refine_embedder is not None:
-            emb, run = clf.refine_embedder, clf.refine_embedder.predict
-
-            def counted(ims, *a, key=key, run=run, **kw):  # type: ignore[no-untyped-def]
-                refined[key] += len(ims)
-                return run(ims, *a, **kw)
-
-            emb.predict = counted  # type: ignore[method-assign,assignment]
+    refined = {}
+    for key, clf in clfs.items():  # photos a refine pass reads (gated heads with one)
         clf.predict(images)
-        if clf.refine_embedder is not None:
-            del clf.refine_embedder.predict  # counted once: the timed rounds run it unwrapped
+        refined[key] = clf.last_refined
     rates: dict[str, list[float]] = {k: [] for k in clfs}
     for _ in range(args.repeats):
         for key, clf in clfs.items():

@@ -94,6 +94,7 @@ class ShotClassifier:
     ) -> None:
         self.head = head
         self.refine_embedder = refine_embedder
+        self.last_refined = 0  # photos the last :meth:`proba` sent through the refine pass
         self.mirror_sure = mirror_sure
         self.text_stage = text_stage
         self.embedder = embedder
@@ -130,24 +131,20 @@ class ShotClassifier:
 
     def proba(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Calibrated class probabilities (N, K) in :attr:`labels` order."""
-        if self.mirror_sure is None:
-            rows, cues = self._rows_and_cues(images)
-            return self._refine(images, rows, cues, self.head.proba(rows))
         features, cues = self._plain(images)
         rows = combine(features, cues, self.spec)
         proba = self.head.proba(rows)
-        redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
-        if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
-            mirrored = self.embedder.predict([images[int(i)] for i in redo], mirrored=True)
-            rows[redo] = combine(
-                0.5 * (features[redo] + mirrored), None if cues is None else cues[redo], self.spec
-            )
-            proba[redo] = self.head.proba(rows[redo])
+        if self.mirror_sure is not None:
+            redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
+            if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
+                mirrored = self.embedder.predict([images[int(i)] for i in redo], mirrored=True)
+                rows[redo] = combine(
+                    0.5 * (features[redo] + mirrored),
+                    None if cues is None else cues[redo],
+                    self.spec,
+                )
+                proba[redo] = self.head.proba(rows[redo])
         return self._refine(images, rows, cues, proba)
-
-    def _rows_and_cues(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray | None]:
-        features, cues = self._plain(images)
-        return combine(features, cues, self.spec), cues
 
     def _refine(
         self,
@@ -158,10 +155,12 @@ class ShotClassifier:
     ) -> np.ndarray:
         """The refine pass of a gated head that has one: the unsure gallery photos at its size."""
         head = self.head
+        self.last_refined = 0
         if not isinstance(head, GatedHead) or head.refine is None or self.refine_embedder is None:
             return proba
         side = head.gate.proba(rows)
         redo = np.flatnonzero(refine_mask(proba, side, head.refine_below))
+        self.last_refined = int(redo.size)
         if redo.size:
             large = self.refine_embedder.predict([images[int(i)] for i in redo])
             large_rows = combine(large, None if cues is None else cues[redo], self.spec)

@@ -102,7 +102,8 @@ def train_shots(
 
     samples = load_shot_dataset(datasets_dir, n_flat, n_far, include_tags, extra=extra)
     paths = [s.path for s in samples]
-    builder = FeatureBuilder(spec, settings, FeatureCache(cache_dir) if cache_dir else None)
+    cache = FeatureCache(cache_dir) if cache_dir else None
+    builder = FeatureBuilder(spec, settings, cache)
     step = progress("features", 2 * len(paths)) if progress else None
     x_o, x_f, x_t = builder.rows(paths, progress=step)
     y = [s.label for s in samples]
@@ -113,11 +114,7 @@ def train_shots(
     if refine_size:
         if not gated:
             raise ConfigError("a refine pass needs a gated head: add generated rows with --extra")
-        big = FeatureBuilder(
-            replace(spec, size=refine_size),
-            settings,
-            FeatureCache(cache_dir) if cache_dir else None,
-        )
+        big = FeatureBuilder(replace(spec, size=refine_size), settings, cache)
         step = progress(f"features at {refine_size} px", 2 * len(paths)) if progress else None
         large = big.rows(paths, progress=step)
     if folds > 1:

@@ -262,11 +262,8 @@ def fit_gated(
 ) -> GatedHead:
     """Gate (gallery vs detail side) on all rows, each expert on its own side's rows."""
     y_arr = np.asarray(y)
-    if flip_aug:
-        xt, yt, dt = np.concatenate([x_o, x_f]), np.concatenate([y_arr, y_arr]), np.tile(detail, 2)
-    else:
-        xt, yt, dt = x_o, y_arr, detail
-    kw: dict[str, Any] = {"c": c, "boost_last": n_cues(spec), "boost": spec.cue_weight}
+    xt, yt, dt = _with_mirrors(x_o, x_f, flip_aug, y_arr, detail)
+    kw = _fit_kw(spec, c)
     sides = [GatedHead.SIDES[int(d)] for d in dt]
     return GatedHead(
         gate=fit_head(xt, sides, list(GatedHead.SIDES), **kw),
@@ -286,11 +283,23 @@ def fit_refine(
 ) -> LinearHead:
     """The refine expert: the gallery expert's recipe on rows of the larger input."""
     y_arr = np.asarray(y)[~detail]
-    xt, yt = x_o[~detail], y_arr
-    if flip_aug:
-        xt, yt = np.concatenate([xt, x_f[~detail]]), np.concatenate([yt, yt])
-    kw: dict[str, Any] = {"c": c, "boost_last": n_cues(spec), "boost": spec.cue_weight}
-    return fit_head(xt, list(yt), sorted(set(y_arr)), **kw)
+    xt, yt = _with_mirrors(x_o[~detail], x_f[~detail], flip_aug, y_arr)
+    return fit_head(xt, list(yt), sorted(set(y_arr)), **_fit_kw(spec, c))
+
+
+def _with_mirrors(
+    x_o: np.ndarray, x_f: np.ndarray, flip_aug: bool, *columns: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Training rows: the originals, and with ``flip_aug`` their mirrors after them; each of
+    ``columns`` (labels, side flags) repeated to match."""
+    if not flip_aug:
+        return (x_o, *columns)
+    return (np.concatenate([x_o, x_f]), *(np.concatenate([c, c]) for c in columns))
+
+
+def _fit_kw(spec: FeatureSpec, c: float) -> dict[str, Any]:
+    """:func:`fit_head` settings every expert of a shot head shares."""
+    return {"c": c, "boost_last": n_cues(spec), "boost": spec.cue_weight}
 
 
 def cross_validate_gated(

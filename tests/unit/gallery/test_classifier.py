@@ -298,6 +298,7 @@ def test_the_refine_pass_reads_only_unsure_gallery_photos(
     clf = ShotClassifier(everything, embedder, refine_embedder=embedder)
     got = clf.predict([red, chart])
     assert [p.label for p in got] == ["packshot", "size_chart"]  # the chart stays detail
+    assert clf.last_refined == 1
     assert got[1].scores == base[1].scores
     # nothing is under 0.0, and without its embedder the head is read as before
     never = ShotClassifier(
