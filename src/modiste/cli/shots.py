@@ -39,6 +39,12 @@ def train_shots_cmd(
         help="Draw the grouped folds this many times (seeds 0, 1, ...) and report each split's "
         "figures with their mean and spread; the head is calibrated on the first.",
     ),
+    cv_seed: int = typer.Option(
+        0,
+        min=0,
+        help="Seed of the first split: score a recipe chosen on splits 0-4 once on fresh "
+        "ones (--cv-seed 5).",
+    ),
     report: Path | None = typer.Option(None, "--report", help="Write the CV report JSON here."),
     backbone: str | None = typer.Option(None, help="Backbone (default: settings)."),
     pooling: str = typer.Option("avgmax", help="avg | max | gem | avgmax."),
@@ -86,6 +92,9 @@ def train_shots_cmd(
     refine_tta: bool = typer.Option(
         True, help="Average the mirror into the refine pass too (with --tta; twice its cost)."
     ),
+    refine_base: bool = typer.Option(
+        False, help="The refine expert reads the first pass's features beside the larger ones."
+    ),
 ) -> None:
     """Train the shot head on real photos; with --cv, report held-out figures first."""
     from modiste.gallery.classifier import user_head_path
@@ -117,10 +126,11 @@ def train_shots_cmd(
             out=target,
             cache_dir=cache_dir if cache_dir and str(cache_dir) else None,
             gate=gate,
-            cv_seeds=tuple(range(cv_splits)),
+            cv_seeds=tuple(range(cv_seed, cv_seed + cv_splits)),
             refine_size=refine_size or None,
             refine_below=refine_below,
             refine_tta=refine_tta,
+            refine_base=refine_base,
             progress=progress,
         )
     if rep:

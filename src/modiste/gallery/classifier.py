@@ -138,22 +138,23 @@ class ShotClassifier:
             redo = np.flatnonzero(proba.max(axis=1) < self.mirror_sure)
             if redo.size:  # the mirror pass, averaged in as the graph of a ``flip`` embedder does
                 mirrored = self.embedder.predict([images[int(i)] for i in redo], mirrored=True)
+                features[redo] = 0.5 * (features[redo] + mirrored)
                 rows[redo] = combine(
-                    0.5 * (features[redo] + mirrored),
-                    None if cues is None else cues[redo],
-                    self.spec,
+                    features[redo], None if cues is None else cues[redo], self.spec
                 )
                 proba[redo] = self.head.proba(rows[redo])
-        return self._refine(images, rows, cues, proba)
+        return self._refine(images, features, rows, cues, proba)
 
     def _refine(
         self,
         images: Sequence[Image.Image],
+        features: np.ndarray,
         rows: np.ndarray,
         cues: np.ndarray | None,
         proba: np.ndarray,
     ) -> np.ndarray:
-        """The refine pass of a gated head that has one: the unsure gallery photos at its size."""
+        """The refine pass of a gated head that has one: the unsure gallery photos at its size
+        (beside the first pass's ``features`` when the head's :attr:`~GatedHead.refine_base`)."""
         head = self.head
         self.last_refined = 0
         if not isinstance(head, GatedHead) or head.refine is None or self.refine_embedder is None:
@@ -163,6 +164,8 @@ class ShotClassifier:
         self.last_refined = int(redo.size)
         if redo.size:
             large = self.refine_embedder.predict([images[int(i)] for i in redo])
+            if head.refine_base:
+                large = np.hstack([features[redo], large])
             large_rows = combine(large, None if cues is None else cues[redo], self.spec)
             proba[redo] = head.refined(rows[redo], large_rows)
         return proba
@@ -221,8 +224,7 @@ class ShotClassifier:
         learned = sorted(set(self.head.meta.get("few_shot_classes", [])) | set(examples))
         head.meta = {**self.head.meta, "few_shot_classes": learned}
         if isinstance(head, GatedHead) and head.refine is None:
-            for key in ("refine_size", "refine_below", "refine_tta"):
-                head.meta.pop(key, None)
+            head = head.without_refine()
         self.head = head
         self.source = "few_shot"
         return head

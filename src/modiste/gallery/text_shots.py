@@ -54,6 +54,10 @@ GALLERY_GROUPS = ("model", "garment")  # taxonomy groups of photos that show the
 # product photos rarely pay for OCR (docs/decisions/shot-classifier.md, "OCR cue").
 LABEL_MASS_MIN = 0.1
 OCR_SIDE = 960  # long side the text detector sees (small label photos are brought up to it)
+# ... by at most this factor. 224 px catalog thumbnails were blown up 4.3x: the read cost 3x
+# more and decided nothing else on the real sets (real label photos of 512 px are read at
+# 1.9x either way; docs/decisions/shot-classifier.md, "OCR cue").
+OCR_MAX_UPSCALE = 2.0
 MIN_LINE_SCORE = 0.5  # recognised lines under this are noise (a pictogram read as a letter)
 # The confidence an OCR decision is stored with (the head's own probability when higher): sure
 # enough to leave "unknown" behind and to sort below confident head answers in review lists.
@@ -243,7 +247,7 @@ class TextShotStage:
 
         im, f = image, 1.0
         if max(im.size) < OCR_SIDE:  # label photos are small; the detector misses small text
-            f = OCR_SIDE / max(im.size)
+            f = min(OCR_SIDE / max(im.size), OCR_MAX_UPSCALE)
             im = im.resize((round(im.width * f), round(im.height * f)))
         boxes = [ln.box for ln in self.ocr.read(im)]
         words = self.ocr.words(im, boxes) if boxes else []

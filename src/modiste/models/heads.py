@@ -139,6 +139,17 @@ class GatedHead:
         """Whether the refine pass averages in the mirror (as its expert was scored)."""
         return bool(self.meta.get("refine_tta", self.meta.get("tta", False)))
 
+    @property
+    def refine_base(self) -> bool:
+        """Whether the refine expert's rows hold the first pass's pooled features before the
+        larger input's ([base ‖ large], then the cues)."""
+        return bool(self.meta.get("refine_base", False))
+
+    def without_refine(self) -> GatedHead:
+        """The same head with no refine expert, and none of its settings in :attr:`meta`."""
+        meta = {k: v for k, v in self.meta.items() if not k.startswith("refine_")}
+        return GatedHead(self.gate, self.gallery, self.detail, meta)
+
     def refined(self, x: np.ndarray, x_large: np.ndarray) -> np.ndarray:
         """Probabilities with the gallery side read by :attr:`refine` on ``x_large`` rows (the
         same photos at :attr:`refine_size`); gate and detail expert keep ``x``."""

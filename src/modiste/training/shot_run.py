@@ -79,6 +79,7 @@ def train_shots(
     refine_size: int | None = None,
     refine_below: float = REFINE_BELOW,
     refine_tta: bool = True,
+    refine_base: bool = False,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> tuple[dict[str, Any], LinearHead | GatedHead | None]:
     """Cross-validate (``folds`` > 1), then fit on everything and save to ``out`` (if given).
@@ -88,7 +89,8 @@ def train_shots(
 
     ``refine_size`` (gated heads) adds a refine expert over features at that input side: at
     prediction the gallery photos still under ``refine_below`` get a second pass at that size
-    (with its mirror averaged in when ``refine_tta`` and the spec's ``tta``).
+    (with its mirror averaged in when ``refine_tta`` and the spec's ``tta``); with
+    ``refine_base`` that expert reads the first pass's features beside the larger ones.
 
     ``cv_seeds`` draws the grouped folds once per seed: the report is the first split's, with
     ``splits`` (per-split figures, mean and standard deviation) when there are more. With ~340
@@ -116,7 +118,9 @@ def train_shots(
             raise ConfigError("a refine pass needs a gated head: add generated rows with --extra")
         big = FeatureBuilder(replace(spec, size=refine_size), settings, cache)
         step = progress(f"features at {refine_size} px", 2 * len(paths)) if progress else None
-        large = big.rows(paths, progress=step)
+        large = big.rows(
+            paths, step, tta=refine_tta and spec.tta, base=builder if refine_base else None
+        )
     if folds > 1:
         regulation = load_regulation(regulation_path)
         cats = _magento_category(datasets_dir)
@@ -137,7 +141,6 @@ def train_shots(
                     seed=seed,
                     large=large,
                     refine_below=refine_below,
-                    refine_tta=refine_tta,
                 )
             else:
                 oof, labels = cross_validate(
@@ -215,6 +218,7 @@ def train_shots(
                 large=None if large is None else (large[0], large[1], int(refine_size or 0)),
                 refine_below=refine_below,
                 refine_tta=refine_tta,
+                refine_base=refine_base,
             )
         else:
             head = train_final(samples, x_o, x_f, spec, temperature, c, flip_aug, threshold)

@@ -120,20 +120,38 @@ class FeatureBuilder:
         return np.concatenate([base, frame], axis=1)
 
     def rows(
-        self, paths: Sequence[Path], progress: Progress | None = None
+        self,
+        paths: Sequence[Path],
+        progress: Progress | None = None,
+        tta: bool = True,
+        base: FeatureBuilder | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Head inputs for originals, mirrored copies (augmentation) and flip-TTA rows.
+        """Head inputs for originals, mirrored copies (augmentation), and the rows prediction
+        reads: with ``tta`` the flip-TTA rows, else the originals again.
 
         TTA rows average the pooled features of an image and its mirror, exactly what the
         exported graph computes at prediction (``Embedder(flip=True)``); layout cues are mirror
         invariant, so the original's cues serve.
+
+        With ``base`` (the first pass's builder: a refine expert's rows) a row is [base pooled ‖
+        this size's pooled], then the cues. The base part is read as the first pass left it:
+        mirror-averaged when the base spec has TTA (the photos a refine pass reads are unsure,
+        so the mirror pass has run on them).
         """
         cues_o = self.cues(paths) if self.spec.cues else None
         cues_f = self.cues(paths, flip=True) if self.spec.cues else None
         p_o = self.pooled(paths, progress=progress)
         p_f = self.pooled(paths, flip=True, progress=progress)
-        x_t = combine(0.5 * (p_o + p_f), cues_o, self.spec)
-        return combine(p_o, cues_o, self.spec), combine(p_f, cues_f, self.spec), x_t
+        p_r = 0.5 * (p_o + p_f) if tta else p_o
+        if base is not None:
+            b_o, b_f = base.pooled(paths), base.pooled(paths, flip=True)
+            b_r = 0.5 * (b_o + b_f) if base.spec.tta else b_o
+            p_o, p_f, p_r = np.hstack([b_o, p_o]), np.hstack([b_f, p_f]), np.hstack([b_r, p_r])
+        return (
+            combine(p_o, cues_o, self.spec),
+            combine(p_f, cues_f, self.spec),
+            combine(p_r, cues_o, self.spec),
+        )
 
 
 def cross_validate(
@@ -314,16 +332,15 @@ def cross_validate_gated(
     seed: int = 0,
     large: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     refine_below: float = REFINE_BELOW,
-    refine_tta: bool = True,
 ) -> tuple[np.ndarray, list[str], tuple[float, ...]]:
     """Out-of-fold calibrated probabilities of a gated head, its labels and temperatures.
 
     Each part gets its temperature from its own out-of-fold logits (gate on all rows, each
-    expert on its side's rows), then the parts are combined. ``large`` (original, mirrored
-    and TTA rows of the same photos at a larger input) adds a refine expert, fitted and
-    calibrated like the gallery one; the photos :func:`refine_mask` picks get their gallery
-    side from it, as :class:`~modiste.gallery.classifier.ShotClassifier` does at prediction
-    (its mirror averaged in only with ``refine_tta``).
+    expert on its side's rows), then the parts are combined. ``large`` (original and mirrored
+    rows of the same photos at a larger input, and the rows the refine pass reads: see
+    :meth:`FeatureBuilder.rows`) adds a refine expert, fitted and calibrated like the
+    gallery one; the photos :func:`refine_mask` picks get their gallery side from it, as
+    :class:`~modiste.gallery.classifier.ShotClassifier` does at prediction.
     """
     y = np.array([s.label for s in samples])
     detail = detail_side(samples)
@@ -334,11 +351,11 @@ def cross_validate_gated(
         x = x_t[test] if spec.tta else x_o[test]
         got = [head.gate.logits(x), head.gallery.logits(x), head.detail.logits(x)]
         if large is not None:
-            lo, lf, lt = large
+            lo, lf, lr = large
             refine = fit_refine(
                 lo[train], lf[train], list(y[train]), detail[train], spec, c, flip_aug
             )
-            got.append(refine.logits(lt[test] if spec.tta and refine_tta else lo[test]))
+            got.append(refine.logits(lr[test]))
         if parts is None:
             parts = [np.zeros((len(y), g.shape[1]), np.float32) for g in got]
         for p, g in zip(parts, got, strict=True):
@@ -370,11 +387,14 @@ def train_final_gated(
     large: tuple[np.ndarray, np.ndarray, int] | None = None,
     refine_below: float = REFINE_BELOW,
     refine_tta: bool = True,
+    refine_base: bool = False,
 ) -> GatedHead:
     """The gated head on all samples, with per-part calibration and a per-expert memory.
 
     ``large`` (original and mirrored rows at a larger input, and that input's side) adds the
-    refine expert; ``temperatures`` then has its temperature fourth.
+    refine expert; ``temperatures`` then has its temperature fourth. ``refine_base``: its rows
+    hold the first pass's pooled features before the larger input's
+    (:meth:`FeatureBuilder.rows` with ``base``).
     """
     y = [s.label for s in samples]
     detail = detail_side(samples)
@@ -386,6 +406,7 @@ def train_final_gated(
             refine_size=int(large[2]),
             refine_below=float(refine_below),
             refine_tta=bool(refine_tta and spec.tta),
+            refine_base=bool(refine_base),
         )
     parts = (head.gate, head.gallery, head.detail, head.refine)
     for part, t in zip(parts, temperatures, strict=False):

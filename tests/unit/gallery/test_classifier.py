@@ -272,18 +272,24 @@ def test_few_new_photos_of_a_known_class_weigh_as_much_as_its_stored_rows() -> N
     assert _repeats(memory, ["material"] * 30 + ["logo"] * 2).tolist() == [2] * 30 + [1] * 2
 
 
-def _with_refine(head: GatedHead, embedder: Embedder, below: float) -> GatedHead:
+def _with_refine(
+    head: GatedHead, embedder: Embedder, below: float, base: bool = False
+) -> GatedHead:
     """``head`` plus a refine expert that reads red as packshot and blue as near_front (the
-    gallery expert's opposite), so whether a photo went through the refine pass shows."""
+    gallery expert's opposite), so whether a photo went through the refine pass shows; with
+    ``base`` its rows are [first pass ‖ larger pass] (here the same embedder twice)."""
     spec = FeatureSpec(backbone="timm:test_efficientnet", pooling="avg", size=64, cues=True)
     from modiste.models.cues import CueExtractor
 
     ims = [_solid((200, 30, 30), i) for i in range(6)] + [
         _solid((30, 30, 200), i) for i in range(6)
     ]
-    x = combine(embedder.predict(ims), CueExtractor().predict(ims), spec)
+    f = embedder.predict(ims)
+    x = combine(np.hstack([f, f]) if base else f, CueExtractor().predict(ims), spec)
     refine = fit_head(x, ["packshot"] * 6 + ["near_front"] * 6, ["near_front", "packshot"])
     meta = {**head.meta, "refine_size": 64, "refine_below": below, "refine_tta": False}
+    if base:
+        meta["refine_base"] = True
     return GatedHead(head.gate, head.gallery, head.detail, meta, refine)
 
 
@@ -315,14 +321,31 @@ def test_the_refine_pass_reads_only_unsure_gallery_photos(
     assert again[0].label == "packshot"
 
 
-def test_teaching_a_gallery_class_drops_the_refine_expert(embedder: Embedder) -> None:
-    head = _with_refine(_gated(embedder), embedder, below=0.9)
+def test_a_refine_expert_over_both_passes_reads_the_first_pass_beside_the_larger_one(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    head = _with_refine(_gated(embedder), embedder, below=1.01, base=True)
+    assert head.refine is not None and head.refine.mean.shape[0] == 2 * embedder.dim + 10
+    head.save(tmp_path / "both.npz")
+    back = load_head(tmp_path / "both.npz")
+    assert isinstance(back, GatedHead) and back.refine_base
+    # with the mirror pass on (it runs on unsure photos and changes their first-pass features)
+    for sure in (None, 0.99):
+        clf = ShotClassifier(back, embedder, refine_embedder=embedder, mirror_sure=sure)
+        got = clf.predict([_solid((200, 30, 30), 41), _solid((30, 30, 200), 42), _chart(5)])
+        assert [p.label for p in got] == ["packshot", "near_front", "size_chart"]
+        assert clf.last_refined == 2
+
+
+@pytest.mark.parametrize("base", [False, True])
+def test_teaching_a_gallery_class_drops_the_refine_expert(embedder: Embedder, base: bool) -> None:
+    head = _with_refine(_gated(embedder), embedder, below=0.9, base=base)
     clf = ShotClassifier(head, embedder, refine_embedder=embedder)
     clf.learn({"material": [_solid((245, 245, 245), 60 + i) for i in range(3)]})
     assert isinstance(clf.head, GatedHead) and clf.head.refine is not None  # detail side only
     assert clf.head.refine_size == 64
     clf.learn({"near_front": [_solid((200, 60, 60), 70 + i) for i in range(3)]})  # gallery side
     assert isinstance(clf.head, GatedHead) and clf.head.refine is None
-    assert not {"refine_size", "refine_below", "refine_tta"} & set(clf.head.meta)
+    assert not [k for k in clf.head.meta if k.startswith("refine_")]
     assert clf.head.refine_size is None
     assert clf.predict([_solid((200, 60, 60), 80)])[0].label == "near_front"

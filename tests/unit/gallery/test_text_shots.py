@@ -324,3 +324,27 @@ def test_real_ocr_reads_a_rendered_care_label() -> None:
     assert all(0 <= ln.box.y1 < ln.box.y2 <= im.height for ln in lines)  # the photo's own pixels
     verdict = text_shot(lines, im.height, LABEL_PHOTO)
     assert verdict == TextVerdict(WASH, "fibre composition"), [ln.text for ln in lines]
+
+
+def test_small_photos_are_brought_up_for_the_text_detector_at_most_twice() -> None:
+    """A label photo of 512 px is read at 960 px; a 224 px thumbnail at 448, not 960; the
+    lines come back in the photo's own pixels either way."""
+    from modiste.gallery.text_shots import OCR_MAX_UPSCALE, OCR_SIDE
+
+    class Sized(FakeOcr):
+        def __init__(self) -> None:
+            super().__init__(["100% COTTON"])
+            self.sizes: list[tuple[int, int]] = []
+
+        def read(self, image: Image.Image) -> list[OcrLine]:
+            self.sizes.append(image.size)
+            return [OcrLine("100% COTTON", Box(0, 0, image.width, 20), 0.9)]
+
+    ocr = Sized()
+    stage = TextShotStage(ocr)
+    label, thumb = Image.new("RGB", (239, 512)), Image.new("RGB", (224, 224))
+    stage.read(label)
+    lines = stage.read(thumb)
+    assert max(ocr.sizes[0]) == OCR_SIDE
+    assert ocr.sizes[1] == (round(224 * OCR_MAX_UPSCALE),) * 2
+    assert lines[0].box.x2 == pytest.approx(224)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from PIL import Image
 
 from modiste.config import Settings
 from modiste.training.shot_run import split_summary, train_shots
-from modiste.training.shots import FeatureSpec
+from modiste.training.shots import FeatureSpec, n_cues
 
 
 def _report(mag_acc: float, order: float, all_acc: float) -> dict:
@@ -105,16 +106,8 @@ def test_a_refine_expert_is_trained_scored_and_shipped_with_the_gated_head(
     with pytest.raises(ConfigError, match="gated"):
         train_shots(settings, data, spec, refine_size=96, **kw)
     out = user_head_path(settings)
-    rep, head = train_shots(
-        settings,
-        data,
-        spec,
-        extra=(gen / "gallery.csv",),
-        refine_size=96,
-        refine_tta=False,
-        out=out,
-        **kw,
-    )
+    refine = {"extra": (gen / "gallery.csv",), "refine_size": 96, "refine_tta": False, "out": out}
+    rep, head = train_shots(settings, data, spec, **refine, **kw)
     assert len(rep["temperature"]) == 4  # gate, gallery, detail, refine
     assert isinstance(head, GatedHead) and head.refine is not None
     assert head.refine.labels == head.gallery.labels
@@ -128,3 +121,12 @@ def test_a_refine_expert_is_trained_scored_and_shipped_with_the_gated_head(
         for p in sorted((data / "magento_luma" / "images").glob("*.jpg"))[:3]
     ]
     assert len(clf.predict(photos)) == 3
+    # the refine expert reading the first pass beside the larger one: wider rows, same use
+    _, both = train_shots(settings, data, spec, refine_base=True, **refine, **kw)
+    assert isinstance(both, GatedHead) and both.refine is not None and both.refine_base
+    pooled = head.gallery.mean.shape[0] - n_cues(spec)
+    assert both.refine.mean.shape[0] == head.refine.mean.shape[0] + pooled
+    clf = create_shot_classifier(settings)
+    assert isinstance(clf.head, GatedHead) and clf.head.refine_base
+    clf.head = replace(clf.head, meta={**clf.head.meta, "refine_below": 1.01})  # read them all
+    assert len(clf.predict(photos)) == 3 and clf.last_refined > 0
