@@ -7,7 +7,9 @@ avg‖max + flip + layout cues + flip TTA) is cross-validated at each input size
 grouped folds, drawn ``--splits`` times. Then the *refine* emulation: the ``--base`` size's
 out-of-fold probabilities, where their top is under ``tau`` replaced by a larger size's
 out-of-fold probabilities of the same photo: what a second, larger pass for the photos the
-first one is unsure of would score, and how many photos it would send through it. Figures:
+first one is unsure of would score, and how many photos it would send through it. ``--pairs
+224+384`` also scores the gallery head on two sizes' pooled features side by side (one
+L2-normalised row, then the cues), every photo through both. Figures:
 ``docs/decisions/shot-classifier.md`` ("One split is not the figure").
 """
 
@@ -30,7 +32,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="224,288,320")
     ap.add_argument("--base", type=int, default=224, help="size of the first pass")
     ap.add_argument("--splits", type=int, default=5, help="CV splits (seeds 0, 1, ...)")
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first split")
     ap.add_argument("--taus", default="0.6,0.7,0.8,0.9,0.95")
+    ap.add_argument("--pairs", default="", help="e.g. 224+384: two sizes' features side by side")
     ap.add_argument("--datasets", type=Path, default=DATASETS)
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/modiste-cache/shots"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/modiste-cache/ablation-data"))
@@ -47,10 +51,12 @@ def main() -> None:
         FeatureBuilder,
         FeatureSpec,
         calibrate,
+        combine,
         cross_validate,
         n_cues,
     )
 
+    pairs = [tuple(int(s) for s in p.split("+")) for p in args.pairs.split(",") if p]
     sizes = sorted({int(s) for s in args.sizes.split(",")} | {args.base})
     taus = [float(t) for t in args.taus.split(",")]
     samples = load_shot_dataset(args.datasets)
@@ -66,15 +72,34 @@ def main() -> None:
     # size -> split -> calibrated out-of-fold probabilities; labels are the same for every size
     proba: dict[int, list[np.ndarray]] = {}
     labels: list[str] = []
-    for size in sizes:
-        spec = FeatureSpec(size=size, tta=True)
-        x_o, x_f, x_t = FeatureBuilder(spec, settings, cache).rows(paths)
-        proba[size] = []
-        for seed in range(args.splits):
+
+    def splits(spec: FeatureSpec, x_o: np.ndarray, x_f: np.ndarray, x_t: np.ndarray) -> list:
+        """Calibrated out-of-fold probabilities of the gallery head, one per split."""
+        nonlocal labels
+        out = []
+        for seed in range(args.first_seed, args.first_seed + args.splits):
             oof, labels = cross_validate(
                 samples, x_o, x_f, 5, True, 1.0, True, seed=seed, boost_last=n_cues(spec), x_t=x_t
             )
-            proba[size].append(softmax(oof / calibrate(oof, labels, list(y))))
+            out.append(softmax(oof / calibrate(oof, labels, list(y))))
+        return out
+
+    for size in sizes:
+        spec = FeatureSpec(size=size, tta=True)
+        proba[size] = splits(spec, *FeatureBuilder(spec, settings, cache).rows(paths))
+    paired: dict[str, list[np.ndarray]] = {}
+    for pair in pairs:
+        spec = FeatureSpec(size=pair[0], tta=True)
+        builders = [FeatureBuilder(FeatureSpec(size=s, tta=True), settings, cache) for s in pair]
+        p_o = np.hstack([b.pooled(paths) for b in builders])
+        p_f = np.hstack([b.pooled(paths, flip=True) for b in builders])
+        c_o, c_f = builders[0].cues(paths), builders[0].cues(paths, flip=True)
+        paired["+".join(map(str, pair))] = splits(
+            spec,
+            combine(p_o, c_o, spec),
+            combine(p_f, c_f, spec),
+            combine(0.5 * (p_o + p_f), c_o, spec),
+        )
 
     def figures(p: np.ndarray) -> tuple[float, float]:
         pred = np.array(labels)[p.argmax(axis=1)]
@@ -109,6 +134,15 @@ def main() -> None:
             f"| {size} px, every photo | {m['magento_accuracy']:.3f} | {m['order_exact']:.3f} "
             "| 1.000 | 1.000 |"
         )
+    by_pair: dict[str, Any] = {}
+    for name, ps in paired.items():
+        got = summary([figures(p) for p in ps], ("magento_accuracy", "order_exact"))
+        by_pair[name] = got
+        m = got["mean"]
+        rows.append(
+            f"| {name} px side by side, every photo | {m['magento_accuracy']:.3f} | "
+            f"{m['order_exact']:.3f} | 1.000 | 1.000 |"
+        )
     names = ("magento_accuracy", "order_exact", "sent_magento", "sent_all")
     for size in (s for s in sizes if s != args.base):
         for tau in taus:
@@ -124,7 +158,15 @@ def main() -> None:
                 f"| {args.base} px, {size} px under {tau} | {m['magento_accuracy']:.3f} | "
                 f"{m['order_exact']:.3f} | {m['sent_magento']:.3f} | {m['sent_all']:.3f} |"
             )
-    out = {"splits": args.splits, "base": args.base, "sizes": by_size, "refine": refine}
+    out = {
+        "splits": args.splits,
+        "first_seed": args.first_seed,
+        "base": args.base,
+        "sizes": by_size,
+        "refine": refine,
+    }
+    if by_pair:
+        out["pairs"] = by_pair
     print(
         f"| gallery head ({args.splits} splits, mean) | Magento acc | order exact | "
         "photos through the larger pass: Magento | all real rows |\n|---|---|---|---|---|"

@@ -341,7 +341,7 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     out = tmp_path / "sizes.json"
     done = _bench(
         "shots_sizes",
-        *("--sizes", "64,96", "--base", "64", "--splits", "2", "--taus", "0.9"),
+        *("--sizes", "64,96", "--base", "64", "--splits", "2", "--taus", "0.9", "--pairs", "64+96"),
         *("--datasets", str(tiny), "--cache-dir", str(tmp_path / "cache")),
         *("--work", str(work), "--json", str(out)),
         timeout=180,
@@ -351,6 +351,7 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert set(sizes["sizes"]) == {"64", "96"} and len(sizes["sizes"]["64"]["per_split"]) == 2
     refine = sizes["refine"]["96@0.9"]["mean"]
     assert 0 <= refine["sent_all"] <= 1 and 0 < refine["magento_accuracy"] <= 1
+    assert 0 < sizes["pairs"]["64+96"]["mean"]["magento_accuracy"] <= 1
 
     # The OCR cue: what the gate reads and what the rule changes, per set.
     _subset_csv(
