@@ -258,3 +258,16 @@ def test_real_labels_keep_their_measured_level(datasets_dir: Path) -> None:
     assert report["recall"] >= 0.35 and report["precision"] >= 0.5, report
     # One row per photo, never longer than the label's own five symbols.
     assert all(0 < len(h) <= 5 for h in hits.values())
+
+
+def test_small_photos_are_read_at_most_twice_their_size() -> None:
+    """Reading brings a 224 px thumbnail up 2x, not to 1024 px; training crops keep 1024."""
+    from PIL import Image
+
+    thumb = Image.new("RGB", (224, 160), "white")
+    gray, f = cs.to_gray(thumb, cs.MAX_UPSCALE)
+    assert f == cs.MAX_UPSCALE and gray.shape == (320, 448)
+    assert max(cs.to_gray(thumb)[0].shape) == cs.WORK_SIDE
+    label = Image.new("RGB", (239, 512), "white")  # the real labels: 2x either way
+    assert cs.to_gray(label, cs.MAX_UPSCALE)[1] == cs.to_gray(label)[1] == 2.0
+    assert cs.read_care_symbols(thumb) == []
