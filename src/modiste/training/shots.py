@@ -39,9 +39,9 @@ __all__ = [
     "cross_validate",
     "cross_validate_gated",
     "detail_side",
+    "fit_expert",
     "fit_gated",
     "fit_head",
-    "fit_refine",
     "fold_indices",
     "memory_subsample",
     "n_cues",
@@ -279,29 +279,28 @@ def fit_gated(
     flip_aug: bool = True,
 ) -> GatedHead:
     """Gate (gallery vs detail side) on all rows, each expert on its own side's rows."""
-    y_arr = np.asarray(y)
-    xt, yt, dt = _with_mirrors(x_o, x_f, flip_aug, y_arr, detail)
-    kw = _fit_kw(spec, c)
+    xt, dt = _with_mirrors(x_o, x_f, flip_aug, detail)
     sides = [GatedHead.SIDES[int(d)] for d in dt]
     return GatedHead(
-        gate=fit_head(xt, sides, list(GatedHead.SIDES), **kw),
-        gallery=fit_head(xt[~dt], list(yt[~dt]), sorted(set(y_arr[~detail])), **kw),
-        detail=fit_head(xt[dt], list(yt[dt]), sorted(set(y_arr[detail])), **kw),
+        gate=fit_head(xt, sides, list(GatedHead.SIDES), **_fit_kw(spec, c)),
+        gallery=fit_expert(x_o, x_f, y, ~detail, spec, c, flip_aug),
+        detail=fit_expert(x_o, x_f, y, detail, spec, c, flip_aug),
     )
 
 
-def fit_refine(
+def fit_expert(
     x_o: np.ndarray,
     x_f: np.ndarray,
     y: Sequence[str],
-    detail: np.ndarray,
+    rows: np.ndarray,
     spec: FeatureSpec,
     c: float = 1.0,
     flip_aug: bool = True,
 ) -> LinearHead:
-    """The refine expert: the gallery expert's recipe on rows of the larger input."""
-    y_arr = np.asarray(y)[~detail]
-    xt, yt = _with_mirrors(x_o[~detail], x_f[~detail], flip_aug, y_arr)
+    """One expert of a gated head on ``rows`` (a side's mask) and, with ``flip_aug``, their
+    mirrors. The refine expert is the gallery one's recipe on rows of the larger input."""
+    y_arr = np.asarray(y)[rows]
+    xt, yt = _with_mirrors(x_o[rows], x_f[rows], flip_aug, y_arr)
     return fit_head(xt, list(yt), sorted(set(y_arr)), **_fit_kw(spec, c))
 
 
@@ -352,8 +351,8 @@ def cross_validate_gated(
         got = [head.gate.logits(x), head.gallery.logits(x), head.detail.logits(x)]
         if large is not None:
             lo, lf, lr = large
-            refine = fit_refine(
-                lo[train], lf[train], list(y[train]), detail[train], spec, c, flip_aug
+            refine = fit_expert(
+                lo[train], lf[train], list(y[train]), ~detail[train], spec, c, flip_aug
             )
             got.append(refine.logits(lr[test]))
         if parts is None:
@@ -401,7 +400,7 @@ def train_final_gated(
     head = fit_gated(x_o, x_f, y, detail, spec, c, flip_aug)
     head.meta = {**_head_meta(spec, threshold, c, flip_aug, len(samples)), "gated": True}
     if large is not None:
-        head.refine = fit_refine(large[0], large[1], y, detail, spec, c, flip_aug)
+        head.refine = fit_expert(large[0], large[1], y, ~detail, spec, c, flip_aug)
         head.meta.update(
             refine_size=int(large[2]),
             refine_below=float(refine_below),
