@@ -301,16 +301,31 @@ def figures(run: dict[str, Any], n: int) -> dict[str, Any]:
     }
 
 
-def export_refine_graph(data_dir: Path) -> None:
+# Run in the checkout whose head it exports (this one's or --before's: their heads may differ).
+_EXPORT_REFINE = """
+import sys
+from pathlib import Path
+
+from modiste.config import Settings
+from modiste.gallery.classifier import create_shot_classifier
+
+clf = create_shot_classifier(Settings(data_dir=Path(sys.argv[1])))
+if getattr(clf, "refine_embedder", None) is not None:
+    clf.refine_embedder.prepare()
+"""
+
+
+def export_refine_graph(data_dir: Path, checkout: Path | None = None) -> None:
     """Export the shot head's refine graph into ``data_dir``'s ONNX cache. The refine pass runs
     only for photos the head is unsure of, which the 4 warm-up photos may not hold, so no timed
-    run pays that export (a user pays it once per data folder, at the first unsure photo)."""
-    from modiste.config import Settings
-    from modiste.gallery.classifier import create_shot_classifier
-
-    clf = create_shot_classifier(Settings(data_dir=data_dir))
-    if clf.refine_embedder is not None:
-        clf.refine_embedder.prepare()
+    run pays that export (a user pays it once per data folder, at the first unsure photo).
+    ``checkout``: an earlier checkout (``--before``), whose head's refine pass may be another."""
+    env, cwd = dict(os.environ), None
+    if checkout is not None:
+        cwd, env["PYTHONPATH"] = checkout, str(checkout / "src")
+    subprocess.run(
+        [sys.executable, "-c", _EXPORT_REFINE, str(data_dir)], check=True, cwd=cwd, env=env
+    )
 
 
 def bench(
@@ -336,6 +351,7 @@ def bench(
     if "before" in engines:  # its graphs may be others too
         warm_before = work / "warm-before" / "data"
         spawn("before", warm_gallery, warm_before, None, work / "warm.json", before)
+        export_refine_graph(warm_before, before)
         shutil.copytree(warm_before / "cache" / "onnx", onnx, dirs_exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
     last: dict[str, dict[str, Any]] = {}

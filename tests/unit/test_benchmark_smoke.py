@@ -378,6 +378,33 @@ def test_shots_benchmarks_smoke(tmp_path: Path, datasets_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_shots_blind_ab_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """The blind A/B draws the disagreements of two heads and unblinds a person's verdicts."""
+    out = tmp_path / "ab"
+    done = _bench(
+        "shots_blind_ab",
+        *("--n", "4", "--head-a", str(SHIPPED_SHOT_HEAD), "--out", str(out)),
+        *("--json", str(tmp_path / "draw.json")),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    drawn = json.loads((tmp_path / "draw.json").read_text())
+    assert drawn == {"photos": 4, "disagreements": 0, "sheets": 0}  # the same head twice
+    assert json.loads((out / "key.json").read_text()) == []
+    from benchmarks.shots_blind_ab import score
+
+    key = [  # cell 0 shows head b's label as A, cell 1 as B
+        {"name": "x.jpg", "A": "near_front", "B": "near_back", "A_is_head_b": True},
+        {"name": "y.jpg", "A": "packshot", "B": "near_zoom", "A_is_head_b": False},
+        {"name": "z.jpg", "A": "packshot", "B": "flat_front", "A_is_head_b": False},
+    ]
+    got = score(key, "0A 1A\n2N")
+    assert (got["head_a_right"], got["head_b_right"], got["neither_or_both"]) == (1, 1, 1)
+    assert got["label_changes"]["near_back -> near_front: head_b"] == 1
+    with pytest.raises(SystemExit, match="one verdict per cell"):
+        score(key, "0A 1B")
+
+
 def test_retrieval_ablation_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     data = tmp_path / "gallery.csv"  # two Magento products, two or more photos each
     _subset_csv(

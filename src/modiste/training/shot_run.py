@@ -80,6 +80,7 @@ def train_shots(
     refine_below: float = REFINE_BELOW,
     refine_tta: bool = True,
     refine_base: bool = False,
+    refine_backbone: str | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> tuple[dict[str, Any], LinearHead | GatedHead | None]:
     """Cross-validate (``folds`` > 1), then fit on everything and save to ``out`` (if given).
@@ -91,6 +92,7 @@ def train_shots(
     prediction the gallery photos still under ``refine_below`` get a second pass at that size
     (with its mirror averaged in when ``refine_tta`` and the spec's ``tta``); with
     ``refine_base`` that expert reads the first pass's features beside the larger ones.
+    ``refine_backbone`` reads the refine pass with another backbone (None: the spec's).
 
     ``cv_seeds`` draws the grouped folds once per seed: the report is the first split's, with
     ``splits`` (per-split figures, mean and standard deviation) when there are more. With ~340
@@ -116,8 +118,13 @@ def train_shots(
     if refine_size:
         if not gated:
             raise ConfigError("a refine pass needs a gated head: add generated rows with --extra")
-        big = FeatureBuilder(replace(spec, size=refine_size), settings, cache)
-        step = progress(f"features at {refine_size} px", 2 * len(paths)) if progress else None
+        big_spec = replace(spec, size=refine_size, backbone=refine_backbone or spec.backbone)
+        big = FeatureBuilder(big_spec, settings, cache)
+        step = (
+            progress(f"{big_spec.backbone} features at {refine_size} px", 2 * len(paths))
+            if progress
+            else None
+        )
         large = big.rows(
             paths, step, tta=refine_tta and spec.tta, base=builder if refine_base else None
         )
@@ -219,6 +226,7 @@ def train_shots(
                 refine_below=refine_below,
                 refine_tta=refine_tta,
                 refine_base=refine_base,
+                refine_backbone=refine_backbone,
             )
         else:
             head = train_final(samples, x_o, x_f, spec, temperature, c, flip_aug, threshold)

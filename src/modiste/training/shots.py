@@ -387,13 +387,15 @@ def train_final_gated(
     refine_below: float = REFINE_BELOW,
     refine_tta: bool = True,
     refine_base: bool = False,
+    refine_backbone: str | None = None,
 ) -> GatedHead:
     """The gated head on all samples, with per-part calibration and a per-expert memory.
 
     ``large`` (original and mirrored rows at a larger input, and that input's side) adds the
     refine expert; ``temperatures`` then has its temperature fourth. ``refine_base``: its rows
     hold the first pass's pooled features before the larger input's
-    (:meth:`FeatureBuilder.rows` with ``base``).
+    (:meth:`FeatureBuilder.rows` with ``base``); ``refine_backbone``: the backbone those larger
+    rows came from (None: the spec's).
     """
     y = [s.label for s in samples]
     detail = detail_side(samples)
@@ -406,6 +408,7 @@ def train_final_gated(
             refine_below=float(refine_below),
             refine_tta=bool(refine_tta and spec.tta),
             refine_base=bool(refine_base),
+            refine_backbone=refine_backbone or spec.backbone,
         )
     parts = (head.gate, head.gallery, head.detail, head.refine)
     for part, t in zip(parts, temperatures, strict=False):

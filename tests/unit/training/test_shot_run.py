@@ -58,6 +58,23 @@ def _tiny_datasets(root: Path) -> Path:
     return root
 
 
+def _generated(gen: Path) -> Path:
+    """Generated-style rows: "fabric" (noise filling the frame) and "chart" (dark rows on white)."""
+    rng = np.random.default_rng(1)
+    (gen / "images").mkdir(parents=True)
+    rows = ["product_id,image_path,shot,style_id"]
+    for i in range(8):
+        arr = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        if i % 2:
+            arr[:] = 250
+            arr[::8] = 0
+        shot = "size_chart" if i % 2 else "material"
+        Image.fromarray(arr).save(gen / "images" / f"m{i}.jpg")
+        rows.append(f"g{i},images/m{i}.jpg,{shot},generated-{i}")
+    (gen / "gallery.csv").write_text("\n".join(rows) + "\n")
+    return gen
+
+
 def test_train_shots_reports_every_split_and_keeps_the_first_as_the_report(
     tmp_path: Path,
 ) -> None:
@@ -87,19 +104,7 @@ def test_a_refine_expert_is_trained_scored_and_shipped_with_the_gated_head(
     from modiste.models.heads import GatedHead, load_head
 
     data = _tiny_datasets(tmp_path / "datasets")
-    rng = np.random.default_rng(1)
-    gen = tmp_path / "generated"
-    (gen / "images").mkdir(parents=True)
-    rows = ["product_id,image_path,shot,style_id"]
-    for i in range(8):  # "fabric": noise filling the frame; "chart": dark rows on white
-        arr = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-        if i % 2:
-            arr[:] = 250
-            arr[::8] = 0
-        shot = "size_chart" if i % 2 else "material"
-        Image.fromarray(arr).save(gen / "images" / f"m{i}.jpg")
-        rows.append(f"g{i},images/m{i}.jpg,{shot},generated-{i}")
-    (gen / "gallery.csv").write_text("\n".join(rows) + "\n")
+    gen = _generated(tmp_path / "generated")
     settings = Settings(data_dir=tmp_path / "d")
     spec = FeatureSpec(size=64, cue_set="layout", tta=True)
     kw = {"folds": 2, "n_flat": 4, "n_far": 4, "cache_dir": tmp_path / "cache"}
@@ -129,4 +134,43 @@ def test_a_refine_expert_is_trained_scored_and_shipped_with_the_gated_head(
     clf = create_shot_classifier(settings)
     assert isinstance(clf.head, GatedHead) and clf.head.refine_base
     clf.head = replace(clf.head, meta={**clf.head.meta, "refine_below": 1.01})  # read them all
+    assert len(clf.predict(photos)) == 3 and clf.last_refined > 0
+
+
+def test_the_refine_pass_can_read_with_another_backbone(tmp_path: Path) -> None:
+    """The shipped head's refine pass is EfficientNet-Lite0 (its weights ship in a package):
+    trained on those features, stored in the head, and read with them at prediction."""
+    from modiste.gallery.classifier import create_shot_classifier, user_head_path
+    from modiste.models.heads import GatedHead
+
+    data = _tiny_datasets(tmp_path / "datasets")
+    gen = _generated(tmp_path / "generated")
+    settings = Settings(data_dir=tmp_path / "d")
+    spec = FeatureSpec(size=64, cue_set="layout", tta=True)
+    _, head = train_shots(
+        settings,
+        data,
+        spec,
+        folds=2,
+        n_flat=4,
+        n_far=4,
+        extra=(gen / "gallery.csv",),
+        refine_size=96,
+        refine_base=True,
+        refine_backbone="efficientnet_lite0",
+        out=user_head_path(settings),
+    )
+    assert isinstance(head, GatedHead) and head.refine is not None
+    assert head.refine_backbone == "efficientnet_lite0"
+    pooled = head.gallery.mean.shape[0] - n_cues(spec)  # MobileNetV2 avg||max: 2 x 1280
+    assert head.refine.mean.shape[0] == pooled + 2 * 1280 + n_cues(spec)  # + EfficientNet's
+    clf = create_shot_classifier(settings)
+    assert clf.refine_embedder is not None
+    assert clf.refine_embedder.backbone.name == "efficientnet_lite0"
+    assert clf.refine_embedder.cfg.image_size == 96 and clf.refine_embedder.flip
+    clf.head = replace(clf.head, meta={**clf.head.meta, "refine_below": 1.01})  # read them all
+    photos = [
+        Image.open(p).convert("RGB")
+        for p in sorted((data / "magento_luma" / "images").glob("*.jpg"))[:3]
+    ]
     assert len(clf.predict(photos)) == 3 and clf.last_refined > 0
