@@ -51,7 +51,6 @@ def main() -> None:
         FeatureBuilder,
         FeatureSpec,
         calibrate,
-        combine,
         cross_validate,
         n_cues,
     )
@@ -88,18 +87,11 @@ def main() -> None:
         spec = FeatureSpec(size=size, tta=True)
         proba[size] = splits(spec, *FeatureBuilder(spec, settings, cache).rows(paths))
     paired: dict[str, list[np.ndarray]] = {}
-    for pair in pairs:
-        spec = FeatureSpec(size=pair[0], tta=True)
-        builders = [FeatureBuilder(FeatureSpec(size=s, tta=True), settings, cache) for s in pair]
-        p_o = np.hstack([b.pooled(paths) for b in builders])
-        p_f = np.hstack([b.pooled(paths, flip=True) for b in builders])
-        c_o, c_f = builders[0].cues(paths), builders[0].cues(paths, flip=True)
-        paired["+".join(map(str, pair))] = splits(
-            spec,
-            combine(p_o, c_o, spec),
-            combine(p_f, c_f, spec),
-            combine(0.5 * (p_o + p_f), c_o, spec),
-        )
+    for first, second in pairs:  # the rows a refine expert with --refine-base reads
+        base = FeatureBuilder(FeatureSpec(size=first, tta=True), settings, cache)
+        spec = FeatureSpec(size=second, tta=True)
+        side_by_side = FeatureBuilder(spec, settings, cache).rows(paths, base=base)
+        paired[f"{first}+{second}"] = splits(spec, *side_by_side)
 
     def figures(p: np.ndarray) -> tuple[float, float]:
         pred = np.array(labels)[p.argmax(axis=1)]
