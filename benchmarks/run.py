@@ -24,6 +24,7 @@ RUNS: list[list[str]] = [
     ],
     ["benchmarks.dedupe_regroup", "--json", "benchmarks/results/dedupe_regroup.json"],
     ["benchmarks.relevance_floor", "--json", "benchmarks/results/relevance_floor.json"],
+    ["benchmarks.search_e2e", "--json", "benchmarks/results/search_e2e_packshots.json"],
     ["benchmarks.colour_names", "--json", "benchmarks/results/colour_names.json"],
     ["benchmarks.compliance_bench", "--json", "benchmarks/results/compliance_bench.json"],
 ]

@@ -15,11 +15,19 @@ for the fixed shipped recipe, for the colour recipe and weight chosen on the tra
 only (``nested``: leave-one-out R@1 among training photos), and for a projection trained on the
 training styles (colour weight chosen on an inner split of them, as ``train embedder`` does).
 The spread over splits says how far one split's figure can be from another's.
+
+``--views`` adds gallery-side detail views (``detail_views``): each catalog photo is also
+embedded as a few regions of its foreground box (upper, middle, lower bands...), and a query's
+score for a photo is its best over the whole photo and these regions, as if the index held a
+vector per region. The view set and colour weight are chosen per split on the training styles
+(leave-one-out R@1 among training photos); every fixed set is reported too. Not shipped: the
+index keeps one vector per garment (see ``docs/decisions/embeddings.md``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +47,21 @@ COLOUR_RECIPES: dict[str, dict[str, Any]] = {
     "36x5x5": {"h_bins": 36, "s_bins": 5, "v_bins": 5},
 }
 COLOUR_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
+# Detail views: regions (x1, y1, x2, y2) of the foreground box, as fractions of its sides.
+REGIONS: dict[str, tuple[float, float, float, float]] = {
+    "upper": (0.2, 0.15, 0.8, 0.55),
+    "middle": (0.2, 0.35, 0.8, 0.75),
+    "lower": (0.2, 0.55, 0.8, 0.95),
+    "centre": (0.3, 0.3, 0.7, 0.7),
+    "top_half": (0.15, 0.1, 0.85, 0.6),
+    "bottom_half": (0.15, 0.5, 0.85, 1.0),
+}
+VIEW_SETS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "middle": ("middle",),
+    "three_bands": ("upper", "middle", "lower"),
+    "halves_centre": ("top_half", "bottom_half", "centre"),
+}
 
 
 def recall(
@@ -63,6 +86,46 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def recall_from_sims(
+    sims: np.ndarray, labels: np.ndarray, queries: np.ndarray, gallery: np.ndarray
+) -> dict[str, float]:
+    """R@1/R@10 of photos ``queries`` against photos ``gallery`` (never a photo against itself)
+    from a full photo x photo score matrix."""
+    hit1, hit10 = [], []
+    for i in queries:
+        others = gallery[gallery != i]
+        relevant = labels[others] == labels[i]
+        if not relevant.any():
+            continue
+        order = np.argsort(-sims[i, others], kind="stable")[:10]
+        hit1.append(bool(relevant[order[0]]))
+        hit10.append(bool(relevant[order].any()))
+    n = len(hit1)
+    return {
+        "recall_at_1": float(np.mean(hit1)) if n else 0.0,
+        "recall_at_10": float(np.mean(hit10)) if n else 0.0,
+        "n_queries": n,
+    }
+
+
+def region_features(base: Any, images: list[Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """CNN and colour features of each region of each photo's foreground box."""
+    from modiste.models.colour import crop_foreground
+
+    boxes = [crop_foreground(im.convert("RGB"), base.recipe.colour.white) for im in images]
+    out = {}
+    for name, (x1, y1, x2, y2) in REGIONS.items():
+        views = [
+            fg.crop(
+                (int(x1 * fg.width), int(y1 * fg.height), int(x2 * fg.width), int(y2 * fg.height))
+            )
+            for fg in boxes
+        ]
+        # Each region is prepared as a catalog photo is (cut to its own foreground, squared).
+        out[name] = (base.cnn_features(views), base.colour_features(views))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     from modiste.config import Settings
     from modiste.evaluation.retrieval import grouped_split, load_item_images, load_items
@@ -81,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trained-splits", type=int, default=10, help="splits that train a projection")
     ap.add_argument("--steps", type=int, default=600, help="projection training steps")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/modiste-cache/same-item-cv"))
+    ap.add_argument("--views", action="store_true", help="also score gallery-side detail views")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -100,6 +164,23 @@ def main(argv: list[str] | None = None) -> None:
     def vectors(colour: np.ndarray, weight: float, proj: np.ndarray | None = None) -> np.ndarray:
         c = l2n(z @ proj) if proj is not None else z
         return l2n(np.hstack([c, weight * l2n(colour)]))
+
+    regions = region_features(base, images) if args.views else {}
+    with args.data.open(newline="", encoding="utf-8") as fh:  # the query's shot, where labelled
+        shots = np.asarray([r.get("shot") or "" for r in csv.DictReader(fh)])
+    assert len(shots) == len(items), "load_items keeps one item per row"
+    view_sims: dict[tuple[str, float], np.ndarray] = {}
+
+    def sims_with_views(view_set: str, weight: float) -> np.ndarray:
+        """Whole photo as the query; the best of the gallery photo's whole and region vectors."""
+        if (view_set, weight) not in view_sims:
+            q = vectors(col, weight)
+            s = q @ q.T
+            for name in VIEW_SETS[view_set]:
+                r_cnn, r_col = regions[name]
+                s = np.maximum(s, q @ l2n(np.hstack([l2n(r_cnn), weight * l2n(r_col)])).T)
+            view_sims[view_set, weight] = s
+        return view_sims[view_set, weight]
 
     rows: list[dict[str, Any]] = []
     for seed in range(args.splits):
@@ -125,6 +206,32 @@ def main(argv: list[str] | None = None) -> None:
             "heldout_gallery": recall(nested, labels, te, te),
             "catalog_gallery": recall(nested, labels, te, everything),
         }
+        if regions:
+            weight = base.recipe.colour_weight
+            row["detail_views"] = {
+                name: recall_from_sims(sims_with_views(name, weight), labels, te, everything)
+                for name in VIEW_SETS
+            }
+            row["detail_views_by_query_shot"] = {
+                name: {
+                    shot: recall_from_sims(
+                        sims_with_views(name, weight), labels, te[shots[te] == shot], everything
+                    )
+                    for shot in sorted(set(shots[te]))
+                }
+                for name in VIEW_SETS
+            }
+            pick = max(
+                ((name, w) for name in VIEW_SETS for w in COLOUR_WEIGHTS),
+                key=lambda nw: (
+                    recall_from_sims(sims_with_views(*nw), labels, tr, tr)["recall_at_1"],
+                    nw == ("none", weight),
+                ),
+            )
+            row["detail_views_nested"] = {
+                "choice": list(pick),
+                "catalog_gallery": recall_from_sims(sims_with_views(*pick), labels, te, everything),
+            }
         if seed < args.trained_splits:
             cfg = EmbedderTrainConfig(None, None, seed=seed, steps=args.steps)
             fit, val = grouped_split([groups[i] for i in tr], 0.5, seed + 1)
@@ -154,6 +261,23 @@ def main(argv: list[str] | None = None) -> None:
                 vals = [r[variant][gallery][k] for r in rows if variant in r]
                 if vals:
                     result["summary"][f"{variant}/{gallery}/{k}"] = summary(vals)
+    for name in VIEW_SETS if args.views else ():
+        for k in ("recall_at_1", "recall_at_10"):
+            vals = [r["detail_views"][name][k] for r in rows]
+            result["summary"][f"detail_views/{name}/catalog_gallery/{k}"] = summary(vals)
+    for k in ("recall_at_1", "recall_at_10") if args.views else ():
+        vals = [r["detail_views_nested"]["catalog_gallery"][k] for r in rows]
+        result["summary"][f"detail_views_nested/catalog_gallery/{k}"] = summary(vals)
+    for name in VIEW_SETS if args.views else ():  # pooled over splits: queries of each shot
+        by_shot: dict[str, list[float]] = {}
+        for r in rows:
+            for shot, m in r["detail_views_by_query_shot"][name].items():
+                if m["n_queries"]:
+                    by_shot.setdefault(shot, []).append(m["recall_at_1"])
+        for shot, vals in sorted(by_shot.items()):
+            result["summary"][f"detail_views/{name}/by_query_shot/{shot}/recall_at_1"] = summary(
+                vals
+            )
     for key, s in result["summary"].items():
         print(f"{key:45s} mean {s['mean']:.3f} sd {s['sd']:.3f} [{s['min']:.3f}, {s['max']:.3f}]")
     write_result(args.json, json.dumps(result, indent=1))

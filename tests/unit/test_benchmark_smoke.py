@@ -432,12 +432,18 @@ def test_same_item_cv_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     done = _bench(
         "same_item_cv",
         *("--data", str(data), "--splits", "2", "--trained-splits", "1", "--steps", "5"),
-        *("--cache", str(tmp_path / "cache"), "--json", str(out)),
+        *("--cache", str(tmp_path / "cache"), "--views", "--json", str(out)),
         timeout=180,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert [r["seed"] for r in result["splits"]] == [0, 1]
+    for r in result["splits"]:
+        # No detail view is the whole-photo recipe itself: the same figure as the fixed one.
+        none, fixed = r["detail_views"]["none"], r["fixed"]["catalog_gallery"]
+        assert none["recall_at_1"] == pytest.approx(fixed["recall_at_1"])
+        assert none["n_queries"] == fixed["n_queries"]
+        assert r["detail_views_nested"]["choice"][0] in r["detail_views"]
     assert "projection" in result["splits"][0] and "projection" not in result["splits"][1]
     for key, s in result["summary"].items():
         assert 0 <= s["min"] <= s["mean"] <= s["max"] <= 1, key
@@ -446,6 +452,30 @@ def test_same_item_cv_smoke(tmp_path: Path, datasets_dir: Path) -> None:
         for variant in ("fixed", "nested"):
             held, cat = r[variant]["heldout_gallery"], r[variant]["catalog_gallery"]
             assert cat["recall_at_1"] <= held["recall_at_1"]
+
+
+@pytest.mark.slow
+def test_search_e2e_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """A few street photos against a small packshot catalog ingested for real (issue #13)."""
+    out = tmp_path / "e2e.json"
+    done = _bench(
+        "search_e2e",
+        *("--limit", "5", "--work", str(tmp_path / "work"), "--json", str(out)),
+        timeout=600,
+        data_dir=tmp_path / "data",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["catalog_photos"] >= 10 and sum(result["indexed_garments"].values()) > 0
+    on, off = result["floor_on"], result["floor_off"]
+    for run in (on, off):
+        assert 0 <= run["detector_offered_the_garment"] <= run["queries"] >= 5
+        for route in ("shopper", "box_with_class", "box_without_class"):
+            assert 0 <= run[route]["precision_at_10"] <= 1
+            assert run[route]["mean_hits"] <= 10
+    # Without a floor every one of the ten slots holds a product; the floor can only empty some.
+    assert off["box_without_class"]["mean_hits"] == 10
+    assert on["box_without_class"]["mean_hits"] <= off["box_without_class"]["mean_hits"]
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from modiste.errors import ModisteError
 from modiste.models.onnx_runtime import lane_map
 from modiste.pipeline.stages import Outcome, Rows, StageContext
 from modiste.search.crops import WHOLE_IMAGE, crop_garments, encode_jpeg, pad_box
-from modiste.search.indexing import CatalogIndexer, payload, product_class
+from modiste.search.indexing import CatalogIndexer, payload, product_class, product_garments
 
 if TYPE_CHECKING:
     from modiste.config import Settings
@@ -183,9 +183,7 @@ def embed_run(models: EmbedModels, rows: Rows) -> Rows:
             box = Box(0.0, 0.0, float(image.width), float(image.height))
             garments = [Garment(row["wanted"] or WHOLE_IMAGE, row["whole_confidence"], box)]
         else:
-            garments = found.get(i, [])
-            matching = [g for g in garments if g.label == row["wanted"]]
-            garments = matching or garments
+            garments = product_garments(found.get(i, []), row["wanted"], image.width, image.height)
         for c in crop_garments(image, garments, margin=0.0):
             b = pad_box(c.box, image.width, image.height, INDEX_MARGIN)
             views.append(image.crop((round(b.x1), round(b.y1), round(b.x2), round(b.y2))))

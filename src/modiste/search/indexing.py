@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from modiste.catalog.schema import GarmentRow, ImageRow, ProductRow
+from modiste.domain import Box, Garment
 from modiste.errors import ModisteError, VectorIndexError
 from modiste.search.crops import WHOLE_IMAGE, crop_garments
 
@@ -52,6 +53,22 @@ def product_class(product_type: str | None, title: str | None = None) -> str | N
             if re.search(_TYPE_WORDS[cls], low):
                 return cls
     return None
+
+
+def product_garments(
+    found: Sequence[Garment], wanted: str | None, width: float, height: float
+) -> list[Garment]:
+    """The garments of a catalog photo to index for its product of class ``wanted``.
+
+    The detections of the product's class; when there are none, the whole photo under that
+    class (a packshot the street-trained detector misses, or a model shot where it found only
+    the shoes: the shoes are not the product, and a search narrowed to footwear must not offer
+    the shirt). With no class known, every detection; none at all: the whole-photo fallback.
+    """
+    matching = [g for g in found if g.label == wanted]
+    if wanted and not matching:
+        return [Garment(wanted, 0.0, Box(0.0, 0.0, float(width), float(height)))]
+    return matching or list(found)
 
 
 def index_dir(settings: Settings) -> Path:
@@ -253,7 +270,6 @@ class CatalogIndexer:
     def _index_one(
         self, session: Any, row: ImageRow, image: Any, old: list[int], redetect: bool
     ) -> None:
-        from modiste.domain import Box, Garment
         from modiste.search.crops import encode_jpeg
 
         if not redetect and row.garments:
@@ -268,8 +284,9 @@ class CatalogIndexer:
         else:
             found = self.detector.predict([image])[0] if self.detector is not None else []
         wanted = product_class(row.product.product_type, row.product.title)
-        matching = [g for g in found if g.label == wanted]
-        crops = crop_garments(image, matching or found, margin=0.0)
+        crops = crop_garments(
+            image, product_garments(found, wanted, image.width, image.height), margin=0.0
+        )
         self._drop(session, row, old)
         garments = []
         for c in crops:

@@ -167,16 +167,23 @@ class SearchService:
     ) -> list[ProductHit]:
         """Best ``k`` products for one vector; narrowed to ``label`` crops first when given.
 
-        Hits scoring under ``floor`` are left out: fewer (or no) hits beat k slots filled with
-        products that look nothing like the query.
+        Hits of the pass over every crop that score under ``floor`` are left out: fewer (or no)
+        hits beat k slots filled with products that look nothing like the query ("Products like
+        the hat" must not start with capri pants). Crops of the garment's own class (the narrowed
+        pass) stay whatever their score: the class is the stronger evidence of relevance. A
+        cosine floor over-rules it badly: street crops against a packshot catalog's detected
+        crops of the right class score under it half the time (``benchmarks.search_e2e``).
         """
         excluded = set(exclude)
         base = index_filters(filters)
         category = filters.category if filters else None
         best: dict[int, ProductHit] = {}
-        passes = [{**base, "label": label}, base] if label and label != WHOLE_IMAGE else [base]
-        for flt in passes:
+        narrowed = bool(label and label != WHOLE_IMAGE)
+        passes = [({**base, "label": label}, None), (base, floor)] if narrowed else [(base, floor)]
+        for flt, least in passes:
             for hit in self._fetch(vector, flt, k, category, excluded):
+                if least is not None and hit.score < least:
+                    continue
                 pid = int(hit.payload["product_id"])
                 if pid not in best or hit.score > best[pid].score:
                     best[pid] = _product_hit(hit)
@@ -206,8 +213,7 @@ class SearchService:
                 for pid, hit in best.items()
                 if pid in now and _matches_now(now[pid], hit.label, conditions, category)
             }
-        kept = [h for h in best.values() if floor is None or h.score >= floor]
-        return sorted(kept, key=lambda h: -h.score)[:k]
+        return sorted(best.values(), key=lambda h: -h.score)[:k]
 
     def _fetch(
         self,

@@ -29,7 +29,7 @@ from modiste.models.crop_embedder import CropEmbedder, CropRecipe
 from modiste.models.embedder import Embedder
 from modiste.models.registry import create_backbone
 from modiste.search.crops import WHOLE_IMAGE
-from modiste.search.indexing import CatalogIndexer, product_class
+from modiste.search.indexing import CatalogIndexer, product_class, product_garments
 from modiste.search.text import SearchFilters
 from modiste.search.visual import SearchService
 
@@ -234,7 +234,8 @@ def test_similar_products_excludes_itself_and_its_group(catalog, settings, embed
 
 
 def test_hits_under_the_relevance_floor_are_not_offered(catalog, settings, embedder) -> None:
-    """Issue #14 item 7: no k slots filled with poor hits; an empty list means no close match."""
+    """Issue #14 item 7: no k slots filled with poor hits; an empty list means no close match.
+    The floor guards the pass over every crop; crops of the garment's own class stay."""
     db, index, ids, _ = catalog
     query = Image.open(io.BytesIO(_photo(COLOURS["blue"])))
     everything = SearchService(settings, db, index, embedder, HalfDetector())
@@ -243,15 +244,58 @@ def test_hits_under_the_relevance_floor_are_not_offered(catalog, settings, embed
     assert len(hits) == 8  # without a floor every slot is filled, the other colours included
     floor = (hits[1].score + hits[2].score) / 2  # between the two blue tees and the rest
     strict = settings.model_copy(update={"search_min_score_photo": floor})
-    kept = SearchService(strict, db, index, embedder, HalfDetector()).search_image(query, None, 8)
-    assert {h.product_id for h in kept[0].hits} == {ids["blue-a"], ids["blue-b"]}
+    service = SearchService(strict, db, index, embedder, HalfDetector())
+    # The photo's 'top' is narrowed to the catalog's tops: every tee stays, best first.
+    assert [h.product_id for h in service.search_image(query, None, 8)[0].hits] == [
+        h.product_id for h in hits
+    ]
+    (vector,) = embedder.embed([query], use="photo")
+    unnarrowed = service.search_vector(vector, None, 8, floor=floor)
+    assert {h.product_id for h in unnarrowed} == {ids["blue-a"], ids["blue-b"]}
+    no_hats = service.search_vector(vector, None, 8, label="hat", floor=floor)
+    assert no_hats == unnarrowed  # no hat in the catalog: only close matches of other classes
     over = hits[0].score + 0.01  # above the best hit (the same photo scores 1.0)
     none = settings.model_copy(
         update={"search_min_score_photo": over, "search_min_score_similar": over}
     )
     service = SearchService(none, db, index, embedder, HalfDetector())
-    assert all(not o.hits for o in service.search_image(query, None, 8))  # "no close match"
-    assert service.similar_products(ids["yellow-a"], None, 5) == []
+    assert service.search_vector(vector, None, 8, label="hat", floor=over) == []  # no close match
+    landscape = Image.new("RGB", (100, 60), COLOURS["blue"])  # nothing detected: no class
+    (whole,) = service.search_image(landscape, None, 8)
+    assert whole.label == WHOLE_IMAGE and whole.hits == []
+    # "Similar items" narrow to the product's own class: the other tees stay, best first.
+    similar = service.similar_products(ids["yellow-a"], None, 5)
+    assert similar and ids["yellow-a"] not in {h.product_id for h in similar}
+
+
+def test_a_narrowed_pass_under_the_floor_still_lets_the_other_crops_in(
+    catalog, settings, embedder
+) -> None:
+    """Issue #13: a shopper's garment is narrowed to its class first; that pass's crops stay
+    under the floor, and when they are fewer than k, close matches of other crops follow."""
+    db, _, ids, _ = catalog
+    with db.session() as s:  # every colour but blue becomes a skirt: its 'bottom' crop is kept
+        s.execute(
+            update(ProductRow)
+            .where(ProductRow.external_id.not_like("blue-%"))
+            .values(product_type="Bottoms > Skirts")
+        )
+        image_ids = list(s.scalars(select(ImageRow.id)))
+    index = create_index("faiss", embedder.dim, None)
+    store = ImageStore(settings.images_dir)
+    CatalogIndexer(db, store, index, embedder, HalfDetector()).index_images(image_ids)
+    service = SearchService(settings, db, index, embedder, HalfDetector())
+    query = Image.open(io.BytesIO(_photo(COLOURS["blue"])))
+    (vector,) = embedder.embed([query.crop((0, 50, 60, 100))], use="photo")
+    everything = service.search_vector(vector, None, 8)
+    blue = {ids["blue-a"], ids["blue-b"]}
+    assert {h.product_id for h in everything[:2]} == blue  # the blue tees, indexed as 'top'
+    floor = (everything[1].score + everything[2].score) / 2
+    skirts = {i for name, i in ids.items() if not name.startswith("blue")}
+    kept = service.search_vector(vector, None, 8, label="bottom", floor=floor)
+    assert {h.product_id for h in kept} == skirts | blue  # the skirts under the floor stay
+    only = service.search_vector(vector, None, 2, label="bottom", floor=floor)
+    assert {h.product_id for h in only} <= skirts  # k skirts: the other crops are not asked
 
 
 def test_awkward_query_images_do_not_crash(catalog, settings, embedder) -> None:
@@ -280,6 +324,18 @@ def test_product_class_words() -> None:
     assert product_class("Men/Bottoms/Pants") == "bottom"
     assert product_class(None, "Voyage Yoga Bag") == "bag"
     assert product_class("Gear", "Fitness kit") is None
+
+
+def test_a_catalog_photo_indexes_its_product_not_the_other_garments() -> None:
+    """Issue #13: a shirt's model shot where only the shoes were found is indexed as the shirt
+    (the whole photo), not as footwear; a photo of an unknown type keeps every detection."""
+    shoes = Garment("footwear", 0.8, Box(10, 150, 60, 200))
+    top = Garment("top", 0.7, Box(5, 20, 95, 90))
+    (shirt,) = product_garments([shoes], "top", 100, 200)
+    assert (shirt.label, shirt.box, shirt.confidence) == ("top", Box(0, 0, 100, 200), 0.0)
+    assert product_garments([shoes, top], "top", 100, 200) == [top]
+    assert product_garments([shoes, top], None, 100, 200) == [shoes, top]
+    assert product_garments([], None, 100, 200) == []  # the crops' whole-image fallback
 
 
 def test_embed_stage_records_outcomes_and_saves(catalog, settings, embedder, tmp_path) -> None:
@@ -415,7 +471,9 @@ def test_reconcile_repairs_garments_and_vectors_stored_twice(
             for g in s.scalars(select(GarmentRow).where(GarmentRow.image_id == ids[0]))
         ]
     assert boxes and len(boxes) == len(set(boxes)) == len(first)
-    assert {b[0] for b in boxes} == ({"top"} if detected else {WHOLE_IMAGE})
+    # A tee: its detected top, or without a detector the whole photo under the tee's class.
+    assert {b[0] for b in boxes} == {"top"}
+    assert (max(b[4] for b in boxes) < 100) == detected  # the upper half, or the whole photo
     assert index.count() == 15
     with db.session() as s:  # the index and the catalog name the same garments
         garments = set(s.scalars(select(GarmentRow.id).where(GarmentRow.indexed.is_(True))))
