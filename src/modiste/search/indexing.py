@@ -34,10 +34,15 @@ log = logging.getLogger(__name__)
 BACKEND = "faiss"
 
 # Product-type words → detector classes, to keep the crop that is the product (a model's jeans in
-# a T-shirt photo are someone else's product).
+# a T-shirt photo are someone else's product). The classes are the detector's as it was trained
+# (``evaluation.detection.LABEL_MAP``): hoodies, sweatshirts and vests are tops, cardigans and
+# capes outerwear; a hoodie product filed under outerwear never matched its detected 'top'.
 _TYPE_WORDS = {
-    "top": r"t-?shirt|tee|shirt|top|tank|bra|blouse|polo|sweater|jumper|pullover|longsleeve|body",
-    "outerwear": r"jacket|coat|hoodie|sweatshirt|blazer|outerwear|parka|vest|cardigan|anorak",
+    "top": (
+        r"t-?shirt|tee|shirt|top|tank|bra|blouse|polo|sweater|jumper|pullover|longsleeve|body"
+        r"|hoodie|vest|kurta|kurti|tunic"
+    ),
+    "outerwear": r"jacket|coat|blazer|outerwear|parka|cardigan|anorak|cape|shrug",
     "bottom": r"pant|trouser|jean|short|skirt|legging|bottom|capri|jogger",
     "dress": r"dress|gown|jumpsuit",
     "footwear": r"shoe|sneaker|boot|sandal|footwear|heel|trainer",

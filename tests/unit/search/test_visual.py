@@ -321,6 +321,10 @@ def test_awkward_query_images_do_not_crash(catalog, settings, embedder) -> None:
 
 def test_product_class_words() -> None:
     assert product_class("Women/Tops/Jackets") == "outerwear"
+    # The detector's classes (CCP's mapping): a hoodie or a sweatshirt is a top.
+    assert product_class("Men/Tops/Hoodies & Sweatshirts") == "top"
+    assert product_class("Apparel/Topwear/Sweatshirts") == "top"
+    assert product_class("Women/Tops/Cardigans") == "outerwear"
     assert product_class("Men/Bottoms/Pants") == "bottom"
     assert product_class(None, "Voyage Yoga Bag") == "bag"
     assert product_class("Gear", "Fitness kit") is None
