@@ -170,9 +170,9 @@ class SearchService:
         Hits of the pass over every crop that score under ``floor`` are left out: fewer (or no)
         hits beat k slots filled with products that look nothing like the query ("Products like
         the hat" must not start with capri pants). Crops of the garment's own class (the narrowed
-        pass) stay whatever their score: the class is the stronger evidence of relevance. A
-        cosine floor over-rules it badly: street crops against a packshot catalog's detected
-        crops of the right class score under it half the time (``benchmarks.search_e2e``).
+        pass) stay whatever their score: the class is the stronger evidence of relevance. With
+        the floor over both passes, a shopper's street photo against a packshot catalog found
+        its category in 0.740 of ten slots, against 0.832 so (``benchmarks.search_e2e``).
         """
         excluded = set(exclude)
         base = index_filters(filters)
