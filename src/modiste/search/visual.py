@@ -213,7 +213,9 @@ class SearchService:
                 for pid, hit in best.items()
                 if pid in now and _matches_now(now[pid], hit.label, conditions, category)
             }
-        return sorted(best.values(), key=lambda h: -h.score)[:k]
+        # The garment's own class first, best first (those are not floored), then the close
+        # matches of other crops: a dress scoring over a skirt does not sit between the skirts.
+        return sorted(best.values(), key=lambda h: (narrowed and h.label != label, -h.score))[:k]
 
     def _fetch(
         self,
@@ -268,7 +270,7 @@ class SearchService:
             ):
                 if hit.product_id not in best or hit.score > best[hit.product_id].score:
                     best[hit.product_id] = hit
-        return sorted(best.values(), key=lambda h: -h.score)[:k]
+        return sorted(best.values(), key=lambda h: (h.label != label, -h.score))[:k]
 
     def _same_group(self, session: Any, product_id: int) -> set[int]:
         """The product and every product sharing a duplicate or offer group with it."""

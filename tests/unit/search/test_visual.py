@@ -294,6 +294,9 @@ def test_a_narrowed_pass_under_the_floor_still_lets_the_other_crops_in(
     skirts = {i for name, i in ids.items() if not name.startswith("blue")}
     kept = service.search_vector(vector, None, 8, label="bottom", floor=floor)
     assert {h.product_id for h in kept} == skirts | blue  # the skirts under the floor stay
+    # ...and come first, though the blue tees score higher: the class leads, then the rest.
+    assert [h.label for h in kept] == ["bottom"] * 6 + ["top"] * 2
+    assert {h.product_id for h in kept[6:]} == blue and kept[6].score > kept[0].score
     only = service.search_vector(vector, None, 2, label="bottom", floor=floor)
     assert {h.product_id for h in only} <= skirts  # k skirts: the other crops are not asked
 
