@@ -104,8 +104,11 @@ def sample_gallery(source: Path, n: int | None, out: Path, seed: int = 0) -> int
 # --- one run, in its own process -------------------------------------------------------------
 
 
-def one_run(engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: Path) -> None:
-    """Import ``gallery`` into a fresh ``data_dir``, ingest it with ``engine``, dump the result."""
+def ingest_gallery(
+    engine: str, gallery: Path, data_dir: Path, onnx: Path | None = None
+) -> tuple[Any, Any, Any, float]:
+    """Import ``gallery`` as a feed into a fresh ``data_dir`` and ingest it with ``engine``
+    (``onnx``: exported graphs to start from); returns settings, database, summary, seconds."""
     from modiste.catalog.db import Database
     from modiste.catalog.gallery_feed import gallery_to_feed
     from modiste.catalog.importer import import_feed
@@ -122,7 +125,12 @@ def one_run(engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: 
         shutil.copytree(onnx, settings.cache_dir / "onnx", dirs_exist_ok=True)
     started = time.perf_counter()
     summary = run_ingest(settings, db, engine=engine)
-    seconds = time.perf_counter() - started
+    return settings, db, summary, time.perf_counter() - started
+
+
+def one_run(engine: str, gallery: Path, data_dir: Path, onnx: Path | None, out: Path) -> None:
+    """Import ``gallery`` into a fresh ``data_dir``, ingest it with ``engine``, dump the result."""
+    settings, db, summary, seconds = ingest_gallery(engine, gallery, data_dir, onnx)
     result = {
         "engine": engine,
         "seconds": round(seconds, 3),

@@ -89,23 +89,16 @@ def summary(values: list[float]) -> dict[str, float]:
 def recall_from_sims(
     sims: np.ndarray, labels: np.ndarray, queries: np.ndarray, gallery: np.ndarray
 ) -> dict[str, float]:
-    """R@1/R@10 of photos ``queries`` against photos ``gallery`` (never a photo against itself)
-    from a full photo x photo score matrix."""
-    hit1, hit10 = [], []
-    for i in queries:
-        others = gallery[gallery != i]
-        relevant = labels[others] == labels[i]
-        if not relevant.any():
-            continue
-        order = np.argsort(-sims[i, others], kind="stable")[:10]
-        hit1.append(bool(relevant[order[0]]))
-        hit10.append(bool(relevant[order].any()))
-    n = len(hit1)
-    return {
-        "recall_at_1": float(np.mean(hit1)) if n else 0.0,
-        "recall_at_10": float(np.mean(hit10)) if n else 0.0,
-        "n_queries": n,
-    }
+    """:func:`recall` from a full photo x photo score matrix instead of vectors."""
+    from modiste.evaluation.retrieval import same_item_scores_metrics
+
+    m = same_item_scores_metrics(
+        sims[np.ix_(gallery, gallery)],
+        labels[gallery].tolist(),
+        ks=(1, 10),
+        query_mask=np.isin(gallery, queries),
+    )
+    return {k: m[k] for k in ("recall_at_1", "recall_at_10", "n_queries")}
 
 
 def region_features(base: Any, images: list[Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -261,23 +254,22 @@ def main(argv: list[str] | None = None) -> None:
                 vals = [r[variant][gallery][k] for r in rows if variant in r]
                 if vals:
                     result["summary"][f"{variant}/{gallery}/{k}"] = summary(vals)
-    for name in VIEW_SETS if args.views else ():
+    if args.views:
+        views = result["summary"]
         for k in ("recall_at_1", "recall_at_10"):
-            vals = [r["detail_views"][name][k] for r in rows]
-            result["summary"][f"detail_views/{name}/catalog_gallery/{k}"] = summary(vals)
-    for k in ("recall_at_1", "recall_at_10") if args.views else ():
-        vals = [r["detail_views_nested"]["catalog_gallery"][k] for r in rows]
-        result["summary"][f"detail_views_nested/catalog_gallery/{k}"] = summary(vals)
-    for name in VIEW_SETS if args.views else ():  # pooled over splits: queries of each shot
-        by_shot: dict[str, list[float]] = {}
-        for r in rows:
-            for shot, m in r["detail_views_by_query_shot"][name].items():
-                if m["n_queries"]:
-                    by_shot.setdefault(shot, []).append(m["recall_at_1"])
-        for shot, vals in sorted(by_shot.items()):
-            result["summary"][f"detail_views/{name}/by_query_shot/{shot}/recall_at_1"] = summary(
-                vals
-            )
+            for name in VIEW_SETS:
+                vals = [r["detail_views"][name][k] for r in rows]
+                views[f"detail_views/{name}/catalog_gallery/{k}"] = summary(vals)
+            vals = [r["detail_views_nested"]["catalog_gallery"][k] for r in rows]
+            views[f"detail_views_nested/catalog_gallery/{k}"] = summary(vals)
+        for name in VIEW_SETS:  # pooled over splits: the queries of each shot
+            by_shot: dict[str, list[float]] = {}
+            for r in rows:
+                for shot, m in r["detail_views_by_query_shot"][name].items():
+                    if m["n_queries"]:
+                        by_shot.setdefault(shot, []).append(m["recall_at_1"])
+            for shot, vals in sorted(by_shot.items()):
+                views[f"detail_views/{name}/by_query_shot/{shot}/recall_at_1"] = summary(vals)
     for key, s in result["summary"].items():
         print(f"{key:45s} mean {s['mean']:.3f} sd {s['sd']:.3f} [{s['min']:.3f}, {s['max']:.3f}]")
     write_result(args.json, json.dumps(result, indent=1))

@@ -28,62 +28,36 @@ import argparse
 import csv
 import json
 import tempfile
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks import ingest_bench
+from benchmarks.harness import DATASETS
 from benchmarks.output import write_result
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
 ROUTES = ("shopper", "box_with_class", "box_without_class")
 PICK_IOU = 0.5
 
 
-def catalog_gallery(sets: Path, out: Path, limit: int | None) -> dict[str, str]:
-    """A gallery CSV of G.csv's photos with their Myntra titles; returns product id -> label."""
-    products = DATASETS / "fashion_products" / "products.csv"
-    with products.open(newline="", encoding="utf-8") as fh:
-        meta = {Path(r["image_path"]).name: r for r in csv.DictReader(fh) if r["image_path"]}
+def catalog_gallery(sets: Path, work: Path, limit: int | None) -> tuple[Path, dict[str, str]]:
+    """G.csv's photos, in its order, as a gallery CSV of their Myntra products (the rows
+    ``ingest_bench`` writes for the whole catalog); returns it and product id -> label."""
+    with ingest_bench.catalog_gallery("fashion_products", work).open(encoding="utf-8") as fh:
+        catalog = {r["image_path"]: r for r in csv.DictReader(fh)}
     with (sets / "G.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if limit:
         rows = rows[:: max(1, len(rows) // (3 * limit))]
-    labels = {}
+    picked = [(catalog[str((sets / r["image_path"]).resolve())], r["label"]) for r in rows]
+    out = work / "gallery.csv"
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["product_id", "image_path", "title", "gender", "category"])
-        for r in rows:
-            path = (sets / r["image_path"]).resolve()
-            m = meta[path.name]
-            where = "/".join(m[k] for k in ("masterCategory", "subCategory", "articleType"))
-            writer.writerow([path.stem, path, m["productDisplayName"], m["gender"], where])
-            labels[path.stem] = r["label"]
-    return labels
-
-
-def ingest(gallery: Path, data_dir: Path) -> tuple[Any, Any, float]:
-    """Import ``gallery`` as a feed into a fresh ``data_dir`` and ingest it (local engine)."""
-    from modiste.catalog.db import Database
-    from modiste.catalog.gallery_feed import gallery_to_feed
-    from modiste.catalog.importer import import_feed
-    from modiste.config import Settings
-    from modiste.pipeline.ingest import run_ingest
-
-    settings = Settings(data_dir=data_dir, feed_file_roots=[gallery.parent, DATASETS])
-    feed = gallery.parent / "feed.csv"
-    gallery_to_feed(gallery, feed)
-    db = Database(settings)
-    db.migrate()
-    import_feed(db, feed)
-    started = time.perf_counter()
-    summary = run_ingest(settings, db, engine="local")
-    if summary.failures:
-        raise SystemExit(f"ingest failed on {len(summary.failures)} photos: {summary.failures[:3]}")
-    return settings, db, time.perf_counter() - started
+        writer = csv.DictWriter(fh, fieldnames=list(picked[0][0]))
+        writer.writeheader()
+        writer.writerows(row for row, _ in picked)
+    return out, {row["product_id"]: label for row, label in picked}
 
 
 def iou(a: Any, b: Any) -> float:
@@ -154,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     if not DATASETS.exists():
         raise SystemExit(f"needs {DATASETS}")
 
+    from sqlalchemy import select
+
+    from modiste.catalog.schema import GarmentRow
     from modiste.evaluation.build_sets import build_crossdomain
     from modiste.search.visual import create_search_service
 
@@ -161,16 +138,16 @@ def main(argv: list[str] | None = None) -> None:
         work = args.work or Path(tmp)
         sets = work / "crossdomain"
         build_crossdomain(DATASETS, sets, seed=args.seed, catalog="fashion_products")
-        label_of = catalog_gallery(sets, work / "gallery.csv", args.limit)
-        settings, db, seconds = ingest(work / "gallery.csv", work / "data")
+        gallery, label_of = catalog_gallery(sets, work, args.limit)
+        settings, db, summary, seconds = ingest_bench.ingest_gallery(
+            "local", gallery, work / "data"
+        )
+        if summary.failures:
+            raise SystemExit(f"ingest failed on {len(summary.failures)} photos")
         with (sets / "Q.csv").open(newline="", encoding="utf-8") as fh:
             queries = list(csv.DictReader(fh))
         if args.limit:
             queries = queries[:: max(1, len(queries) // args.limit)]
-        from sqlalchemy import select
-
-        from modiste.catalog.schema import GarmentRow
-
         with db.session() as session:
             indexed = Counter(
                 session.scalars(select(GarmentRow.label).where(GarmentRow.indexed.is_(True)))

@@ -95,9 +95,27 @@ def same_item_metrics(
     Returns:
         ``recall_at_{k}`` for each k, ``map`` and ``n_queries``.
     """
+    sims = _similarity(vectors if queries is None else queries, vectors)
+    return _ranked(sims, labels, ks, query_mask)
+
+
+def same_item_scores_metrics(
+    sims: np.ndarray,
+    labels: Sequence[str],
+    ks: Sequence[int] = RECALL_KS,
+    query_mask: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """:func:`same_item_metrics` from an image x image score matrix, for scores that are not one
+    dot product (the best over several vectors per image); ``sims`` is left as it is."""
+    return _ranked(np.array(sims), labels, ks, query_mask)
+
+
+def _ranked(
+    sims: np.ndarray, labels: Sequence[str], ks: Sequence[int], query_mask: np.ndarray | None
+) -> dict[str, Any]:
+    """Leave-one-out ranking of ``sims`` (overwritten: its diagonal leaves every ranking)."""
     labs = np.asarray(labels)
     n = len(labs)
-    sims = _similarity(vectors if queries is None else queries, vectors)
     np.fill_diagonal(sims, -np.inf)
     hits = {k: 0 for k in ks}
     aps: list[float] = []

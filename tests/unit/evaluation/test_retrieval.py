@@ -14,6 +14,7 @@ from modiste.evaluation.retrieval import (
     grouped_split,
     load_items,
     same_item_metrics,
+    same_item_scores_metrics,
 )
 
 
@@ -42,6 +43,21 @@ def test_same_item_query_mask_keeps_unscored_products_as_distractors() -> None:
     assert full["n_queries"] == alone["n_queries"] == 4
     assert alone["recall_at_1"] == 1.0
     assert full["recall_at_1"] == 0.5  # both photos of a find c's photo first
+
+
+def test_same_item_from_a_score_matrix_ranks_as_from_vectors() -> None:
+    """The score-matrix form (scores that are not one dot product) ranks exactly as the vector
+    form does on a dot-product matrix, and leaves the caller's matrix as it was."""
+    v = np.asarray([[1, 0], [0.8, 0.6], [0.95, 0.31], [0, 1], [0.05, 1]], dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    labels = ["a", "a", "c", "b", "b"]
+    scored = np.asarray([True, True, False, True, True])
+    sims = v @ v.T
+    before = sims.copy()
+    assert same_item_scores_metrics(sims, labels, query_mask=scored) == same_item_metrics(
+        v, labels, query_mask=scored
+    )
+    np.testing.assert_array_equal(sims, before)
 
 
 def test_crossdomain_precision_macro() -> None:
