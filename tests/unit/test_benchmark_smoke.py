@@ -614,3 +614,35 @@ def test_compliance_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     # miss (benchmarks/README.md); the harness still counts it
     assert per_rule["text"]["tp"] + per_rule["text"]["fn"] >= 1
     assert result["pixel_rules_images_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_detector_ab_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """The shipped head against itself on three held-out photos: no difference, same picks."""
+    head = REPO / "src" / "modiste" / "models" / "weights" / "detector_mobilenet_v2.npz"
+    ccp = datasets_dir / "ccp_street"
+    with (ccp / "boxes.csv").open(newline="", encoding="utf-8") as fh:
+        boxes = [r for r in csv.DictReader(fh) if r["label"] in ("skirt", "shoes", "bag")][:4]
+    queries = tmp_path / "Q.csv"
+    with queries.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image_path", "label", "x1", "y1", "x2", "y2"])
+        names = {"skirt": "bottom", "shoes": "footwear", "bag": "bag"}
+        for r in boxes:
+            path = (ccp / r["image_path"]).resolve()
+            w.writerow([path, names[r["label"]], r["x1"], r["y1"], r["x2"], r["y2"]])
+    out = tmp_path / "ab.json"
+    done = _bench(
+        "detector_ab",
+        *(str(head), str(head), "--boxes", str(ccp / "boxes.csv"), "--queries", str(queries)),
+        *("--max-images", "3", "--resamples", "5", "--json", str(out)),
+        timeout=240,
+        data_dir=tmp_path / "data",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["n_images"] == 3 and report["a"]["map50"] == report["b"]["map50"]
+    assert report["b_minus_a"]["mean"] == 0.0
+    picks = report["picks"]
+    assert picks["queries"] == 4 and picks["a"] == picks["b"]
+    assert sum(picks["a_b"].values()) == 4 and "right/wrong" not in picks["a_b"]

@@ -30,6 +30,12 @@ def train_detector_cmd(
     ),
     tag_weight: float = typer.Option(0.5, help="Weight of the image-level tag loss."),
     weak_batch: int = typer.Option(16, help="Tagged photos added to each batch."),
+    teacher: Path | None = typer.Option(
+        None,
+        help="A trained head file: with --tags, train on the tagged photos as annotated, with "
+        "this head's boxes that their tags confirm (pseudo-labels), instead of the tag loss.",
+    ),
+    pseudo_threshold: float = typer.Option(0.3, help="Lowest teacher score of a pseudo-label box."),
     paste_catalog: Path | None = typer.Option(
         None,
         help="products.csv of a catalog on white (articleType, image_path): paste its bags, "
@@ -97,6 +103,7 @@ def train_detector_cmd(
         weak_batch=weak_batch,
         paste_per_image=paste_per_image,
         paste_seed=paste_seed,
+        pseudo_threshold=pseudo_threshold,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:
@@ -118,6 +125,7 @@ def train_detector_cmd(
             progress,
             tags,
             paste_catalog,
+            teacher,
         )
     name = "validation" if "validation" in result else "held-out"
     held = result.get("validation") or result.get("held_out")

@@ -157,13 +157,15 @@ def read_detection_set(
 def read_tag_set(
     images_csv: Path, tags_csv: Path, classes: Sequence[str]
 ) -> tuple[list[Path], np.ndarray]:
-    """Unannotated images (``annotated`` 0) and which ``classes`` their image-level tags name.
+    """Unannotated images (``annotated`` 0) and how many of their image-level tags name each
+    of ``classes``.
 
     ``tags.csv`` has ``image_id`` (matched to ``images.csv``'s) and ``tag``; an image without a
-    tag of a kept class still counts: it says those classes are absent.
+    tag of a kept class still counts: it says those classes are absent. Two tags of one class
+    (sunglasses and a belt: two accessories) count two; a tag repeated counts once.
 
     Returns:
-        The image paths and a (N, len(classes)) 0/1 presence matrix.
+        The image paths and a (N, len(classes)) matrix of tag counts (0: absent).
     """
     paths: dict[str, Path] = {}
     for row in _read_csv(images_csv):
@@ -173,6 +175,7 @@ def read_tag_set(
             paths[row["image_id"]] = (images_csv.parent / row["image_path"]).resolve()
     column = {c: i for i, c in enumerate(classes)}
     present: dict[str, np.ndarray] = {}  # filled in tag order; an image nobody tagged says nothing
+    seen: set[tuple[str, str]] = set()
     for row in _read_csv(tags_csv):
         if not {"image_id", "tag"} <= row.keys():
             raise FeedError(f"{tags_csv}: needs 'image_id' and 'tag' columns")
@@ -180,8 +183,10 @@ def read_tag_set(
             continue
         flags = present.setdefault(row["image_id"], np.zeros(len(classes), np.float32))
         label = map_label(row["tag"], classes)
-        if label is not None:
-            flags[column[label]] = 1.0
+        tag = (row["image_id"], row["tag"].strip().lower())
+        if label is not None and tag not in seen:
+            seen.add(tag)
+            flags[column[label]] += 1.0
     keys = [k for k in paths if k in present]
     matrix = np.stack([present[k] for k in keys]) if keys else np.zeros((0, len(classes)))
     return [paths[k] for k in keys], matrix.astype(np.float32)

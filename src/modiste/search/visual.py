@@ -213,9 +213,7 @@ class SearchService:
                 for pid, hit in best.items()
                 if pid in now and _matches_now(now[pid], hit.label, conditions, category)
             }
-        # The garment's own class first, best first (those are not floored), then the close
-        # matches of other crops: a dress scoring over a skirt does not sit between the skirts.
-        return sorted(best.values(), key=lambda h: (narrowed and h.label != label, -h.score))[:k]
+        return _own_class_first(best.values(), label)[:k]
 
     def _fetch(
         self,
@@ -270,7 +268,7 @@ class SearchService:
             ):
                 if hit.product_id not in best or hit.score > best[hit.product_id].score:
                     best[hit.product_id] = hit
-        return sorted(best.values(), key=lambda h: (h.label != label, -h.score))[:k]
+        return _own_class_first(best.values(), label)[:k]
 
     def _same_group(self, session: Any, product_id: int) -> set[int]:
         """The product and every product sharing a duplicate or offer group with it."""
@@ -304,6 +302,13 @@ def _product_hit(hit: Hit) -> ProductHit:
         label=p.get("label"),
         payload=dict(p),
     )
+
+
+def _own_class_first(hits: Iterable[ProductHit], label: str | None) -> list[ProductHit]:
+    """The garment's own class first, best first (those are not floored), then the close
+    matches of other crops: a dress scoring over a skirt does not sit between the skirts."""
+    narrowed = bool(label and label != WHOLE_IMAGE)
+    return sorted(hits, key=lambda h: (narrowed and h.label != label, -h.score))
 
 
 def _dominant_label(garments: Sequence[GarmentRow]) -> str:

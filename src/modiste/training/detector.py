@@ -79,6 +79,8 @@ class DetectorTrainConfig:
     weak_batch: int = 16  # unannotated photos added to each batch
     paste_per_image: int = 1  # copy-paste photos per training photo (when a catalog is given)
     paste_seed: int = 0
+    # a teacher's box on a tagged, unannotated photo is trained on from this score (with a teacher)
+    pseudo_threshold: float = 0.3
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -225,12 +227,22 @@ def _shift(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss, normalised by the number of centres."""
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss, normalised by the number of centres.
+
+    ``weight`` (N, C), optional, scales each image's class heatmap: 0 leaves it untaught.
+    """
     import torch
 
     p = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1).float()
+    if weight is not None:
+        w = weight[:, :, None, None]
+        pos_loss = (torch.log(p) * (1 - p) ** 2 * pos * w).sum()
+        neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos) * w).sum()
+        return -(pos_loss + neg_loss) / (pos * w).sum().clamp(min=1)
     pos_loss = (torch.log(p) * (1 - p) ** 2 * pos).sum()
     neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos)).sum()
     return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
@@ -299,8 +311,12 @@ def train_head(
     progress: Progress | None = None,
     backbone: torch.nn.Module | None = None,
     weak: tuple[np.ndarray, np.ndarray] | None = None,
+    heat_weight: np.ndarray | None = None,
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Fit the head on cached features; ``evaluate`` (optional) gives mAP50 every few epochs.
+
+    ``heat_weight`` (N, C), optional, weighs each image's class heatmap in the focal loss (0
+    where a pseudo-labelled photo's tags name more garments of a class than its boxes show).
 
     ``weak`` holds the cached stride-16 maps of unannotated photos and their (N, C) class
     presence from image-level tags: ``tc.weak_batch`` of them join each batch, and the highest
@@ -335,6 +351,7 @@ def train_head(
         pct_start=0.1,
     )
     heat_t, size_t, off_t, mask_t = (torch.from_numpy(t) for t in targets)
+    weight_t = torch.from_numpy(heat_weight) if heat_weight is not None else None
     low_all = torch.from_numpy(np.array(f16))
     high_all = None if tuned is not None or f32 is None else torch.from_numpy(np.array(f32))
     gen = torch.Generator().manual_seed(tc.seed)
@@ -353,6 +370,7 @@ def train_head(
         total = 0.0
         for idx in torch.randperm(len(f16), generator=gen).split(tc.batch_size):
             tgt = [heat_t[idx], size_t[idx], off_t[idx], mask_t[idx]]
+            hw = weight_t[idx] if weight_t is not None else None
             low = low_all[idx].float()
             high = None if high_all is None else high_all[idx].float()
             if weak_low is not None:
@@ -378,7 +396,7 @@ def train_head(
             m = tgt[3].unsqueeze(2)
             n_pos = m.sum().clamp(min=1)
             loss = (
-                focal_loss(heat, tgt[0])
+                focal_loss(heat, tgt[0], hw)
                 + 0.5 * ((size - tgt[1]).abs() * m).sum() / n_pos
                 + ((offset - tgt[2]).abs() * m).sum() / n_pos
             )
@@ -463,6 +481,53 @@ def paste_photos(
     return paste_items(sources, products, root / f"paste-{paste_key(paste_csv, sources, cfg)}", cfg)
 
 
+def pseudo_label(
+    teacher: Path,
+    cfg: HeadConfig,
+    items: Sequence[DetectionItem],
+    maps: tuple[np.ndarray, np.ndarray, Sequence[Letterbox]],
+    counts: np.ndarray,
+    threshold: float,
+) -> tuple[list[DetectionItem], np.ndarray]:
+    """A teacher head's boxes on unannotated photos, kept where the photos' tags agree.
+
+    ``maps`` are the photos' cached features (each photo, then its mirror), ``counts`` how many
+    of each photo's tags name each class (:func:`read_tag_set`). A class the tags do not name
+    keeps no box and is taught as absent everywhere, as in an annotated photo. A named class
+    keeps its best boxes scoring ``threshold`` or more, at most as many as its tags; where fewer
+    turn up, its heatmap is not taught at all on that photo (a missed garment would be taught
+    as background), though the found boxes still teach size and offset.
+
+    Returns:
+        Items for the photos and then their mirrors (the cache's layout), and the (2N, C)
+        heatmap weights for :func:`train_head`.
+    """
+    from modiste.models.detector_head import load_head
+
+    head, tcfg = load_head(teacher)
+    same = ("backbone", "input_width", "input_height", "stride", "tune_from", "tta")
+    if any(getattr(tcfg, k) != getattr(cfg, k) for k in same):
+        raise ConfigError(
+            f"the teacher {teacher.name} must read the features this run caches "
+            f"(same {', '.join(same)})"
+        )
+    f16, f32, lbs = maps
+    preds = predict_cached(head, f16, f32, lbs[: len(items)], tcfg, threshold)
+    plain, weights = [], np.ones((len(items), len(cfg.classes)), np.float32)
+    for i, (item, garments) in enumerate(zip(items, preds, strict=True)):
+        boxes, labels = [], []
+        for c, name in enumerate(cfg.classes):
+            wanted = int(counts[i, c])
+            found = [g for g in garments if g.label == name][:wanted]  # best first
+            boxes += [[g.box.x1, g.box.y1, g.box.x2, g.box.y2] for g in found]
+            labels += [name] * len(found)
+            if len(found) < wanted:
+                weights[i, c] = 0.0
+        plain.append(DetectionItem(item.path, np.asarray(boxes, float).reshape(-1, 4), labels))
+    mirrored = [_flip(it, lb.width) for it, lb in zip(plain, lbs, strict=False)]
+    return plain + mirrored, np.concatenate([weights, weights])
+
+
 def train_detector(
     settings: Settings,
     images_csv: Path,
@@ -474,6 +539,7 @@ def train_detector(
     progress: Progress | None = None,
     tags_csv: Path | None = None,
     paste_csv: Path | None = None,
+    teacher: Path | None = None,
 ) -> dict[str, Any]:
     """Split, cache features, train, score, and write the head to ``out``.
 
@@ -482,7 +548,9 @@ def train_detector(
     the held-out set. ``tags_csv`` adds the unannotated photos of ``images_csv`` with their
     image-level tags (see :func:`train_head`). ``paste_csv`` (a catalog's products.csv) adds
     copies of the training photos (never the validation or held-out ones) with catalog products
-    pasted on them (:mod:`modiste.training.detector_paste`); they are not mirrored.
+    pasted on them (:mod:`modiste.training.detector_paste`); they are not mirrored. With a
+    ``teacher`` head file the tagged photos are trained on as annotated ones, with the
+    teacher's boxes that their tags confirm (:func:`pseudo_label`), instead of a tag loss.
 
     Returns:
         A report: ``held_out`` or ``validation`` ``map50``/``per_class`` (from cached features),
@@ -525,14 +593,30 @@ def train_detector(
         f16, f32 = np.concatenate([f16, p16]), np.concatenate([f32, p32])
         lbs = [*lbs, *plbs]
         report["n_pasted"] = len(pasted)
-    targets = build_targets(list(train) + mirrored + pasted, lbs, cfg)
-    weak = None
+    if teacher is not None and tags_csv is None:
+        raise ConfigError("pseudo-labelling with a teacher needs the photos' tags (--tags)")
+    taught = list(train) + mirrored + pasted
+    weak, heat_weight = None, None
     if tags_csv is not None:
-        weak_paths, present = read_tag_set(images_csv, tags_csv, classes)
+        weak_paths, counts = read_tag_set(images_csv, tags_csv, classes)
         weak_items = [DetectionItem(p, np.zeros((0, 4))) for p in weak_paths]
-        w16, _, _ = extract_features(weak_items, backbone, cfg, cache_dir, progress)
-        weak = (w16, np.concatenate([present, present]))
+        w16, w32, wlbs = extract_features(weak_items, backbone, cfg, cache_dir, progress)
         report["n_tagged"] = len(weak_paths)
+        if teacher is None:
+            present = np.minimum(counts, 1.0)
+            weak = (w16, np.concatenate([present, present]))
+        else:
+            pseudo, pseudo_weight = pseudo_label(
+                teacher, cfg, weak_items, (w16, w32, wlbs), counts, tc.pseudo_threshold
+            )
+            heat_weight = np.concatenate(
+                [np.ones((len(taught), len(classes)), np.float32), pseudo_weight]
+            )
+            f16, f32 = np.concatenate([f16, w16]), np.concatenate([f32, w32])
+            lbs, taught = [*lbs, *wlbs], taught + pseudo
+            report["n_pseudo_boxes"] = sum(len(it.labels) for it in pseudo[: len(weak_items)])
+            report["pseudo_untaught_share"] = float(1.0 - pseudo_weight.mean())
+    targets = build_targets(taught, lbs, cfg)
     evaluate = None
     if scored:
         if cached is None:
@@ -565,6 +649,7 @@ def train_detector(
             member_progress,
             backbone=backbone.module,
             weak=weak,
+            heat_weight=heat_weight,
         )
         nets.append(net)
         history.extend({**row, "member": m} for row in rows)
@@ -583,6 +668,8 @@ def train_detector(
         extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
         if tags_csv is not None:
             extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
+        if teacher is not None:
+            extra.update(teacher=teacher.name)
         if paste_csv is not None:
             extra.update(paste_csv=paste_csv.name, n_pasted=len(pasted))
         save_head(out, head, replace(cfg, members=n_members, extra=extra))

@@ -116,12 +116,14 @@ def test_tag_reader_gives_class_presence_of_unannotated_images(tmp_path: Path) -
         "2,wedges,image-level\n"
         "2,belt,image-level\n"
         "2,tights,image-level\n"  # not a class: says nothing
+        "2,sunglasses,image-level\n"  # a second accessory
+        "2,belt,image-level\n"  # a repeated tag counts once
         "3,tights,image-level\n"  # tagged, but with no class: every class absent
     )
     paths, present = read_tag_set(tmp_path / "images.csv", tmp_path / "tags.csv", DEFAULT_CLASSES)
     assert [p.name for p in paths] == ["2.jpg", "3.jpg"]  # 4 has no tags at all
-    names = [[c for c, v in zip(DEFAULT_CLASSES, row, strict=True) if v] for row in present]
-    assert names == [["footwear", "accessory"], []]
+    named = [{c: int(v) for c, v in zip(DEFAULT_CLASSES, row, strict=True) if v} for row in present]
+    assert named == [{"footwear": 1, "accessory": 2}, {}]
     (tmp_path / "bad.csv").write_text("image_id,label\n2,shoes\n")
     with pytest.raises(FeedError, match="'tag'"):
         read_tag_set(tmp_path / "images.csv", tmp_path / "bad.csv", DEFAULT_CLASSES)

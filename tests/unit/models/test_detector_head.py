@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from modiste.errors import ModelError
+from modiste.errors import ConfigError, ModelError
 from modiste.evaluation.detection import DetectionItem
 from modiste.models.detector import GarmentDetector, letterbox
 from modiste.models.detector_head import (
@@ -384,3 +384,51 @@ def test_settings_choose_the_mirror_mode_of_the_shipped_detector(tmp_path: Path)
     assert isinstance(det, CenterNetDetector) and det.in_graph_mirror
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, detector_mirror="never")
+
+
+def test_a_zero_class_weight_leaves_that_heatmap_untaught() -> None:
+    target = torch.zeros(1, 2, 6, 4)
+    target[0, :, 2, 1] = 1.0
+    logits = torch.full((1, 2, 6, 4), 3.0)  # fires everywhere: wrong for both classes
+    assert float(focal_loss(logits, target, torch.ones(1, 2))) == pytest.approx(
+        float(focal_loss(logits, target))
+    )
+    weight = torch.tensor([[1.0, 0.0]])
+    only_first = float(focal_loss(logits, target, weight))
+    logits[0, 1] = -logits[0, 1]  # the untaught class changes: the loss does not
+    assert float(focal_loss(logits, target, weight)) == pytest.approx(only_first)
+    assert only_first == pytest.approx(float(focal_loss(logits[:, :1], target[:, :1])))
+
+
+def test_pseudo_labels_keep_the_teachers_boxes_that_the_tags_confirm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modiste.domain import Box, Garment
+    from modiste.training import detector as training
+
+    cfg = replace(TUNED, classes=("top", "footwear", "hat"))
+    backbone = create_backbone("mobilenet_v2", pretrained=False)
+    teacher = tmp_path / "teacher.npz"
+    save_head(teacher, build_head(cfg, backbone.module), cfg)
+    _, lb = letterbox(Image.new("RGB", (64, 96)), 64, 96)
+
+    def garment(label: str, score: float, x1: float) -> Garment:
+        return Garment(label, score, Box(x1, 10.0, x1 + 20.0, 50.0))
+
+    said = [
+        [garment("top", 0.9, 5), garment("top", 0.5, 30), garment("footwear", 0.8, 10)],
+        [garment("hat", 0.7, 20)],
+    ]
+    monkeypatch.setattr(training, "predict_cached", lambda *a, **k: said)
+    items = [DetectionItem(Path(f"{i}.jpg"), np.zeros((0, 4))) for i in range(2)]
+    # photo 0: one top tagged, no footwear; photo 1: two hats tagged (a hat and a cap), one seen
+    counts = np.array([[1, 0, 0], [0, 0, 2]], np.float32)
+    maps = (np.zeros((4, 1, 1, 1)), np.zeros((4, 0, 1, 1)), [lb] * 4)
+    got, weight = training.pseudo_label(teacher, cfg, items, maps, counts, 0.3)
+    assert [it.labels for it in got] == [["top"], ["hat"], ["top"], ["hat"]]
+    np.testing.assert_allclose(got[0].boxes, [[5, 10, 25, 50]])
+    np.testing.assert_allclose(got[2].boxes, [[64 - 25, 10, 64 - 5, 50]])  # the mirror
+    # untagged footwear is taught as absent; the hat seen once of twice is not taught
+    assert weight.tolist() == [[1, 1, 1], [1, 1, 0], [1, 1, 1], [1, 1, 0]]
+    with pytest.raises(ConfigError, match="teacher"):
+        training.pseudo_label(teacher, replace(cfg, input_width=96), items, maps, counts, 0.3)

@@ -58,3 +58,28 @@ def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
     _, cfg = load_head(out)
     assert cfg.per_class == 5 and cfg.members == 2 and cfg.extra["n_tagged"] == 4
     assert {row["member"] for row in report["history"]} == {0, 1}
+
+
+def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
+    _load_commands()
+    images, boxes, tags = _detection_set(tmp_path)
+    base = ["--holdout-fraction", "0.2", "--epochs", "1", "--batch-size", "4", "--width", "16"]
+    base += ["--input-width", "64", "--input-height", "96"]
+    base += ["--images", str(images), "--boxes", str(boxes)]
+    data = ["--data-dir", str(tmp_path / "data")]
+    teacher = tmp_path / "teacher.npz"
+    result = CliRunner().invoke(app, [*data, "train", "detector", *base, "--out", str(teacher)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    student, report_path = tmp_path / "student.npz", tmp_path / "report.json"
+    args = [*base, "--teacher", str(teacher), "--pseudo-threshold", "0.0"]
+    args += ["--out", str(student), "--report", str(report_path)]
+    result = CliRunner().invoke(app, [*data, "train", "detector", *args])
+    assert result.exit_code != 0 and "--tags" in str(result.exception)
+    result = CliRunner().invoke(app, [*data, "train", "detector", *args, "--tags", str(tags)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    report = json.loads(report_path.read_text())
+    # at threshold 0 the teacher gives each tagged photo its one tagged top
+    assert report["n_tagged"] == 4 and report["n_pseudo_boxes"] == 4
+    assert report["pseudo_untaught_share"] == 0.0 and "held_out" in report
+    _, cfg = load_head(student)
+    assert cfg.extra["teacher"] == "teacher.npz" and cfg.extra["pseudo_threshold"] == 0.0
