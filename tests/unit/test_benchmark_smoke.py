@@ -636,6 +636,7 @@ def test_detector_ab_smoke(tmp_path: Path, datasets_dir: Path) -> None:
         "detector_ab",
         *(str(head), str(head), "--boxes", str(ccp / "boxes.csv"), "--queries", str(queries)),
         *("--max-images", "3", "--resamples", "5", "--json", str(out)),
+        *("--photos", str(queries)),  # any CSV with image_path
         timeout=240,
         data_dir=tmp_path / "data",
     )
@@ -646,3 +647,5 @@ def test_detector_ab_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     picks = report["picks"]
     assert picks["queries"] == 4 and picks["a"] == picks["b"]
     assert sum(picks["a_b"].values()) == 4 and "right/wrong" not in picks["a_b"]
+    mirror = report["mirror_pass"]
+    assert 0 <= mirror["a"] == mirror["b"] <= mirror["photos"]
