@@ -116,15 +116,14 @@ def mirrored(detectors: dict[str, Any], photos: Path) -> dict[str, Any]:
     from modiste.models.detector_head import preprocess, unsure_images
 
     rows = list(csv.DictReader(photos.open(newline="", encoding="utf-8")))
-    out: dict[str, Any] = {"photos": len(rows)}
-    for name, det in detectors.items():
-        n = 0
-        for r in rows:
-            image = decode_image(photos.parent / r["image_path"]).image
+    out: dict[str, Any] = {"photos": len(rows), **dict.fromkeys(detectors, 0)}
+    for r in rows:
+        image = decode_image(photos.parent / r["image_path"]).image  # once for every head
+        for name, det in detectors.items():
             batch, lbs = preprocess([image], det.cfg, det.backbone.cfg.mean, det.backbone.cfg.std)
             heat, _, _ = det._forward(batch)
-            n += len(unsure_images(heat, det.cfg, [lb.content() for lb in lbs], det.mirror_band))
-        out[name] = n
+            content = [lb.content() for lb in lbs]
+            out[name] += len(unsure_images(heat, det.cfg, content, det.mirror_band))
     return out
 
 
@@ -153,10 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     classes = detectors["a"].classes
     items = read_detection_set(args.images, args.boxes, "label", classes)[: args.max_images]
-    preds = {
-        n: [det.predict([decode_image(it.path).image])[0] for it in items]
-        for n, det in detectors.items()
-    }
+    preds: dict[str, list[list[Garment]]] = {n: [] for n in names}
+    for it in items:
+        image = decode_image(it.path).image  # once for both heads
+        for n, det in detectors.items():
+            preds[n].append(det.predict([image])[0])
     report: dict[str, Any] = {
         "heads": {"a": args.head_a.name, "b": args.head_b.name},
         "n_images": len(items),
