@@ -467,6 +467,10 @@ function initSearch() {
       if (objects.length) pick(keep); else note.textContent = "No garment found in this photo.";
       // the photo and its results, in view after an upload (or the results if both do not fit)
       if (!again) {
+        // measure once the photo has its height: before it loads, the panel is short and the
+        // results it pushes down would end up below the screen
+        await preview.decode().catch(() => {});
+        if (ticket !== latest) return;
         const top = panel.getBoundingClientRect().top, res2 = $("#results-title").getBoundingClientRect().top;
         reveal(res2 - top < innerHeight * 0.6 ? panel : $("#results-title"));
       }
