@@ -112,19 +112,15 @@ def picks(detectors: dict[str, Any], queries: Path) -> dict[str, Any]:
 
 
 def mirrored(detectors: dict[str, Any], photos: Path) -> dict[str, Any]:
-    """Per head: how many of the gallery's photos its mirror pass runs on."""
-    from modiste.models.detector_head import preprocess, unsure_images
-
+    """Per head: how many of the gallery's photos its mirror pass runs on, photo by photo as
+    an ingest sends them (the detector's own count)."""
     rows = list(csv.DictReader(photos.open(newline="", encoding="utf-8")))
-    out: dict[str, Any] = {"photos": len(rows), **dict.fromkeys(detectors, 0)}
+    start = {name: det.mirror_passes for name, det in detectors.items()}
     for r in rows:
         image = decode_image(photos.parent / r["image_path"]).image  # once for every head
-        for name, det in detectors.items():
-            batch, lbs = preprocess([image], det.cfg, det.backbone.cfg.mean, det.backbone.cfg.std)
-            heat, _, _ = det._forward(batch)
-            content = [lb.content() for lb in lbs]
-            out[name] += len(unsure_images(heat, det.cfg, content, det.mirror_band))
-    return out
+        for det in detectors.values():
+            det.predict([image])
+    return {"photos": len(rows), **{n: d.mirror_passes - start[n] for n, d in detectors.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -510,6 +510,7 @@ class CenterNetDetector:
         self.in_graph_mirror = cfg.tta and mirror == "always"
         self.mirror_when_unsure = cfg.tta and mirror == "unsure"
         self.mirror_band = MIRROR_BAND
+        self.mirror_passes = 0  # images sent through the second (mirror) pass since made
         self.cfg, self.backbone = cfg, backbone
         # a head file is read (and the torch modules built) only if they are run or exported:
         # with the ONNX export cached, detection never imports torch
@@ -610,6 +611,7 @@ class CenterNetDetector:
         """``heat`` with the mirror pass averaged in for the images it may change (as the
         in-graph pass does: size and offset stay the plain pass's)."""
         redo = unsure_images(heat, self.cfg, [lb.content() for lb in lbs], self.mirror_band)
+        self.mirror_passes += len(redo)
         if not redo:
             return heat
         mirrored, _, _ = self._forward(np.ascontiguousarray(batch[redo, :, :, ::-1]))

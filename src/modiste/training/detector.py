@@ -238,10 +238,10 @@ def focal_loss(
 
     p = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
     w = weight[:, :, None, None] if weight is not None else torch.ones_like(p[:, :, :1, :1])
-    pos = target.eq(1).float() * w
-    pos_loss = (torch.log(p) * (1 - p) ** 2 * pos).sum()
-    neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - target.eq(1).float()) * w).sum()
-    return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+    centre = target.eq(1).float()
+    pos_loss = (torch.log(p) * (1 - p) ** 2 * centre * w).sum()
+    neg_loss = (torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - centre) * w).sum()
+    return -(pos_loss + neg_loss) / (centre * w).sum().clamp(min=1)
 
 
 def cached_outputs(

@@ -360,13 +360,15 @@ def test_mirror_when_unsure_matches_the_in_graph_mirror_or_the_plain_pass(tmp_pa
     plain = CenterNetDetector(head, plain_cfg, backbone, runtime="torch", **kw).predict(images)
     unsure = CenterNetDetector(head, TUNED, backbone, mirror="unsure", **kw)
     assert unsure.mirror_when_unsure and not unsure.in_graph_mirror
-    for band, want in (((0.0, 2.0), always), ((2.0, 3.0), plain)):
+    # the running count of mirrored images: both the first time, none more the second
+    for band, want, passes in (((0.0, 2.0), always, 2), ((2.0, 3.0), plain, 2)):
         unsure.mirror_band = band
         for a, b in zip(unsure.predict(images), want, strict=True):
             assert [g.label for g in a] == [g.label for g in b]
             np.testing.assert_allclose(
                 [g.confidence for g in a], [g.confidence for g in b], atol=1e-4, rtol=1e-4
             )
+        assert unsure.mirror_passes == passes
     assert (tmp_path / "onnx" / "k-plain.onnx").is_file()  # not the in-graph mirror's k.onnx
     with pytest.raises(ModelError, match="mirror"):
         CenterNetDetector(head, TUNED, backbone, mirror="sometimes")
