@@ -36,6 +36,11 @@ def train_detector_cmd(
         "this head's boxes that their tags confirm (pseudo-labels), instead of the tag loss.",
     ),
     pseudo_threshold: float = typer.Option(0.3, help="Lowest teacher score of a pseudo-label box."),
+    dense_regression: float = typer.Option(
+        0.0,
+        help="Also teach box size and offset around each centre, where its Gaussian is at "
+        "least this (0: at the centre only).",
+    ),
     paste_catalog: Path | None = typer.Option(
         None,
         help="products.csv of a catalog on white (articleType, image_path): paste its bags, "
@@ -104,6 +109,7 @@ def train_detector_cmd(
         paste_per_image=paste_per_image,
         paste_seed=paste_seed,
         pseudo_threshold=pseudo_threshold,
+        dense_regression=dense_regression,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:

@@ -81,6 +81,8 @@ class DetectorTrainConfig:
     paste_seed: int = 0
     # a teacher's box on a tagged, unannotated photo is trained on from this score (with a teacher)
     pseudo_threshold: float = 0.3
+    # size and offset also taught around each centre where its Gaussian is at least this (0: off)
+    dense_regression: float = 0.0
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -184,19 +186,27 @@ def extract_features(
 
 
 def build_targets(
-    items: Sequence[DetectionItem], lbs: Sequence[Letterbox], cfg: HeadConfig
+    items: Sequence[DetectionItem],
+    lbs: Sequence[Letterbox],
+    cfg: HeadConfig,
+    dense: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Gaussian centre heatmaps (N,C,H,W), log size and offset (N,C,2,H,W), centre mask (N,C,H,W).
+    """Gaussian centre heatmaps (N,C,H,W), log size and offset (N,C,2,H,W), regression weights
+    (N,C,H,W).
 
     Gaussians are elliptical with sigma proportional to the box side (TTFNet's alpha 0.54), so
-    large garments get wide, forgiving peaks and small accessories sharp ones.
+    large garments get wide, forgiving peaks and small accessories sharp ones. Size and offset
+    are taught at each box's centre cell (weight 1) and, with ``dense`` > 0, also at the cells
+    around it where the box's Gaussian is at least ``dense`` (weighted by it; the offset there
+    points from the cell to the centre): a peak one cell off still gets the box right. A cell
+    two boxes of a class reach is taught the one whose Gaussian is higher there.
     """
     gh, gw = cfg.grid
     n, c, s = len(items), len(cfg.classes), cfg.stride
     heat = np.zeros((n, c, gh, gw), np.float32)
     size = np.zeros((n, c, 2, gh, gw), np.float32)
     offset = np.zeros((n, c, 2, gh, gw), np.float32)
-    mask = np.zeros((n, c, gh, gw), np.float32)
+    weight = np.zeros((n, c, gh, gw), np.float32)
     ys, xs = np.mgrid[0:gh, 0:gw]
     for i, (it, lb) in enumerate(zip(items, lbs, strict=True)):
         if not len(it.boxes):
@@ -208,11 +218,16 @@ def build_targets(
             ix, iy = min(int(cx), gw - 1), min(int(cy), gh - 1)
             sx, sy = max(0.54 * w / 6, 0.6), max(0.54 * h / 6, 0.6)
             g = np.exp(-((xs - ix) ** 2) / (2 * sx**2) - ((ys - iy) ** 2) / (2 * sy**2))
+            if dense > 0:
+                cells = (g >= dense) & (g > weight[i, k]) & (weight[i, k] < 1)
+                size[i, k, 0][cells], size[i, k, 1][cells] = np.log(w), np.log(h)
+                offset[i, k, 0][cells], offset[i, k, 1][cells] = (cx - xs)[cells], (cy - ys)[cells]
+                weight[i, k][cells] = g[cells]
             heat[i, k] = np.maximum(heat[i, k], g)
             size[i, k, :, iy, ix] = (np.log(w), np.log(h))
             offset[i, k, :, iy, ix] = (cx - ix, cy - iy)
-            mask[i, k, iy, ix] = 1.0
-    return heat, size, offset, mask
+            weight[i, k, iy, ix] = 1.0
+    return heat, size, offset, weight
 
 
 def _shift(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
@@ -389,6 +404,7 @@ def train_head(
             if weak_low is not None:
                 weak_heat = heat[len(idx) :]
                 heat, size, offset = heat[: len(idx)], size[: len(idx)], offset[: len(idx)]
+            # regression weights: 1 at the centres (and, dense, the Gaussian around them)
             m = tgt[3].unsqueeze(2)
             n_pos = m.sum().clamp(min=1)
             loss = (
@@ -612,7 +628,7 @@ def train_detector(
             lbs, taught = [*lbs, *wlbs], taught + pseudo
             report["n_pseudo_boxes"] = sum(len(it.labels) for it in pseudo[: len(weak_items)])
             report["pseudo_untaught_share"] = float(1.0 - pseudo_weight.mean())
-    targets = build_targets(taught, lbs, cfg)
+    targets = build_targets(taught, lbs, cfg, tc.dense_regression)
     evaluate = None
     if scored:
         if cached is None:

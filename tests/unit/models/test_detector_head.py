@@ -60,6 +60,25 @@ def test_targets_decode_back_to_the_boxes() -> None:
         np.testing.assert_allclose(got[label], box, atol=1e-3)
 
 
+def test_dense_targets_teach_the_box_around_its_centre_too() -> None:
+    # 64 x 96 image, no scaling: a 48 x 80 top centred at (32, 48), i.e. cell (2, 3) + 0.0.
+    _, lb = letterbox(Image.new("RGB", (64, 96)), CFG.input_width, CFG.input_height)
+    item = _item([[8, 8, 56, 88]], ["top"])
+    _, size, offset, centre_only = build_targets([item], [lb], CFG)
+    heat, dense_size, dense_offset, weight = build_targets([item], [lb], CFG, dense=0.2)
+    k = CFG.classes.index("top")
+    assert centre_only[0, k].sum() == 1 and weight[0, k, 3, 2] == 1.0
+    around = (weight[0, k] > 0) & (weight[0, k] < 1)
+    assert around.sum() >= 4 and (weight[0, k][around] >= 0.2).all()
+    np.testing.assert_allclose(weight[0, k][around], heat[0, k][around])  # weighted by the Gaussian
+    # the same size everywhere, and each cell's offset points at the true centre
+    np.testing.assert_allclose(dense_size[0, k, :, 2, 2], size[0, k, :, 3, 2])  # the cell above
+    ys, xs = np.nonzero(weight[0, k])
+    np.testing.assert_allclose(xs + dense_offset[0, k, 0, ys, xs], 32 / CFG.stride)
+    np.testing.assert_allclose(ys + dense_offset[0, k, 1, ys, xs], 48 / CFG.stride)
+    assert (dense_offset[0, k, :, 3, 2] == offset[0, k, :, 3, 2]).all()
+
+
 def test_weights_round_trip_and_stay_small(tmp_path: Path) -> None:
     head = build_head(CFG)
     path = tmp_path / "h.npz"
