@@ -38,6 +38,8 @@ def train_detector_cmd(
     pseudo_threshold: float = typer.Option(0.3, help="Lowest teacher score of a pseudo-label box."),
     dense_regression: float = typer.Option(
         0.0,
+        min=0.0,
+        max=1.0,
         help="Also teach box size and offset around each centre, where its Gaussian is at "
         "least this (0: at the centre only).",
     ),

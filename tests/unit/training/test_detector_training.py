@@ -75,7 +75,10 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     args += ["--out", str(student), "--report", str(report_path)]
     result = CliRunner().invoke(app, [*data, "train", "detector", *args])
     assert result.exit_code != 0 and "--tags" in str(result.exception)
-    result = CliRunner().invoke(app, [*data, "train", "detector", *args, "--tags", str(tags)])
+    bad = CliRunner().invoke(app, [*data, "train", "detector", *args, "--dense-regression", "2"])
+    assert bad.exit_code != 0 and "--dense-regression" in bad.output
+    args += ["--tags", str(tags), "--dense-regression", "0.2"]
+    result = CliRunner().invoke(app, [*data, "train", "detector", *args])
     assert result.exit_code == 0, (result.output, result.exception)
     report = json.loads(report_path.read_text())
     # at threshold 0 the teacher gives each tagged photo its one tagged top
@@ -83,3 +86,4 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     assert report["pseudo_untaught_share"] == 0.0 and "held_out" in report
     _, cfg = load_head(student)
     assert cfg.extra["teacher"] == "teacher.npz" and cfg.extra["pseudo_threshold"] == 0.0
+    assert cfg.extra["dense_regression"] == 0.2  # provenance: how the head was taught
