@@ -220,8 +220,8 @@ def build_targets(
             g = np.exp(-((xs - ix) ** 2) / (2 * sx**2) - ((ys - iy) ** 2) / (2 * sy**2))
             if dense > 0:
                 cells = (g >= dense) & (g > weight[i, k]) & (weight[i, k] < 1)
-                size[i, k, 0][cells], size[i, k, 1][cells] = np.log(w), np.log(h)
-                offset[i, k, 0][cells], offset[i, k, 1][cells] = (cx - xs)[cells], (cy - ys)[cells]
+                size[i, k][:, cells] = [[np.log(w)], [np.log(h)]]
+                offset[i, k][:, cells] = [(cx - xs)[cells], (cy - ys)[cells]]
                 weight[i, k][cells] = g[cells]
             heat[i, k] = np.maximum(heat[i, k], g)
             size[i, k, :, iy, ix] = (np.log(w), np.log(h))
@@ -405,12 +405,12 @@ def train_head(
                 weak_heat = heat[len(idx) :]
                 heat, size, offset = heat[: len(idx)], size[: len(idx)], offset[: len(idx)]
             # regression weights: 1 at the centres (and, dense, the Gaussian around them)
-            m = tgt[3].unsqueeze(2)
-            n_pos = m.sum().clamp(min=1)
+            reg = tgt[3].unsqueeze(2)
+            reg_total = reg.sum().clamp(min=1)
             loss = (
                 focal_loss(heat, tgt[0], hw)
-                + 0.5 * ((size - tgt[1]).abs() * m).sum() / n_pos
-                + ((offset - tgt[2]).abs() * m).sum() / n_pos
+                + 0.5 * ((size - tgt[1]).abs() * reg).sum() / reg_total
+                + ((offset - tgt[2]).abs() * reg).sum() / reg_total
             )
             if weak_low is not None and weak_present is not None:
                 top = weak_heat.flatten(2).amax(2)
