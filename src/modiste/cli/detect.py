@@ -43,6 +43,12 @@ def train_detector_cmd(
         help="Also teach box size and offset around each centre, where its Gaussian is at "
         "least this (0: at the centre only).",
     ),
+    giou_weight: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="Also train each taught cell's box by its overlap with the true box (GIoU loss, "
+        "this weight; 0: L1 on size and offset only).",
+    ),
     paste_catalog: Path | None = typer.Option(
         None,
         help="products.csv of a catalog on white (articleType, image_path): paste its bags, "
@@ -73,6 +79,9 @@ def train_detector_cmd(
         None, help="Head file (default DATA_DIR/models/detector_<backbone>.npz)."
     ),
     holdout_csv: Path | None = typer.Option(None, help="Write the held-out image list here."),
+    validation_csv: Path | None = typer.Option(
+        None, help="Write the validation image list here (with --val-fraction)."
+    ),
     report: Path | None = typer.Option(None, help="Write the training report JSON here."),
     cache_dir: Path | None = typer.Option(
         None, help="Feature cache (default DATA_DIR/cache/detector)."
@@ -112,6 +121,7 @@ def train_detector_cmd(
         paste_seed=paste_seed,
         pseudo_threshold=pseudo_threshold,
         dense_regression=dense_regression,
+        giou_weight=giou_weight,
     )
     target = out or st.settings.model_dir / f"detector_{st.settings.backbone}.npz"
     with task_bar(st.err) as bar:
@@ -134,6 +144,7 @@ def train_detector_cmd(
             tags,
             paste_catalog,
             teacher,
+            validation_csv,
         )
     name = "validation" if "validation" in result else "held-out"
     held = result.get("validation") or result.get("held_out")

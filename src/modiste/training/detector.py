@@ -83,6 +83,8 @@ class DetectorTrainConfig:
     pseudo_threshold: float = 0.3
     # size and offset also taught around each centre where its Gaussian is at least this (0: off)
     dense_regression: float = 0.0
+    # weight of a GIoU loss on the box each taught cell reads (0: off; L1 on size and offset stay)
+    giou_weight: float = 0.0
 
 
 def split_positions(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -259,6 +261,34 @@ def focal_loss(
     return -(pos_loss + neg_loss) / (centre * w).sum().clamp(min=1)
 
 
+def giou_loss(
+    size: torch.Tensor,
+    offset: torch.Tensor,
+    size_t: torch.Tensor,
+    offset_t: torch.Tensor,
+    weight: torch.Tensor,
+) -> torch.Tensor:
+    """Weighted mean of 1 - GIoU between the boxes read at each cell and their targets.
+
+    ``size`` and ``offset`` (N, C, 2, H, W) are the head's log box size and centre offset, in
+    cells; a box's centre is its cell plus the offset, so the cell drops out of the overlap.
+    ``weight`` (N, C, 1, H, W) is the regression weight of :func:`build_targets`. Unlike L1 on
+    log size and offset, this scores the box as the evaluation does: by overlap.
+    """
+    import torch
+
+    half = size.clamp(-8.0, 8.0).exp() / 2
+    half_t = size_t.exp() / 2
+    lo, hi = offset - half, offset + half
+    lo_t, hi_t = offset_t - half_t, offset_t + half_t
+    inter = (torch.minimum(hi, hi_t) - torch.maximum(lo, lo_t)).clamp(min=0).prod(2, keepdim=True)
+    area, area_t = (2 * half).prod(2, keepdim=True), (2 * half_t).prod(2, keepdim=True)
+    union = area + area_t - inter
+    hull = (torch.maximum(hi, hi_t) - torch.minimum(lo, lo_t)).prod(2, keepdim=True)
+    giou = inter / union - (hull - union) / hull
+    return ((1 - giou) * weight).sum() / weight.sum().clamp(min=1)
+
+
 def cached_outputs(
     head: torch.nn.Module, f16: np.ndarray, f32: np.ndarray, n: int, cfg: HeadConfig
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -412,6 +442,8 @@ def train_head(
                 + 0.5 * ((size - tgt[1]).abs() * reg).sum() / reg_total
                 + ((offset - tgt[2]).abs() * reg).sum() / reg_total
             )
+            if tc.giou_weight:
+                loss = loss + tc.giou_weight * giou_loss(size, offset, tgt[1], tgt[2], reg)
             if weak_low is not None and weak_present is not None:
                 top = weak_heat.flatten(2).amax(2)
                 loss = loss + tc.tag_weight * F.binary_cross_entropy_with_logits(
@@ -552,6 +584,7 @@ def train_detector(
     tags_csv: Path | None = None,
     paste_csv: Path | None = None,
     teacher: Path | None = None,
+    validation_csv: Path | None = None,
 ) -> dict[str, Any]:
     """Split, cache features, train, score, and write the head to ``out``.
 
@@ -563,6 +596,8 @@ def train_detector(
     pasted on them (:mod:`modiste.training.detector_paste`); they are not mirrored. With a
     ``teacher`` head file the tagged photos are trained on as annotated ones, with the
     teacher's boxes that their tags confirm (:func:`pseudo_label`), instead of a tag loss.
+    ``holdout_csv`` and ``validation_csv`` receive the held-out and validation image lists
+    (for ``eval detect`` and ``benchmarks.detector_ab``).
 
     Returns:
         A report: ``held_out`` or ``validation`` ``map50``/``per_class`` (from cached features),
@@ -583,6 +618,10 @@ def train_detector(
     fit, val = list(range(len(train))), list[int]()
     if tc.val_fraction > 0:
         fit, val = split_positions(len(train), tc.val_fraction, tc.seed)
+    if validation_csv is not None:
+        if not val:
+            raise ConfigError("a validation list needs a validation split (--val-fraction)")
+        write_image_list([train[i] for i in val], validation_csv)
     pasted = paste_photos([train[i] for i in fit], paste_csv, tc, cache_dir)
     backbone = create_backbone(
         settings.backbone, pretrained=True, weights_dirs=(settings.model_dir,)

@@ -29,6 +29,7 @@ from modiste.training.detector import (
     build_targets,
     cache_rows,
     focal_loss,
+    giou_loss,
     split_items,
     split_positions,
     train_head,
@@ -156,6 +157,33 @@ def test_focal_loss_prefers_the_right_heatmap() -> None:
     good = torch.full((1, 1, 4, 4), -6.0)
     good[0, 0, 1, 2] = 6.0
     assert float(focal_loss(good, target)) < float(focal_loss(-good, target))
+
+
+def test_giou_loss_scores_the_box_a_cell_reads_by_its_overlap() -> None:
+    # one taught cell (weight 1) and one untaught (weight 0), boxes in cells: log size, offset
+    size_t = torch.zeros(1, 1, 2, 1, 2)
+    size_t[..., 0] = np.log(2.0)  # a 2x2 box centred on the cell's corner
+    offset_t = torch.zeros(1, 1, 2, 1, 2)
+    weight = torch.tensor([1.0, 0.0]).reshape(1, 1, 1, 1, 2)
+    assert float(giou_loss(size_t, offset_t, size_t, offset_t, weight)) == pytest.approx(0.0)
+    moved = offset_t.clone()
+    moved[0, 0, 0, 0, 0] = 1.0  # half a box width to the right: IoU 2/6, hull = union
+    assert float(giou_loss(size_t, moved, size_t, offset_t, weight)) == pytest.approx(2 / 3)
+    # disjoint boxes are still told apart by how far apart they are (the hull term)
+    near, far = offset_t.clone(), offset_t.clone()
+    near[0, 0, 0, 0, 0], far[0, 0, 0, 0, 0] = 3.0, 6.0
+    loss_near = float(giou_loss(size_t, near, size_t, offset_t, weight))
+    assert 1.0 < loss_near < float(giou_loss(size_t, far, size_t, offset_t, weight))
+    # a cell of weight 0 teaches nothing, however wrong its box
+    wild = size_t.clone().requires_grad_(True)
+    giou_loss(
+        wild + 5 * torch.tensor([0.0, 1.0]).reshape(1, 1, 1, 1, 2),
+        offset_t,
+        size_t,
+        offset_t,
+        weight,
+    ).backward()
+    assert wild.grad is not None and float(wild.grad[..., 1].abs().sum()) == 0.0
 
 
 def test_head_learns_a_fixed_layout_from_features() -> None:

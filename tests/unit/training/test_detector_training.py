@@ -45,6 +45,8 @@ def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
     args += ["--input-width", "64", "--input-height", "96", "--tags", str(tags)]
     args += ["--images", str(images), "--boxes", str(boxes), "--out", str(out)]
     args += ["--report", str(report_path)]
+    held_csv, val_csv = tmp_path / "lists" / "held.csv", tmp_path / "lists" / "val.csv"
+    args += ["--holdout-csv", str(held_csv), "--validation-csv", str(val_csv)]
     data = str(tmp_path / "data")
     result = CliRunner().invoke(app, ["--data-dir", data, "train", "detector", *args])
     assert result.exit_code == 0, (result.output, result.exception)
@@ -58,6 +60,10 @@ def test_a_validation_run_scores_part_of_train_and_leaves_the_held_out_unscored(
     _, cfg = load_head(out)
     assert cfg.per_class == 5 and cfg.members == 2 and cfg.extra["n_tagged"] == 4
     assert {row["member"] for row in report["history"]} == {0, 1}
+    # the validation list is written for benchmarks.detector_ab, apart from the held-out one
+    held_rows, val_rows = (p.read_text().splitlines()[1:] for p in (held_csv, val_csv))
+    assert len(held_rows) == 2 and len(val_rows) == 2 and not set(held_rows) & set(val_rows)
+    assert all((val_csv.parent / row.split(",")[0]).exists() for row in val_rows)
 
 
 def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
@@ -77,7 +83,11 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "--tags" in str(result.exception)
     bad = CliRunner().invoke(app, [*data, "train", "detector", *args, "--dense-regression", "2"])
     assert bad.exit_code != 0 and "--dense-regression" in bad.output
-    args += ["--tags", str(tags), "--dense-regression", "0.2"]
+    no_val = [*base, "--validation-csv", str(tmp_path / "val.csv")]
+    bad = CliRunner().invoke(app, [*data, "train", "detector", *no_val])
+    assert bad.exit_code != 0 and "--val-fraction" in str(bad.exception)
+    assert not (tmp_path / "val.csv").exists()
+    args += ["--tags", str(tags), "--dense-regression", "0.2", "--giou-weight", "1"]
     result = CliRunner().invoke(app, [*data, "train", "detector", *args])
     assert result.exit_code == 0, (result.output, result.exception)
     report = json.loads(report_path.read_text())
@@ -87,3 +97,4 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     _, cfg = load_head(student)
     assert cfg.extra["teacher"] == "teacher.npz" and cfg.extra["pseudo_threshold"] == 0.0
     assert cfg.extra["dense_regression"] == 0.2  # provenance: how the head was taught
+    assert cfg.extra["giou_weight"] == 1.0
