@@ -8,6 +8,10 @@ pass when unsure) on the held-out list of ``modiste train detector`` (never trai
 difference's spread is a paired bootstrap over photos: the same resampled photos score both heads,
 so what a resample shows is the heads' difference, not the sample's luck.
 
+To choose between variants without the held-out photos, give ``--images`` the validation list a
+validation run writes (``modiste train detector --val-fraction 0.2 --validation-csv V.csv``) and
+compare two heads trained without those photos.
+
 ``--queries`` (street → catalog queries: ``image_path,label,x1,y1,x2,y2``, as
 ``benchmarks.search_e2e`` builds them) adds what a shopper's photo search starts from: the garment
 each head offers over the query's box (the detection at 0.3 or more overlapping it most, IoU 0.5

@@ -714,15 +714,19 @@ def train_detector(
             report["decode_sweep"] = decode_sweep(outputs, slbs, scored, cfg)
         else:
             report["held_out"] = result
+    # How the head was taught: stored in the head file and in the report, so a run can be
+    # repeated from either.
+    extra = {k: v for k, v in vars(tc).items() if k != "head"}
+    extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
+    if tags_csv is not None:
+        extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
+    if teacher is not None:
+        extra.update(teacher=teacher.name)
+    if paste_csv is not None:
+        extra.update(paste_csv=paste_csv.name, n_pasted=len(pasted))
+    head_options = {k: v for k, v in vars(cfg).items() if k not in ("extra", "members")}
+    report["options"] = {**extra, "head": {**head_options, "members": n_members}}
     if out is not None:
-        extra = {k: v for k, v in vars(tc).items() if k != "head"}
-        extra.update(images_csv=images_csv.name, boxes_csv=boxes_csv.name, n_train=len(train))
-        if tags_csv is not None:
-            extra.update(tags_csv=tags_csv.name, n_tagged=report["n_tagged"])
-        if teacher is not None:
-            extra.update(teacher=teacher.name)
-        if paste_csv is not None:
-            extra.update(paste_csv=paste_csv.name, n_pasted=len(pasted))
         save_head(out, head, replace(cfg, members=n_members, extra=extra))
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size

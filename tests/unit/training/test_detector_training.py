@@ -98,3 +98,7 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     assert cfg.extra["teacher"] == "teacher.npz" and cfg.extra["pseudo_threshold"] == 0.0
     assert cfg.extra["dense_regression"] == 0.2  # provenance: how the head was taught
     assert cfg.extra["giou_weight"] == 1.0
+    # the report says the same, so a run can be repeated from it alone
+    options = report["options"]
+    assert options["teacher"] == "teacher.npz" and options["dense_regression"] == 0.2
+    assert options["head"]["input_width"] == 64 and options["head"]["members"] == 1
