@@ -62,6 +62,11 @@ def train_detector_cmd(
         1, help="Train this many heads (seeds seed, seed+1, ...) and ship their average."
     ),
     seed: int = typer.Option(0, help="Seed of the train/held-out split and of training."),
+    train_seed: int | None = typer.Option(
+        None,
+        help="Seed of training only (members train-seed, train-seed+1, ...); the split "
+        "keeps --seed. Default: --seed.",
+    ),
     epochs: int = typer.Option(60),
     lr: float = typer.Option(2e-3),
     batch_size: int = typer.Option(32),
@@ -109,6 +114,7 @@ def train_detector_cmd(
         holdout_fraction=holdout_fraction,
         val_fraction=val_fraction,
         seed=seed,
+        train_seed=train_seed,
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,

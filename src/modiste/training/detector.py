@@ -67,6 +67,9 @@ class DetectorTrainConfig:
     # with a validation split does not score the held-out images: they stay unseen by choices.
     val_fraction: float = 0.0
     seed: int = 0
+    # seed of the first member's training (initialisation, batch order, augmentation); None:
+    # ``seed``. Lets a recipe be retrained on the same split to see how much a rerun moves.
+    train_seed: int | None = None
     epochs: int = 60
     batch_size: int = 32
     lr: float = 2e-3
@@ -695,7 +698,7 @@ def train_detector(
             f32,
             targets,
             cfg,
-            replace(tc, seed=tc.seed + m),
+            replace(tc, seed=(tc.seed if tc.train_seed is None else tc.train_seed) + m),
             evaluate,
             member_progress,
             backbone=backbone.module,

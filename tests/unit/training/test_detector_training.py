@@ -102,3 +102,33 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     options = report["options"]
     assert options["teacher"] == "teacher.npz" and options["dense_regression"] == 0.2
     assert options["head"]["input_width"] == 64 and options["head"]["members"] == 1
+
+
+def test_a_training_seed_retrains_on_the_same_split(tmp_path: Path) -> None:
+    _load_commands()
+    images, boxes, _ = _detection_set(tmp_path)
+    base = ["--holdout-fraction", "0.2", "--val-fraction", "0.25", "--epochs", "1"]
+    base += ["--batch-size", "4", "--width", "16", "--input-width", "64", "--input-height", "96"]
+    base += ["--images", str(images), "--boxes", str(boxes)]
+    data = ["--data-dir", str(tmp_path / "data")]
+    heads = {}
+    for name, extra in (
+        ("default", []),
+        ("zero", ["--train-seed", "0"]),
+        ("7", ["--train-seed", "7"]),
+    ):
+        out = tmp_path / f"{name}.npz"
+        args = [*base, *extra, "--out", str(out), "--validation-csv", str(tmp_path / f"{name}.csv")]
+        result = CliRunner().invoke(app, [*data, "train", "detector", *args])
+        assert result.exit_code == 0, (result.output, result.exception)
+        heads[name] = load_head(out)
+    lists = {name: (tmp_path / f"{name}.csv").read_text() for name in heads}
+    assert lists["default"] == lists["zero"] == lists["7"]  # the split follows --seed only
+
+    def same(a: str, b: str) -> bool:
+        sa, sb = heads[a][0].state_dict(), heads[b][0].state_dict()
+        return all(sa[k].equal(sb[k]) for k in sa)
+
+    assert same("default", "zero")  # the default trains from --seed
+    assert not same("default", "7")
+    assert heads["7"][1].extra["train_seed"] == 7
