@@ -611,6 +611,8 @@ def train_detector(
     from modiste.models.registry import create_backbone
 
     tc = tc or DetectorTrainConfig()
+    if validation_csv is not None and tc.val_fraction <= 0:
+        raise ConfigError("a validation list needs a validation split (--val-fraction)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "0")) or torch.get_num_threads())
     classes = tc.head.classes
     items = read_detection_set(images_csv, boxes_csv, tc.label_column, classes)
@@ -622,8 +624,6 @@ def train_detector(
     if tc.val_fraction > 0:
         fit, val = split_positions(len(train), tc.val_fraction, tc.seed)
     if validation_csv is not None:
-        if not val:
-            raise ConfigError("a validation list needs a validation split (--val-fraction)")
         write_image_list([train[i] for i in val], validation_csv)
     pasted = paste_photos([train[i] for i in fit], paste_csv, tc, cache_dir)
     backbone = create_backbone(

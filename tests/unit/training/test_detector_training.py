@@ -84,9 +84,10 @@ def test_a_teacher_pseudo_labels_the_tagged_photos(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*data, "train", "detector", *args, "--dense-regression", "2"])
     assert bad.exit_code != 0 and "--dense-regression" in bad.output
     no_val = [*base, "--validation-csv", str(tmp_path / "val.csv")]
+    no_val += ["--holdout-csv", str(tmp_path / "held.csv")]
     bad = CliRunner().invoke(app, [*data, "train", "detector", *no_val])
     assert bad.exit_code != 0 and "--val-fraction" in str(bad.exception)
-    assert not (tmp_path / "val.csv").exists()
+    assert not (tmp_path / "val.csv").exists() and not (tmp_path / "held.csv").exists()
     args += ["--tags", str(tags), "--dense-regression", "0.2", "--giou-weight", "1"]
     result = CliRunner().invoke(app, [*data, "train", "detector", *args])
     assert result.exit_code == 0, (result.output, result.exception)
