@@ -271,25 +271,27 @@ def giou_loss(
     offset_t: torch.Tensor,
     weight: torch.Tensor,
 ) -> torch.Tensor:
-    """Weighted mean of 1 - GIoU between the boxes read at each cell and their targets.
+    """Weighted mean of 1 - GIoU between the boxes read at each taught cell and their targets.
 
     ``size`` and ``offset`` (N, C, 2, H, W) are the head's log box size and centre offset, in
     cells; a box's centre is its cell plus the offset, so the cell drops out of the overlap.
-    ``weight`` (N, C, 1, H, W) is the regression weight of :func:`build_targets`. Unlike L1 on
-    log size and offset, this scores the box as the evaluation does: by overlap.
+    ``weight`` (N, C, 1, H, W) is the regression weight of :func:`build_targets`; only cells
+    it teaches are scored. Unlike L1 on log size and offset, this scores the box as the
+    evaluation does: by overlap (torchvision's ``generalized_box_iou_loss``).
     """
     import torch
+    from torchvision.ops import generalized_box_iou_loss
 
-    half = size.clamp(-8.0, 8.0).exp() / 2
-    half_t = size_t.exp() / 2
-    lo, hi = offset - half, offset + half
-    lo_t, hi_t = offset_t - half_t, offset_t + half_t
-    inter = (torch.minimum(hi, hi_t) - torch.maximum(lo, lo_t)).clamp(min=0).prod(2, keepdim=True)
-    area, area_t = (2 * half).prod(2, keepdim=True), (2 * half_t).prod(2, keepdim=True)
-    union = area + area_t - inter
-    hull = (torch.maximum(hi, hi_t) - torch.minimum(lo, lo_t)).prod(2, keepdim=True)
-    giou = inter / union - (hull - union) / hull
-    return ((1 - giou) * weight).sum() / weight.sum().clamp(min=1)
+    taught = weight[:, :, 0] > 0
+
+    def boxes(log_size: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        # (N, C, 2, H, W) -> (K, 4) x1, y1, x2, y2 at the taught cells
+        half = log_size.clamp(-8.0, 8.0).exp() / 2
+        xyxy = torch.cat([centre - half, centre + half], 2).movedim(2, -1)
+        return xyxy[taught]
+
+    per_cell = generalized_box_iou_loss(boxes(size, offset), boxes(size_t, offset_t))
+    return (per_cell * weight[:, :, 0][taught]).sum() / weight.sum().clamp(min=1)
 
 
 def cached_outputs(
@@ -727,10 +729,10 @@ def train_detector(
         extra.update(teacher=teacher.name)
     if paste_csv is not None:
         extra.update(paste_csv=paste_csv.name, n_pasted=len(pasted))
-    head_options = {k: v for k, v in vars(cfg).items() if k not in ("extra", "members")}
-    report["options"] = {**extra, "head": {**head_options, "members": n_members}}
+    shipped = replace(cfg, members=n_members, extra=extra)
+    report["options"] = {**extra, "head": {k: v for k, v in vars(shipped).items() if k != "extra"}}
     if out is not None:
-        save_head(out, head, replace(cfg, members=n_members, extra=extra))
+        save_head(out, head, shipped)
         report["weights"] = str(out)
         report["weights_bytes"] = out.stat().st_size
     return report
