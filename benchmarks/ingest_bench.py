@@ -13,6 +13,11 @@ because the machine is shared: the speed-up reported is the median of the per-ro
 a ratio of figures taken minutes apart. The ONNX exports are made once, by a warm-up run, and
 copied into each data folder (a first ingest pays that once per install, not per photo).
 
+Engine ``f32`` is this checkout's local engine with its models in float32 on ONNX Runtime
+(``MODISTE_INFERENCE_PRECISION=f32``), where ``local`` takes ``Settings.inference_precision``'s
+default (bfloat16 on OpenVINO where the CPU has it): the precision's own speed-up and agreement,
+same rounds. ``legacy`` runs float32 too, as it did.
+
 ``--before CHECKOUT`` adds engine ``before``: the local engine of an earlier commit, checked out
 beside this one (``git worktree add ../before <commit>``, so that its ``../shared`` is this
 one's), run in the same rounds: a change measured against the code it replaces, on the same
@@ -272,7 +277,7 @@ def spawn(
 ) -> dict[str, Any]:
     """One run in its own process; ``before``: the earlier checkout that engine ``before``
     (its local engine) runs from."""
-    run_as = "local" if engine == "before" else engine
+    run_as = "local" if engine in ("before", "f32") else engine
     cmd = [sys.executable, "-m", "benchmarks.ingest_bench", "--one", run_as]
     cmd += ["--gallery", str(gallery), "--data", str(data_dir), "--out", str(out)]
     if onnx is not None:
@@ -283,6 +288,8 @@ def spawn(
         if before is None:
             raise SystemExit("engine 'before' needs --before CHECKOUT")
         cwd, env["PYTHONPATH"] = before, str(before / "src")
+    if engine in ("legacy", "f32"):  # float32 on ONNX Runtime, as before step 11
+        env["MODISTE_INFERENCE_PRECISION"] = "f32"
     if engine == "legacy":  # ONNX Runtime's pool threads spun before (onnx_runtime.cpu_session)
         env["MODISTE_INFERENCE_SPIN"] = "1"
         env["MODISTE_DETECTOR_MIRROR"] = "always"  # and the detector mirrored every photo
@@ -386,15 +393,17 @@ def bench(
             "per_round": [round(x, 2) for x in ratios],
         }
         out[f"agreement_{engine}"] = agreement(last[base], last[engine])
-    if "before" in engines and "local" in engines:  # this checkout's local against the earlier
+    for ref in ("before", "f32"):  # this checkout's local against the earlier code, or float32
+        if ref not in engines or "local" not in engines or base == ref:
+            continue
         ratios = [
-            b["seconds"] / a["seconds"] for a, b in zip(runs["local"], runs["before"], strict=True)
+            b["seconds"] / a["seconds"] for a, b in zip(runs["local"], runs[ref], strict=True)
         ]
-        out["speedup_local_vs_before"] = {
+        out[f"speedup_local_vs_{ref}"] = {
             "median": round(statistics.median(ratios), 2),
             "per_round": [round(x, 2) for x in ratios],
         }
-        out["agreement_local_vs_before"] = agreement(last["before"], last["local"])
+        out[f"agreement_local_vs_{ref}"] = agreement(last[ref], last["local"])
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     return out
 

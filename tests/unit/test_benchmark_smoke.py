@@ -649,3 +649,31 @@ def test_detector_ab_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     assert sum(picks["a_b"].values()) == 4 and "right/wrong" not in picks["a_b"]
     mirror = report["mirror_pass"]
     assert 0 <= mirror["a"] == mirror["b"] <= mirror["photos"]
+
+
+@pytest.mark.slow
+def test_precision_bench_smoke(tmp_path: Path, datasets_dir: Path) -> None:
+    """Two photos of every set and two timing photos per graph, float32 against bfloat16."""
+    from modiste.models.onnx_runtime import native_bf16
+
+    if not native_bf16():
+        pytest.skip("needs OpenVINO and a CPU with native bfloat16")
+    out = tmp_path / "precision.json"
+    done = _bench(
+        "precision_bench",
+        *("--n", "2", "--repeats", "1", "--timing-photos", "2"),
+        *("--work", str(tmp_path / "data"), "--json", str(out)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert {"detector", "shot backbone", "crop backbone"} <= set(report["speed"])
+    for modes in report["speed"].values():
+        for figures in modes.values():
+            assert figures["f32_ms"] > 0 and figures["bf16_ms"] > 0 and figures["speedup"] > 0
+    assert set(report["agreement"]) == {
+        "magento_luma", "tags_fabrics", "clothing_dataset", "fashion_products", "ccp_street"
+    }  # fmt: skip
+    for figures in report["agreement"].values():
+        assert figures["photos"] == 2 and 0 <= figures["shot_labels_identical"] <= 1
+        assert figures["garments_matched"] <= min(figures["garments_f32"], figures["garments_bf16"])

@@ -337,11 +337,14 @@ def _cues(images: Sequence[Image.Image], spec: FeatureSpec) -> np.ndarray:
 
 
 def create_shot_classifier(
-    settings: Settings, runtime: str = "onnx", lanes: int = 1, **kw: Any
+    settings: Settings, runtime: str = "onnx", lanes: int = 1, precision: str = "f32", **kw: Any
 ) -> ShotClassifier:
     """The classifier for ``settings.backbone``: the user head if present, else the shipped one.
 
     ``lanes`` > 1 runs that many batches at once, each on a one-thread session (the ingest).
+    ``precision``: float32 whatever ``Settings.inference_precision`` says; in bfloat16 the
+    labels of 1.5-4.7 % of catalog, consumer and label photos changed
+    (``benchmarks.precision_bench``; ``docs/decisions/ingest-and-storage.md``, step 11).
     """
     from modiste.models.embedder import Embedder
 
@@ -358,6 +361,7 @@ def create_shot_classifier(
         runtime=runtime,
         size=spec.size,
         lanes=lanes,
+        precision=precision,
     )
     source = (
         "few_shot"
@@ -378,6 +382,7 @@ def create_shot_classifier(
             runtime=runtime,
             size=head.refine_size,
             lanes=lanes,
+            precision=precision,
         )
     return ShotClassifier(head, embedder, source=source, **kw)
 

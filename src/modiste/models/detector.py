@@ -108,6 +108,7 @@ def create_detector(
     classes_path: Path | None = None,
     min_score: float | None = None,
     threads: int | None = None,
+    lanes: int = 1,
 ) -> GarmentDetector:
     """Build a detector by name.
 
@@ -119,6 +120,8 @@ def create_detector(
         min_score: Confidence threshold; each backend has its own default.
         threads: ONNX Runtime threads per call (None: the settings' or every core); a batch
             job that calls from several lanes at once asks for one.
+        lanes: Threads that call the shipped head's session at once (its OpenVINO session
+            runs a stream for each).
 
     Raises:
         ModelError: Unknown name, missing or unreadable file.
@@ -129,14 +132,14 @@ def create_detector(
     if str(name) == "default":
         from modiste.models.detector_head import CenterNetDetector
 
-        return CenterNetDetector.load(default_weights_path(settings), settings, **kw)
+        return CenterNetDetector.load(default_weights_path(settings), settings, lanes=lanes, **kw)
     path = Path(name)
     if not path.is_file():
         raise ModelError(f"unknown detector {str(name)!r}; valid: 'default', a .npz or .onnx file")
     if path.suffix.lower() == ".npz":
         from modiste.models.detector_head import CenterNetDetector
 
-        return CenterNetDetector.load(path, settings, **kw)
+        return CenterNetDetector.load(path, settings, lanes=lanes, **kw)
     if path.suffix.lower() == ".onnx":
         from modiste.models.yolo_onnx import YoloOnnxDetector
 

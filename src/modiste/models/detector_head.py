@@ -501,6 +501,8 @@ class CenterNetDetector:
         key: str | None = None,
         threads: int | None = None,
         mirror: str = "always",
+        precision: str = "f32",
+        lanes: int = 1,
     ) -> None:
         if runtime not in ("onnx", "torch"):
             raise ModelError(f"detector runtime must be 'onnx' or 'torch', not {runtime!r}")
@@ -519,6 +521,8 @@ class CenterNetDetector:
         self.classes = cfg.classes
         self.min_score, self.batch_size = min_score, batch_size
         self.runtime, self.onnx_dir, self.key, self.threads = runtime, onnx_dir, key, threads
+        # float32 (ONNX Runtime) or bfloat16 (OpenVINO) and the callers at once, for cpu_session
+        self.precision, self.lanes = precision, max(1, lanes)
         self._net: torch.nn.Module | None = None
         self._session: Any = None
         self._lock = threading.Lock()  # the session is made once, whatever thread asks first
@@ -540,6 +544,7 @@ class CenterNetDetector:
         kw.setdefault("onnx_dir", settings.cache_dir / "onnx")
         kw.setdefault("threads", getattr(settings, "inference_threads", None))
         kw.setdefault("mirror", getattr(settings, "detector_mirror", "unsure"))
+        kw.setdefault("precision", getattr(settings, "inference_precision", "f32"))
         return cls(path, cfg, backbone, **kw)
 
     @property
@@ -576,7 +581,9 @@ class CenterNetDetector:
             data = cached_export(
                 path, lambda: export_onnx(self._torch_net(), shape, ["heat", "size", "offset"])
             )
-            self._session = cpu_session(data, self.threads, "the detector")
+            self._session = cpu_session(
+                data, self.threads, "the detector", self.precision, streams=self.lanes
+            )
         return self._session
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

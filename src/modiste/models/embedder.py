@@ -75,6 +75,7 @@ class Embedder:
         batch_size: int = 16,
         lanes: int = 1,
         size: int | None = None,
+        precision: str = "f32",
     ) -> None:
         if runtime not in RUNTIMES:
             raise ModelError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
@@ -89,6 +90,8 @@ class Embedder:
         self.lanes = max(1, lanes)
         self.threads = threads or (1 if self.lanes > 1 else default_threads())
         self.batch_size = batch_size
+        # ONNX Runtime float32, or OpenVINO bfloat16 (onnx_runtime.cpu_session): the same graph
+        self.precision = precision
         self._net: Any = None
         self._session: Any = None
         self._lock = threading.Lock()
@@ -175,7 +178,9 @@ class Embedder:
             data = cached_export(
                 path, lambda: export_onnx(self._torch_net(), (1, 3, size, size), ["features"])
             )
-            self._session = cpu_session(data, self.threads, self.key)
+            self._session = cpu_session(
+                data, self.threads, self.key, self.precision, streams=self.lanes
+            )
         return self._session
 
 

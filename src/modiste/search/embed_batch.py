@@ -70,7 +70,7 @@ def load_embed_models(
 
     lanes = ingest_lanes(settings, engine)
     embedder = create_crop_embedder(settings, lanes=lanes)
-    detector = load_detector(settings, threads=1 if lanes > 1 else None)
+    detector = load_detector(settings, threads=1 if lanes > 1 else None, lanes=lanes)
     return EmbedModels(
         embedder, detector, store if store is not None else open_image_store(settings), lanes=lanes
     )

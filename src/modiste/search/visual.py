@@ -341,13 +341,15 @@ def create_search_service(
     return SearchService(settings, db, open_visual_index(settings, embedder), embedder, det)
 
 
-def load_detector(settings: Settings, threads: int | None = None) -> GarmentDetector | None:
+def load_detector(
+    settings: Settings, threads: int | None = None, lanes: int = 1
+) -> GarmentDetector | None:
     """The default garment detector, or None (with a warning) when none can be loaded;
-    ``threads``: ONNX Runtime threads per call (one for each lane of a batch job)."""
+    ``threads``: ONNX Runtime threads per call (one for each of a batch job's ``lanes``)."""
     from modiste.models.detector import create_detector
 
     try:
-        return create_detector(settings, threads=threads)
+        return create_detector(settings, threads=threads, lanes=lanes)
     except ModelError as e:
         log.warning("no garment detector (%s); images are searched and indexed whole", e)
     except Exception as e:  # a broken detector install must not take search down with it
