@@ -432,7 +432,7 @@ def test_same_item_cv_smoke(tmp_path: Path, datasets_dir: Path) -> None:
     done = _bench(
         "same_item_cv",
         *("--data", str(data), "--splits", "2", "--trained-splits", "1", "--steps", "5"),
-        *("--cache", str(tmp_path / "cache"), "--views", "--json", str(out)),
+        *("--cache", str(tmp_path / "cache"), "--views", "--view-pairs", "--json", str(out)),
         timeout=180,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -444,6 +444,10 @@ def test_same_item_cv_smoke(tmp_path: Path, datasets_dir: Path) -> None:
         assert none["recall_at_1"] == pytest.approx(fixed["recall_at_1"])
         assert none["n_queries"] == fixed["n_queries"]
         assert r["detail_views_nested"]["choice"][0] in r["detail_views"]
+        pair = r["view_pairs_nested"]
+        assert (
+            len(pair["choice"]) == 2 and pair["catalog_gallery"]["n_queries"] == none["n_queries"]
+        )
     assert "projection" in result["splits"][0] and "projection" not in result["splits"][1]
     for key, s in result["summary"].items():
         assert 0 <= s["min"] <= s["mean"] <= s["max"] <= 1, key
