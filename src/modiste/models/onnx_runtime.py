@@ -76,12 +76,10 @@ def native_bf16() -> bool:
     """True when OpenVINO is installed and this CPU computes bfloat16 itself (AVX512-BF16 or
     AMX); without it OpenVINO would emulate bfloat16 and run slower than ONNX Runtime."""
     try:
-        core = _openvino_core()
+        return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except ImportError:
         return False
-    try:
-        return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    except Exception as e:  # a broken plugin install: stay on ONNX Runtime
+    except Exception as e:  # a broken install (missing libraries, no CPU plugin): ONNX Runtime
         log.warning("OpenVINO cannot read the CPU's capabilities (%s); using float32", e)
         return False
 
@@ -127,6 +125,7 @@ class OpenVinoSession:
             )
         except Exception as e:  # OpenVINO raises RuntimeError subclasses of its own
             raise ModelError(f"OpenVINO could not load {what}: {e}") from e
+        log.info("%s runs in bfloat16 on OpenVINO (%d stream(s))", what, streams)
         self._outputs = list(self._model.outputs)
         self._local = threading.local()
 
