@@ -3,8 +3,9 @@ thread count, CPU sessions, TorchScript export, and an export cache written atom
 
 A session runs the exported graph in float32 with ONNX Runtime, or in bfloat16 with OpenVINO
 (the ``openvino`` extra) on a CPU that computes bfloat16 natively (AVX512-BF16 or AMX): the
-same graph file, 1.6-2x faster here, with the accuracy cost measured in
-``docs/decisions/ingest-and-storage.md`` (step 11). ``Settings.inference_precision`` picks.
+same graph file, the detector 1.7-1.8x faster here, with the accuracy cost measured in
+``docs/decisions/ingest-and-storage.md`` (step 11). ``Settings.inference_precision`` picks it
+for the detector; shot labels and crop vectors stay float32.
 """
 
 from __future__ import annotations
