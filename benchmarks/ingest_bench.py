@@ -42,7 +42,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -51,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import DATASETS
-from benchmarks.output import write_result
+from benchmarks.output import work_dir, write_result
 
 ENGINES = ("legacy", "local", "ray")
 CATALOGS = ("magento", "fashion_products")
@@ -443,12 +442,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if args.before is not None and "before" not in engines:
         engines.append("before")
     n = None if args.all else args.n
-    if args.work:
-        args.work.mkdir(parents=True, exist_ok=True)
-        result = bench(n, args.rounds, engines, args.work, args.before, args.catalog)
-    else:
-        with tempfile.TemporaryDirectory(prefix="modiste-ingest-bench-") as tmp:
-            result = bench(n, args.rounds, engines, Path(tmp), args.before, args.catalog)
+    with work_dir(args.work, "modiste-ingest-bench-") as work:
+        result = bench(n, args.rounds, engines, work, args.before, args.catalog)
     text = json.dumps(result, indent=1)
     print(text)
     write_result(args.json, text)

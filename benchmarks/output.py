@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def work_dir(path: Path | None, prefix: str) -> Iterator[Path]:
+    """A benchmark's scratch folder: ``path`` (``--work``, created and kept for a look after
+    the run) when given, else a temp folder named ``prefix...`` and removed afterwards."""
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def write_result(path: Path | None, text: str) -> None:

@@ -128,6 +128,7 @@ class OpenVinoSession:
             raise ModelError(f"OpenVINO could not load {what}: {e}") from e
         log.info("%s runs in bfloat16 on OpenVINO (%d stream(s))", what, streams)
         self._outputs = list(self._model.outputs)
+        self._names = [o.get_any_name() for o in self._outputs]
         self._local = threading.local()
 
     def run(self, output_names: Sequence[str] | None, feed: dict[str, Any]) -> list[Any]:
@@ -137,9 +138,11 @@ class OpenVinoSession:
             request = self._local.request = self._model.create_infer_request()
         (batch,) = feed.values()
         result = request.infer({0: batch})  # copies the outputs out of the request's buffers
-        names = output_names or [o.get_any_name() for o in self._outputs]
-        by_name = {o.get_any_name(): result[o] for o in self._outputs}
-        return [by_name[n] for n in names]
+        outputs = [result[o] for o in self._outputs]
+        if not output_names:
+            return outputs
+        by_name = dict(zip(self._names, outputs, strict=True))
+        return [by_name[n] for n in output_names]
 
 
 def cpu_session(
